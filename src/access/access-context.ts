@@ -1,0 +1,44 @@
+/**
+ * What the access engine hands to the repository for one request. The repository ANDs `filters`
+ * into the SQL of every read, vread, search, include, revinclude, chain, `_has`, history and count,
+ * and calls `checkWrite` before every write. The filters are search-parameter expressions, so they
+ * compile through the same code as any search and no query path can forget them.
+ */
+import type { Resource } from 'fhir/r4';
+
+export type AccessFilter =
+  /** Only resources of these types are visible at all. */
+  | { kind: 'types'; allowed: readonly string[] }
+  /**
+   * A resource of a patient-compartment type is visible only when it is in the compartment of one
+   * of these Patients (membership decided by the listed reference parameters, e.g. subject/patient;
+   * `Patient` itself by `_id`). Types outside the Patient compartment are not narrowed by this filter.
+   */
+  | { kind: 'compartment'; patientIds: readonly string[] }
+  /**
+   * Resources of `resourceType` must match this search query (URL query syntax, one or more
+   * parameters ANDed), e.g. `_tag:not=https://fhir.helsebro.no/CodeSystem/release-status|held`.
+   */
+  | { kind: 'query'; resourceType: string; query: string }
+  /** Resources of `resourceType` are hidden entirely (still 404, never 403). */
+  | { kind: 'hide-type'; resourceType: string };
+
+export type WriteInteraction = 'create' | 'update' | 'patch' | 'delete';
+
+export interface AccessContext {
+  /** Who acts, for logs and audit (e.g. `Patient/123`, `RelatedPerson/9`, `Client/dev-system`). */
+  readonly actor: string | null;
+  /** The patient the request is confined to, if any (token `patient` context). */
+  readonly patientId: string | null;
+  readonly filters: readonly AccessFilter[];
+  /** Throws a FhirError (403/404/422) when this write is not allowed. `previous` is the current version. */
+  checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): void;
+}
+
+/** The context of the server itself (seeding, migrations, internal jobs): no filter, every write. */
+export const SYSTEM_ACCESS: AccessContext = Object.freeze({
+  actor: null,
+  patientId: null,
+  filters: [],
+  checkWrite: () => undefined,
+});

@@ -1,0 +1,70 @@
+/**
+ * createApp wires the HTTP pipeline: request id → logs → security headers → CORS → negotiation →
+ * body parsing → authentication → FHIR router → one error renderer. It never listens.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import compression from 'compression';
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { Config } from './config/config.js';
+import type { Db } from './db/db.js';
+import { capabilityStatement } from './fhir/capability.js';
+import { notFound } from './fhir/errors.js';
+import { Repository } from './fhir/repository/repository.js';
+import { createFhirRouter } from './fhir/routes.js';
+import { negotiate } from './http/negotiate.js';
+import { accessLog, cors, requestId, securityHeaders } from './http/middleware.js';
+import { errorHandler } from './http/render-error.js';
+import { sendJson } from './http/respond.js';
+import type { Logger } from './log.js';
+import { PROJECT_ROOT } from './paths.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  repo?: Repository;
+  /** Sets `res.locals.access` (and the principal) from the request's credentials, or fails with 401. */
+  authenticate: RequestHandler;
+  /** Routers mounted at the root before the FHIR API (SMART authorization server, bridges …). */
+  routers?: express.Router[];
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { config, db, logger } = deps;
+  const repo = deps.repo ?? new Repository(db);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'extended');
+  app.use(requestId, accessLog(logger), securityHeaders, cors, compression());
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await db.query('SELECT 1');
+      res.json({ status: 'ready' });
+    } catch {
+      res.status(503).json({ status: 'database unavailable' });
+    }
+  });
+  app.get('/openapi.yaml', (_req, res) => {
+    res.type('application/yaml').send(fs.readFileSync(path.join(PROJECT_ROOT, 'openapi.yaml'), 'utf8'));
+  });
+
+  for (const router of deps.routers ?? []) app.use(router);
+
+  const fhir = express.Router();
+  fhir.use(negotiate);
+  fhir.use(express.json({ limit: config.bodyLimit, type: ['application/fhir+json', 'application/json', 'application/json-patch+json'], strict: false }));
+  fhir.use(express.urlencoded({ limit: config.bodyLimit, extended: false }));
+  fhir.get('/metadata', (req, res) => sendJson(req, res, 200, capabilityStatement(config)));
+  fhir.use(deps.authenticate);
+  fhir.use(createFhirRouter({ config, repo, logger }));
+  app.use('/fhir', fhir);
+
+  app.use((req: Request, _res: Response, next: NextFunction) => next(notFound(`Nothing at ${req.path}`)));
+  app.use(errorHandler(logger));
+  return app;
+}

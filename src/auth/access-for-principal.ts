@@ -1,0 +1,71 @@
+/**
+ * The AccessContext for the self and system paths until the proxy/parent engine (src/access)
+ * takes over. Patient tokens are confined to the token's patient compartment and to the types
+ * their read scopes name; granular read scopes become query filters; writes must be covered by a
+ * scope (403 insufficient_scope) and land in the token patient's compartment (403, access-spec §4.7).
+ */
+import type { Resource } from 'fhir/r4';
+import type { AccessContext, AccessFilter, WriteInteraction } from '../access/access-context.js';
+import { FhirError } from '../fhir/errors.js';
+import { patientCompartmentsOf } from '../fhir/search/compartments.js';
+import type { Principal } from './principal.js';
+import { matchesScopeQuery } from './scope-match.js';
+import { readableTypes, restrictionsAsQuery, scopeRestrictions, type Interaction, type ScopeContext } from './scopes.js';
+
+const WRITE_LETTER: Record<WriteInteraction, Interaction> = { create: 'c', update: 'u', patch: 'u', delete: 'd' };
+
+/** 403 with `WWW-Authenticate: Bearer error="insufficient_scope"` (RFC 6750 §3.1; access-spec §1.12). */
+export function insufficientScope(diagnostics: string): FhirError {
+  return new FhirError(403, { code: 'forbidden', diagnostics }).withHeader('WWW-Authenticate', 'Bearer realm="helsebro", error="insufficient_scope"');
+}
+
+function contextOf(principal: Principal): ScopeContext {
+  return principal.kind;
+}
+
+/** Throws 403 insufficient_scope unless some granted scope covers this interaction on this type. */
+export function requireScope(principal: Principal, resourceType: string, interaction: Interaction): void {
+  if (!scopeRestrictions(principal.scopes, contextOf(principal), resourceType, interaction)) {
+    throw insufficientScope(`The granted scopes do not allow "${interaction}" on ${resourceType}`);
+  }
+}
+
+export function accessForPrincipal(principal: Principal): AccessContext {
+  const context = contextOf(principal);
+  const filters: AccessFilter[] = [];
+  if (principal.kind === 'patient') {
+    // A patient token without a patient context sees no patient data at all (deny by default).
+    filters.push({ kind: 'compartment', patientIds: principal.patientId ? [principal.patientId] : [] });
+  }
+  const types = readableTypes(principal.scopes, context);
+  if (!types.includes('*')) filters.push({ kind: 'types', allowed: types });
+  for (const type of types.filter((t) => t !== '*')) {
+    const restrictions = scopeRestrictions(principal.scopes, context, type, 'r') ?? scopeRestrictions(principal.scopes, context, type, 's');
+    if (!restrictions || restrictions.length === 0) continue;
+    // Alternatives FHIR search cannot express as one query: keep the first (narrower than granted, never wider).
+    const query = restrictionsAsQuery(restrictions) ?? restrictionsAsQuery([restrictions[0]!]);
+    if (query) filters.push({ kind: 'query', resourceType: type, query });
+  }
+
+  return Object.freeze({
+    actor: principal.fhirUser ?? `Client/${principal.clientId}`,
+    patientId: principal.patientId ?? null,
+    filters: Object.freeze(filters),
+    checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): void {
+      const letter = WRITE_LETTER[interaction];
+      const type = resource.resourceType;
+      const restrictions = scopeRestrictions(principal.scopes, context, type, letter);
+      if (!restrictions) throw insufficientScope(`The granted scopes do not allow "${interaction}" on ${type}`);
+      if (restrictions.length > 0 && !restrictions.some((q) => matchesScopeQuery(resource, q) && (!previous || matchesScopeQuery(previous, q)))) {
+        throw insufficientScope(`The granted scopes allow "${interaction}" on ${type} only for resources matching ${restrictions.map((q) => q.map(([k, v]) => `${k}=${v}`).join('&')).join(' or ')}`);
+      }
+      if (principal.kind === 'patient') {
+        const pid = principal.patientId;
+        const inCompartment = (r: Resource) => !!pid && (r.resourceType === 'Patient' ? r.id === pid : patientCompartmentsOf(r).includes(pid));
+        if (!inCompartment(resource) || (previous && !inCompartment(previous))) {
+          throw new FhirError(403, { code: 'forbidden', diagnostics: `${type} is outside the patient this token is for` });
+        }
+      }
+    },
+  });
+}

@@ -1,0 +1,100 @@
+/**
+ * Citizen login through ID-porten, with express-openid-connect as the relying party: code flow
+ * with PKCE, state and nonce, `acr_values` from configuration, and the returned `acr` checked
+ * against it ("The client MUST check that acr is high enough", access-spec §2). The `pid` claim
+ * identifies the person; we map ID-porten's pairwise `sub` to our own stable subject.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
+import { auth, type ConfigParams } from 'express-openid-connect';
+
+type Session = Parameters<NonNullable<ConfigParams['afterCallback']>>[2];
+import type { Config } from '../config/config.js';
+import type { Queryable } from '../db/db.js';
+import { hasValidCheckDigits } from '../fhir/validation/fnr.js';
+import { findPatientByPid, type Person } from './people.js';
+
+const ACR_ORDER = ['idporten-loa-substantial', 'idporten-loa-high'];
+
+export class LoginRejected extends Error {}
+
+/** True when the asserted level is at least the configured minimum. */
+export function acrSatisfies(asserted: unknown, required: string): boolean {
+  const min = ACR_ORDER.indexOf(required.split(' ')[0] ?? '');
+  const got = typeof asserted === 'string' ? ACR_ORDER.indexOf(asserted) : -1;
+  return got >= 0 && got >= Math.max(min, 0);
+}
+
+interface SessionExtras {
+  helsebro_sid?: string;
+  helsebro_csrf?: string;
+}
+
+export function citizenLoginMiddleware(config: Config): RequestHandler {
+  const params: ConfigParams = {
+    issuerBaseURL: config.idportenIssuer,
+    baseURL: `${config.baseUrl}/auth`,
+    clientID: config.idportenClientId,
+    clientSecret: config.idportenClientSecret,
+    secret: config.sessionSecret,
+    authRequired: false,
+    auth0Logout: false,
+    idpLogout: true,
+    enableTelemetry: false,
+    clientAuthMethod: 'client_secret_basic',
+    idTokenSigningAlg: 'RS256',
+    routes: { login: false, logout: false, callback: '/callback', postLogoutRedirect: '/logged-out' },
+    authorizationParams: { response_type: 'code', scope: 'openid profile', acr_values: config.idportenAcrValues, ui_locales: 'nb' },
+    session: { rolling: true, rollingDuration: 30 * 60, absoluteDuration: 8 * 3600, cookie: { sameSite: 'Lax', httpOnly: true } },
+    afterCallback: (_req, _res, session: Session): Session => {
+      const claims = decodeClaims(String(session.id_token ?? ''));
+      if (!acrSatisfies(claims.acr, config.idportenAcrValues)) throw new LoginRejected('The login level of assurance is too low');
+      if (typeof claims.pid !== 'string' || !hasValidCheckDigits(claims.pid)) throw new LoginRejected('The login did not identify a person (pid)');
+      // Our own session id (ID-porten only sends `sid` to clients registered for front-channel logout).
+      return { ...session, helsebro_sid: randomUUID(), helsebro_csrf: randomUUID() };
+    },
+  };
+  return auth(params);
+}
+
+function decodeClaims(idToken: string): Record<string, unknown> {
+  const payload = idToken.split('.')[1];
+  if (!payload) return {};
+  try {
+    return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}
+
+export function isLoggedIn(req: Request): boolean {
+  return !!req.oidc?.isAuthenticated();
+}
+
+export function sessionExtras(req: Request): SessionExtras {
+  return ((req as unknown as { appSession?: SessionExtras }).appSession ?? {}) as SessionExtras;
+}
+
+/** The logged-in person, or null. The acr is re-checked so an old session cannot skip the policy. */
+export async function currentPerson(req: Request, db: Queryable, config: Config): Promise<Person | null> {
+  if (!isLoggedIn(req)) return null;
+  const claims = req.oidc.idTokenClaims as Record<string, unknown> | undefined;
+  if (!claims || typeof claims.pid !== 'string' || typeof claims.sub !== 'string') return null;
+  if (!acrSatisfies(claims.acr, config.idportenAcrValues)) return null;
+  const issuer = typeof claims.iss === 'string' ? claims.iss : config.idportenIssuer;
+  const sub = await subjectFor(db, issuer, claims.sub);
+  return {
+    sub,
+    pid: claims.pid,
+    selfPatientId: await findPatientByPid(db, claims.pid),
+    sessionId: sessionExtras(req).helsebro_sid ?? null,
+    authTime: typeof claims.auth_time === 'number' ? new Date(claims.auth_time * 1000) : null,
+  };
+}
+
+/** Our stable subject for an ID-porten (issuer, pairwise sub); created on first login. */
+async function subjectFor(db: Queryable, issuer: string, idpSub: string): Promise<string> {
+  await db.query('INSERT INTO auth_subjects (sub, idp_issuer, idp_sub) VALUES ($1, $2, $3) ON CONFLICT (idp_issuer, idp_sub) DO NOTHING', [randomUUID(), issuer, idpSub]);
+  const rows = await db.query<{ sub: string; [k: string]: unknown }>('SELECT sub FROM auth_subjects WHERE idp_issuer = $1 AND idp_sub = $2', [issuer, idpSub]);
+  return rows[0]!.sub;
+}

@@ -1,0 +1,212 @@
+/**
+ * Grants and the artefacts issued under them: authorization codes (single use, ~60 s; app-launch
+ * §obtain-authorization-code) and refresh tokens (bound to the client, rotated for public clients,
+ * reuse revokes the whole grant: RFC 9700 §2.2.2, OAuth 2.1 §6.1). Every consuming step is one
+ * conditional UPDATE, so two concurrent redemptions cannot both succeed.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Queryable } from '../db/db.js';
+import { digest, randomToken } from './clients.js';
+
+export const CODE_TTL_SECONDS = 60;
+export const REFRESH_TTL_SECONDS = 90 * 24 * 3600;
+
+export interface Grant {
+  grantId: string;
+  clientId: string;
+  kind: 'patient' | 'user' | 'system';
+  sub: string | null;
+  patientId: string | null;
+  fhirUser: string | null;
+  scope: string;
+  context: GrantContext;
+  sessionId: string | null;
+  authTime: Date | null;
+  expiresAt: Date;
+  revokedAt: Date | null;
+}
+
+/** Launch context returned with every token of the grant (scopes §launch context). */
+export interface GrantContext {
+  need_patient_banner?: boolean;
+  smart_style_url?: string;
+  /** The id_token nonce from the authorize request. */
+  nonce?: string;
+}
+
+interface GrantRow {
+  grant_id: string;
+  client_id: string;
+  kind: Grant['kind'];
+  sub: string | null;
+  patient_id: string | null;
+  fhir_user: string | null;
+  scope: string;
+  context: GrantContext;
+  session_id: string | null;
+  auth_time: Date | string | null;
+  expires_at: Date | string;
+  revoked_at: Date | string | null;
+  [k: string]: unknown;
+}
+
+const toDate = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));
+
+function fromRow(r: GrantRow): Grant {
+  return {
+    grantId: r.grant_id,
+    clientId: r.client_id,
+    kind: r.kind,
+    sub: r.sub,
+    patientId: r.patient_id,
+    fhirUser: r.fhir_user,
+    scope: r.scope,
+    context: r.context ?? {},
+    sessionId: r.session_id,
+    authTime: toDate(r.auth_time),
+    expiresAt: new Date(r.expires_at),
+    revokedAt: toDate(r.revoked_at),
+  };
+}
+
+export type NewGrant = Omit<Grant, 'grantId' | 'revokedAt' | 'expiresAt'> & { ttlSeconds: number };
+
+export async function createGrant(db: Queryable, g: NewGrant): Promise<Grant> {
+  const grantId = randomUUID();
+  const rows = await db.query<GrantRow>(
+    `INSERT INTO auth_grants (grant_id, client_id, kind, sub, patient_id, fhir_user, scope, context, session_id, auth_time, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11)) RETURNING *`,
+    [grantId, g.clientId, g.kind, g.sub, g.patientId, g.fhirUser, g.scope, JSON.stringify(g.context), g.sessionId, g.authTime, g.ttlSeconds],
+  );
+  return fromRow(rows[0]!);
+}
+
+export async function getGrant(db: Queryable, grantId: string): Promise<Grant | null> {
+  const rows = await db.query<GrantRow>('SELECT * FROM auth_grants WHERE grant_id = $1', [grantId]);
+  return rows[0] ? fromRow(rows[0]) : null;
+}
+
+/** The grant behind an access token if it is still live and that token was not revoked on its own. */
+export async function liveGrantForToken(db: Queryable, grantId: string, jti: string): Promise<Grant | null> {
+  const rows = await db.query<GrantRow>(
+    `SELECT g.* FROM auth_grants g
+      WHERE g.grant_id = $1 AND g.revoked_at IS NULL AND g.expires_at > now()
+        AND NOT EXISTS (SELECT 1 FROM auth_revoked_tokens t WHERE t.jti = $2)`,
+    [grantId, jti],
+  );
+  return rows[0] ? fromRow(rows[0]) : null;
+}
+
+export function isLive(g: Grant | null): g is Grant {
+  return !!g && g.revokedAt === null && g.expiresAt.getTime() > Date.now();
+}
+
+export async function revokeGrant(db: Queryable, grantId: string, reason: string): Promise<void> {
+  await db.query('UPDATE auth_grants SET revoked_at = now(), revoked_reason = $2 WHERE grant_id = $1 AND revoked_at IS NULL', [grantId, reason]);
+}
+
+/** Logout ends the grants that live only as long as the login session (no offline_access). */
+export async function revokeSessionGrants(db: Queryable, sessionId: string): Promise<void> {
+  await db.query(
+    `UPDATE auth_grants SET revoked_at = now(), revoked_reason = 'logout'
+      WHERE session_id = $1 AND revoked_at IS NULL AND position(' offline_access ' in ' ' || scope || ' ') = 0`,
+    [sessionId],
+  );
+}
+
+export async function revokeAccessToken(db: Queryable, jti: string, exp: number): Promise<void> {
+  await db.query('INSERT INTO auth_revoked_tokens (jti, expires_at) VALUES ($1, to_timestamp($2)) ON CONFLICT (jti) DO NOTHING', [jti, exp]);
+}
+
+/** Extends an offline grant's life when its refresh token is used (sliding window). */
+export async function extendGrant(db: Queryable, grantId: string, ttlSeconds: number): Promise<void> {
+  await db.query('UPDATE auth_grants SET expires_at = now() + make_interval(secs => $2) WHERE grant_id = $1 AND revoked_at IS NULL', [grantId, ttlSeconds]);
+}
+
+// ---- authorization codes ----
+
+export interface CodeRecord {
+  grantId: string;
+  clientId: string;
+  redirectUri: string;
+  codeChallenge: string;
+}
+
+export async function issueCode(db: Queryable, rec: CodeRecord): Promise<string> {
+  const code = randomToken();
+  await db.query(
+    `INSERT INTO auth_codes (code_hash, grant_id, client_id, redirect_uri, code_challenge, expires_at)
+     VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
+    [digest(code), rec.grantId, rec.clientId, rec.redirectUri, rec.codeChallenge, CODE_TTL_SECONDS],
+  );
+  return code;
+}
+
+export type CodeRedemption = { ok: true; record: CodeRecord } | { ok: false; replayOfGrant?: string };
+
+/** Marks the code used; a second redemption reports the grant so the caller can revoke it (RFC 6749 §4.1.2). */
+export async function redeemCode(db: Queryable, code: string): Promise<CodeRedemption> {
+  const hash = digest(code);
+  const rows = await db.query<{ grant_id: string; client_id: string; redirect_uri: string; code_challenge: string; [k: string]: unknown }>(
+    `UPDATE auth_codes SET used_at = now() WHERE code_hash = $1 AND used_at IS NULL AND expires_at > now()
+     RETURNING grant_id, client_id, redirect_uri, code_challenge`,
+    [hash],
+  );
+  const r = rows[0];
+  if (r) return { ok: true, record: { grantId: r.grant_id, clientId: r.client_id, redirectUri: r.redirect_uri, codeChallenge: r.code_challenge } };
+  const used = await db.query<{ grant_id: string; [k: string]: unknown }>('SELECT grant_id FROM auth_codes WHERE code_hash = $1 AND used_at IS NOT NULL', [hash]);
+  return used[0] ? { ok: false, replayOfGrant: used[0].grant_id } : { ok: false };
+}
+
+// ---- refresh tokens ----
+
+export async function issueRefreshToken(db: Queryable, grantId: string, clientId: string, scope: string): Promise<string> {
+  const token = randomToken();
+  await db.query(
+    `INSERT INTO auth_refresh_tokens (token_hash, grant_id, client_id, scope, expires_at)
+     VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`,
+    [digest(token), grantId, clientId, scope, REFRESH_TTL_SECONDS],
+  );
+  return token;
+}
+
+export interface RefreshRecord {
+  grantId: string;
+  clientId: string;
+  scope: string;
+}
+
+export type RefreshUse = { ok: true; record: RefreshRecord } | { ok: false; reuseOfGrant?: string };
+
+/**
+ * Spends a refresh token (rotation) atomically; presenting an already rotated token reports its
+ * grant so the caller can revoke the family.
+ */
+export async function useRefreshToken(db: Queryable, token: string): Promise<RefreshUse> {
+  const hash = digest(token);
+  const rows = await db.query<{ grant_id: string; client_id: string; scope: string; [k: string]: unknown }>(
+    'UPDATE auth_refresh_tokens SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING grant_id, client_id, scope',
+    [hash],
+  );
+  const r = rows[0];
+  if (r) return { ok: true, record: { grantId: r.grant_id, clientId: r.client_id, scope: r.scope } };
+  const used = await db.query<{ grant_id: string; [k: string]: unknown }>('SELECT grant_id FROM auth_refresh_tokens WHERE token_hash = $1 AND used_at IS NOT NULL', [hash]);
+  return used[0] ? { ok: false, reuseOfGrant: used[0].grant_id } : { ok: false };
+}
+
+export async function findRefreshToken(db: Queryable, token: string): Promise<(RefreshRecord & { used: boolean }) | null> {
+  const rows = await db.query<{ grant_id: string; client_id: string; scope: string; used_at: unknown; [k: string]: unknown }>(
+    'SELECT grant_id, client_id, scope, used_at FROM auth_refresh_tokens WHERE token_hash = $1 AND expires_at > now()',
+    [digest(token)],
+  );
+  const r = rows[0];
+  return r ? { grantId: r.grant_id, clientId: r.client_id, scope: r.scope, used: r.used_at !== null } : null;
+}
+
+/** Housekeeping: forget expired codes, assertion jtis and individually revoked tokens. */
+export async function purgeExpired(db: Queryable): Promise<void> {
+  await db.query("DELETE FROM auth_codes WHERE expires_at < now() - interval '1 day'");
+  await db.query('DELETE FROM auth_assertion_jtis WHERE expires_at < now()');
+  await db.query('DELETE FROM auth_revoked_tokens WHERE expires_at < now()');
+  await db.query('DELETE FROM auth_requests WHERE expires_at < now()');
+}

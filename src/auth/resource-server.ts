@@ -1,0 +1,110 @@
+/**
+ * Bearer-token authentication for the FHIR API (app-launch §access-fhir-api; access-spec §1.7,
+ * §1.12). Every request: our alg allow-list, signature, `exp`, `iss`, `aud` = FHIR base, the grant
+ * still live and the token not revoked (revocation, logout and deactivation act on the next
+ * request), the eligibility gate, then a coarse type/interaction scope check from the URL.
+ * Failures: 401 + `WWW-Authenticate: Bearer error="invalid_token"` + OperationOutcome `login`
+ * (`expired` for an expired token); the reason is never echoed.
+ */
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { AccessContext } from '../access/access-context.js';
+import type { Config } from '../config/config.js';
+import type { Db } from '../db/db.js';
+import { isResourceType } from '../fhir/definitions/registry.js';
+import { FhirError } from '../fhir/errors.js';
+import type { Repository } from '../fhir/repository/repository.js';
+import type { Logger } from '../log.js';
+import { accessForPrincipal, requireScope } from './access-for-principal.js';
+import { selfGate, type GrantGate } from './gates.js';
+import { liveGrantForToken } from './grants.js';
+import { KeyStore } from './keys.js';
+import type { Principal } from './principal.js';
+import { parseScopes, type Interaction } from './scopes.js';
+import { TokenError, verifyAccessToken } from './tokens.js';
+
+export interface ResourceServerDeps {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  repo: Repository;
+  keys?: KeyStore;
+  /** Eligibility gates checked on every request (default: the self path's gates). */
+  gate?: GrantGate;
+  /** Principal → AccessContext (default: the self/system rules of access-for-principal.ts). */
+  toAccess?: (principal: Principal) => AccessContext | Promise<AccessContext>;
+}
+
+function unauthorized(reason: 'login' | 'expired'): FhirError {
+  const description = reason === 'expired' ? 'The access token has expired' : 'A valid access token is required';
+  return new FhirError(401, { code: reason, diagnostics: description }).withHeader(
+    'WWW-Authenticate',
+    `Bearer realm="helsebro", error="invalid_token", error_description="${description}"`,
+  );
+}
+
+export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
+  const keys = deps.keys ?? new KeyStore(deps.db);
+  const gate = deps.gate ?? selfGate(deps.db, deps.repo);
+  const toAccess = deps.toAccess ?? accessForPrincipal;
+
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    try {
+      const header = req.get('authorization');
+      const match = header ? /^Bearer\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(header) : null;
+      if (!match) throw unauthorized('login');
+      let claims;
+      try {
+        claims = await verifyAccessToken(keys, deps.config, match[1]!);
+      } catch (err) {
+        if (err instanceof TokenError) throw unauthorized(err.reason === 'expired' ? 'expired' : 'login');
+        throw err;
+      }
+      const grant = await liveGrantForToken(deps.db, claims.grant_id, claims.jti);
+      if (!grant || grant.clientId !== claims.client_id) throw unauthorized('login');
+      if (!(await gate(grant))) throw unauthorized('login');
+      const principal: Principal = {
+        kind: grant.kind,
+        clientId: grant.clientId,
+        ...(grant.sub ? { sub: grant.sub } : {}),
+        scopes: parseScopes(claims.scope),
+        ...(grant.patientId ? { patientId: grant.patientId } : {}),
+        ...(grant.fhirUser ? { fhirUser: grant.fhirUser } : {}),
+        grantId: grant.grantId,
+        tokenId: claims.jti,
+      };
+      const wanted = interactionOf(req);
+      if (wanted) requireScope(principal, wanted.type, wanted.interaction);
+      res.locals.principal = principal;
+      res.locals.access = await toAccess(principal);
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+}
+
+/**
+ * The type-level interaction a FHIR URL asks for (scopes §v2: r = read/vread/instance history;
+ * s = search and type history; u = update, patch and update-as-create). System-level requests,
+ * batches and operations are authorised per entry and by the access filters instead.
+ */
+export function interactionOf(req: Request): { type: string; interaction: Interaction } | null {
+  const parts = req.path.split('/').filter(Boolean);
+  const type = parts[0];
+  if (!type || !isResourceType(type)) return null;
+  if (parts.some((p) => p.startsWith('$'))) return null;
+  const m = req.method;
+  if (parts.length === 1) {
+    if (m === 'GET' || m === 'HEAD') return { type, interaction: 's' };
+    if (m === 'POST') return { type, interaction: 'c' };
+    if (m === 'PUT' || m === 'PATCH') return { type, interaction: 'u' }; // conditional update/patch
+    if (m === 'DELETE') return { type, interaction: 'd' }; // conditional delete
+    return null;
+  }
+  if (parts.length === 2 && parts[1] === '_search' && m === 'POST') return { type, interaction: 's' };
+  if (parts.length === 2 && parts[1] === '_history') return { type, interaction: 's' };
+  if (m === 'GET' || m === 'HEAD') return { type, interaction: 'r' };
+  if (parts.length === 2 && (m === 'PUT' || m === 'PATCH')) return { type, interaction: 'u' };
+  if (parts.length === 2 && m === 'DELETE') return { type, interaction: 'd' };
+  return null;
+}

@@ -1,0 +1,128 @@
+/**
+ * The SMART App Launch 2.2 authorization server as one Express router, mounted at the app root
+ * before the FHIR router: discovery (public, JSON whatever the Accept header), the OAuth JSON
+ * endpoints (RFC 6749 errors), and the citizen's HTML pages (login through ID-porten, terms,
+ * picker, consent, management).
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Config } from '../config/config.js';
+import type { Db } from '../db/db.js';
+import type { Repository } from '../fhir/repository/repository.js';
+import type { Logger } from '../log.js';
+import { handleAuthorize } from './authorize.js';
+import { citizenLoginMiddleware, LoginRejected } from './citizen-login.js';
+import { JwksFetcher } from './client-assertion.js';
+import { ensureBuiltInClients } from './clients.js';
+import { brandBundle, openidConfiguration, smartConfiguration } from './discovery.js';
+import { flowRouter } from './flow.js';
+import { selfGate, type GrantGate } from './gates.js';
+import { purgeExpired } from './grants.js';
+import { handleIntrospect } from './introspect.js';
+import { KeyStore } from './keys.js';
+import { manageRouter } from './manage.js';
+import { oauthErrorHandler } from './oauth-errors.js';
+import { errorPage } from './pages/error-page.js';
+import { selfOptionsResolver, type ActingOptionsResolver } from './people.js';
+import { handleRegister } from './registration.js';
+import { handleRevoke } from './revoke.js';
+import { handleToken } from './token.js';
+
+export interface AuthRouterDeps {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  repo: Repository;
+  keys?: KeyStore;
+  /** Who a logged-in person may act for (default: themself only; the access engine adds proxies and children). */
+  actingOptions?: ActingOptionsResolver;
+  /** Eligibility re-checked at refresh (default: the self path's gates). */
+  gate?: GrantGate;
+  /** Fetch used for client JWKS URLs (tests inject one). */
+  fetchImpl?: typeof fetch;
+}
+
+const PURGE_EVERY_N_TOKEN_REQUESTS = 500;
+
+export function createAuthRouter(deps: AuthRouterDeps): express.Router {
+  const { config, db, logger } = deps;
+  const keys = deps.keys ?? new KeyStore(db);
+  const jwks = new JwksFetcher(deps.fetchImpl);
+  const gate = deps.gate ?? selfGate(db, deps.repo);
+  const actingOptions = deps.actingOptions ?? selfOptionsResolver(deps.repo);
+
+  // Built-in clients and the first signing key exist before the first request is answered.
+  const ready = (async () => {
+    await ensureBuiltInClients(db, config);
+    await keys.signingKey();
+    await purgeExpired(db);
+  })();
+  ready.catch((err: unknown) => logger.error('authorization server failed to start', { error: (err as Error).message }));
+  const whenReady = (_req: Request, _res: Response, next: NextFunction) => {
+    ready.then(() => next(), next);
+  };
+
+  const router = express.Router();
+  router.use(['/auth', '/.well-known', '/fhir/.well-known'], whenReady);
+
+  // ---- discovery: public, JSON, any origin (CORS is set app-wide) ----
+  const json = (body: unknown) => (_req: Request, res: Response) => {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.type('application/json').send(JSON.stringify(body));
+  };
+  router.get('/fhir/.well-known/smart-configuration', json(smartConfiguration(config)));
+  router.get('/.well-known/openid-configuration', json(openidConfiguration(config)));
+  router.get('/auth/brands.json', (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=3600');
+    res.type('application/fhir+json').send(JSON.stringify(brandBundle(config)));
+  });
+  router.get('/auth/jwks', async (_req, res) => {
+    res.setHeader('Cache-Control', 'public, max-age=300');
+    res.type('application/json').send(JSON.stringify(await keys.jwks()));
+  });
+
+  // ---- OAuth JSON endpoints ----
+  const oauth = express.Router();
+  const form = express.urlencoded({ extended: false, limit: '64kb' });
+  let tokenRequests = 0;
+  oauth.post('/auth/token', form, async (req, res) => {
+    if (++tokenRequests % PURGE_EVERY_N_TOKEN_REQUESTS === 0) void purgeExpired(db).catch(() => undefined);
+    await handleToken({ config, db, keys, jwks, gate }, req, res);
+  });
+  oauth.post('/auth/introspect', form, (req, res) => handleIntrospect({ config, db, keys, jwks }, req, res));
+  oauth.post('/auth/revoke', form, (req, res) => handleRevoke({ config, db, keys, jwks }, req, res));
+  oauth.post('/auth/register', express.json({ limit: '64kb' }), (req, res) => handleRegister(db, config, req, res));
+  oauth.use(['/auth/token', '/auth/introspect', '/auth/revoke', '/auth/register'], oauthErrorHandler(logger));
+  router.use(oauth);
+
+  // ---- the citizen's pages ----
+  const pages = express.Router();
+  pages.get('/auth/authorize', (req, res) => handleAuthorize(db, config, req, res));
+  pages.post('/auth/authorize', form, (req, res) => handleAuthorize(db, config, req, res));
+  pages.use('/auth', citizenLoginMiddleware(config));
+  pages.use(flowRouter({ config, db, repo: deps.repo, actingOptions }));
+  pages.use(manageRouter({ config, db, keys }));
+  pages.use('/auth/launch', oauthErrorHandler(logger));
+  pages.use('/auth', pageErrorHandler(logger));
+  router.use(pages);
+
+  return router;
+}
+
+/** Errors on the HTML side (login callback failures, refused logins, surprises) become a page, not JSON. */
+function pageErrorHandler(logger: Logger) {
+  return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    if (res.headersSent) return next(err);
+    if (err instanceof LoginRejected) {
+      res.status(403);
+      return errorPage(res, 'Innloggingen kan ikke brukes', 'This login cannot be used', err.message);
+    }
+    const status = (err as { status?: number } | null)?.status;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      res.status(400);
+      return errorPage(res, 'Innloggingen mislyktes', 'The login failed', 'Prøv igjen fra appen. / Try again from the app.');
+    }
+    logger.error('authorization page failed', { requestId: res.locals.requestId, error: (err as Error)?.message, stack: (err as Error)?.stack });
+    res.status(500);
+    errorPage(res, 'Noe gikk galt', 'Something went wrong', `Feilkode / request id: ${String(res.locals.requestId ?? 'unknown')}`);
+  };
+}

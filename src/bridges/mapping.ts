@@ -1,0 +1,377 @@
+/**
+ * The one mapping table of the HealthKit and Google Fit bridges (issue 6): platform type → LOINC
+ * code, UCUM unit, Observation category, accepted source units with their conversion, effective time
+ * or period, and the plausible range. Everything else in `bridges/` reads this table; the README
+ * table is generated from it (`mappingTableMarkdown`).
+ *
+ * Codes follow the FHIR R4 vital-signs profiles (https://hl7.org/fhir/R4/observation-vitalsigns.html):
+ * 85354-9 panel with 8480-6 / 8462-4 components, 2708-6 + 59408-5 for pulse oximetry, UCUM units.
+ * Sleep uses LOINC 93832-4 "Sleep duration", as in HL7's Personal Health Record IG value set
+ * `pcd-sleep-observation-code` (http://hl7.org/fhir/uv/phr/ValueSet/pcd-sleep-observation-code).
+ */
+import type { Coding } from 'fhir/r4';
+
+export const LOINC = 'http://loinc.org';
+export const UCUM = 'http://unitsofmeasure.org';
+export const OBSERVATION_CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
+
+export type BridgeCategory = 'vital-signs' | 'activity';
+export const CATEGORY_DISPLAY: Record<BridgeCategory, string> = { 'vital-signs': 'Vital Signs', activity: 'Activity' };
+
+/** target = (source + offset) × scale. Declarative so the README can print it. */
+export interface Conversion {
+  scale: number;
+  offset?: number;
+  /** Shown in the rejection reason when the converted value is out of range (a common unit mistake). */
+  hint?: string;
+}
+
+export interface Ucum {
+  code: string;
+  /** Human-readable unit for `Quantity.unit`. */
+  unit: string;
+}
+
+/** Plausible values in the target UCUM unit; outside → the sample is rejected naming this rule. */
+export interface Range {
+  min: number;
+  /** When true the minimum itself is implausible (a heart rate of 0 /min is not a measurement). */
+  minExclusive?: boolean;
+  max: number;
+}
+
+export type Effective = 'instant' | 'period';
+
+interface RowBase {
+  key: string;
+  /** LOINC codings; the first is the primary code. */
+  code: Coding[];
+  text: string;
+  category: BridgeCategory;
+  /** `instant`: effectiveDateTime (effectivePeriod when the sample spans time); `period`: always effectivePeriod. */
+  effective: Effective;
+}
+
+export interface QuantityRow extends RowBase {
+  kind: 'quantity';
+  ucum: Ucum;
+  /** Decimals kept after a unit conversion (values already in the target unit are kept as measured). */
+  decimals: number;
+  range: Range;
+  healthKit?: { type: string; units: Record<string, Conversion> };
+  googleFit?: { dataTypeName: string; field: number; value: 'fpVal' | 'intVal'; unit: string; conversion: Conversion };
+}
+
+export interface ComponentRow {
+  key: string;
+  code: Coding[];
+  text: string;
+  ucum: Ucum;
+  decimals: number;
+  range: Range;
+  healthKit: { type: string; units: Record<string, Conversion> };
+  googleFit: { field: number; unit: string; conversion: Conversion };
+}
+
+export interface PanelRow extends RowBase {
+  kind: 'panel';
+  components: [ComponentRow, ComponentRow];
+  healthKit: { correlationType: string };
+  googleFit: { dataTypeName: string; value: 'fpVal' };
+}
+
+/** The value is the length of the period, counted only for the platform values that mean "asleep". */
+export interface DurationRow extends RowBase {
+  kind: 'duration';
+  ucum: Ucum;
+  range: Range;
+  /** `rawValues[n]` is the name of HealthKit's raw integer n (HKCategoryValueSleepAnalysis). */
+  healthKit: { type: string; counted: readonly string[]; notCounted: Record<string, string>; rawValues: readonly string[] };
+  googleFit: { dataTypeName: string; field: number; counted: readonly number[]; notCounted: Record<number, string> };
+}
+
+export type MappingRow = QuantityRow | PanelRow | DurationRow;
+
+const loinc = (code: string, display: string): Coding => ({ system: LOINC, code, display });
+const SAME: Conversion = { scale: 1 };
+const PER_MIN: Ucum = { code: '/min', unit: 'beats/minute' };
+const MM_HG: Ucum = { code: 'mm[Hg]', unit: 'mmHg' };
+
+export const MAPPING: readonly MappingRow[] = [
+  {
+    kind: 'quantity',
+    key: 'heart-rate',
+    code: [loinc('8867-4', 'Heart rate')],
+    text: 'Heart rate',
+    category: 'vital-signs',
+    effective: 'instant',
+    ucum: PER_MIN,
+    decimals: 0,
+    range: { min: 0, minExclusive: true, max: 300 },
+    healthKit: { type: 'HKQuantityTypeIdentifierHeartRate', units: { 'count/min': SAME } },
+    googleFit: { dataTypeName: 'com.google.heart_rate.bpm', field: 0, value: 'fpVal', unit: 'bpm', conversion: SAME },
+  },
+  {
+    kind: 'quantity',
+    key: 'resting-heart-rate',
+    code: [loinc('40443-4', 'Heart rate --resting')],
+    text: 'Resting heart rate',
+    category: 'vital-signs',
+    effective: 'instant',
+    ucum: PER_MIN,
+    decimals: 0,
+    range: { min: 0, minExclusive: true, max: 300 },
+    healthKit: { type: 'HKQuantityTypeIdentifierRestingHeartRate', units: { 'count/min': SAME } },
+  },
+  {
+    kind: 'quantity',
+    key: 'body-weight',
+    code: [loinc('29463-7', 'Body weight')],
+    text: 'Body weight',
+    category: 'vital-signs',
+    effective: 'instant',
+    ucum: { code: 'kg', unit: 'kg' },
+    decimals: 2,
+    range: { min: 0, minExclusive: true, max: 700 },
+    healthKit: { type: 'HKQuantityTypeIdentifierBodyMass', units: { kg: SAME, g: { scale: 0.001 }, lb: { scale: 0.45359237 } } },
+    googleFit: { dataTypeName: 'com.google.weight', field: 0, value: 'fpVal', unit: 'kg', conversion: SAME },
+  },
+  {
+    kind: 'quantity',
+    key: 'body-height',
+    code: [loinc('8302-2', 'Body height')],
+    text: 'Body height',
+    category: 'vital-signs',
+    effective: 'instant',
+    ucum: { code: 'cm', unit: 'cm' },
+    decimals: 1,
+    range: { min: 0, minExclusive: true, max: 300 },
+    healthKit: {
+      type: 'HKQuantityTypeIdentifierHeight',
+      units: { cm: SAME, m: { scale: 100, hint: 'm, not cm' }, in: { scale: 2.54 }, ft: { scale: 30.48 } },
+    },
+    googleFit: { dataTypeName: 'com.google.height', field: 0, value: 'fpVal', unit: 'm', conversion: { scale: 100, hint: 'Google Fit height is in metres' } },
+  },
+  {
+    kind: 'quantity',
+    key: 'bmi',
+    code: [loinc('39156-5', 'Body mass index (BMI) [Ratio]')],
+    text: 'Body mass index',
+    category: 'vital-signs',
+    effective: 'instant',
+    ucum: { code: 'kg/m2', unit: 'kg/m2' },
+    decimals: 1,
+    range: { min: 0, minExclusive: true, max: 200 },
+    healthKit: { type: 'HKQuantityTypeIdentifierBodyMassIndex', units: { count: SAME } },
+  },
+  {
+    kind: 'quantity',
+    key: 'oxygen-saturation',
+    // The vital-signs profile for pulse oximetry requires both codes.
+    code: [loinc('2708-6', 'Oxygen saturation in Arterial blood'), loinc('59408-5', 'Oxygen saturation in Arterial blood by Pulse oximetry')],
+    text: 'Oxygen saturation',
+    category: 'vital-signs',
+    effective: 'instant',
+    ucum: { code: '%', unit: '%' },
+    decimals: 1,
+    range: { min: 0, minExclusive: true, max: 100 },
+    // HealthKit's percent unit is a fraction of one (HKUnit.percent(): 0.97 means 97 %).
+    healthKit: { type: 'HKQuantityTypeIdentifierOxygenSaturation', units: { '%': { scale: 100, hint: 'HealthKit % values are fractions of 1 (0.97 = 97 %)' } } },
+    googleFit: { dataTypeName: 'com.google.oxygen_saturation', field: 0, value: 'fpVal', unit: '%', conversion: SAME },
+  },
+  {
+    kind: 'quantity',
+    key: 'body-temperature',
+    code: [loinc('8310-5', 'Body temperature')],
+    text: 'Body temperature',
+    category: 'vital-signs',
+    effective: 'instant',
+    ucum: { code: 'Cel', unit: 'C' },
+    decimals: 2,
+    range: { min: 20, max: 46 },
+    healthKit: { type: 'HKQuantityTypeIdentifierBodyTemperature', units: { degC: SAME, degF: { offset: -32, scale: 5 / 9 } } },
+    googleFit: { dataTypeName: 'com.google.body.temperature', field: 0, value: 'fpVal', unit: 'Cel', conversion: SAME },
+  },
+  {
+    kind: 'quantity',
+    key: 'respiratory-rate',
+    code: [loinc('9279-1', 'Respiratory rate')],
+    text: 'Respiratory rate',
+    category: 'vital-signs',
+    effective: 'instant',
+    ucum: { code: '/min', unit: 'breaths/minute' },
+    decimals: 0,
+    range: { min: 0, minExclusive: true, max: 150 },
+    healthKit: { type: 'HKQuantityTypeIdentifierRespiratoryRate', units: { 'count/min': SAME } },
+  },
+  {
+    // Blood glucose is kept in the unit it was measured in: mass concentration → 2339-0 …
+    kind: 'quantity',
+    key: 'blood-glucose-mass',
+    code: [loinc('2339-0', 'Glucose [Mass/volume] in Blood')],
+    text: 'Blood glucose',
+    category: 'vital-signs',
+    effective: 'instant',
+    ucum: { code: 'mg/dL', unit: 'mg/dL' },
+    decimals: 0,
+    range: { min: 0, minExclusive: true, max: 2000 },
+    healthKit: { type: 'HKQuantityTypeIdentifierBloodGlucose', units: { 'mg/dL': SAME } },
+  },
+  {
+    // … molar concentration → 15074-8 (HealthKit writes mmol/L as `mmol<180.15588000005408>/L`).
+    kind: 'quantity',
+    key: 'blood-glucose-molar',
+    code: [loinc('15074-8', 'Glucose [Moles/volume] in Blood')],
+    text: 'Blood glucose',
+    category: 'vital-signs',
+    effective: 'instant',
+    ucum: { code: 'mmol/L', unit: 'mmol/L' },
+    decimals: 1,
+    range: { min: 0, minExclusive: true, max: 111 },
+    healthKit: { type: 'HKQuantityTypeIdentifierBloodGlucose', units: { 'mmol/L': SAME } },
+    googleFit: { dataTypeName: 'com.google.blood_glucose', field: 0, value: 'fpVal', unit: 'mmol/L', conversion: SAME },
+  },
+  {
+    kind: 'quantity',
+    key: 'steps',
+    code: [loinc('55423-8', 'Number of steps in unspecified time Pedometer')],
+    text: 'Step count',
+    category: 'activity',
+    effective: 'period',
+    ucum: { code: '{steps}', unit: 'steps' },
+    decimals: 0,
+    range: { min: 0, max: 200000 },
+    healthKit: { type: 'HKQuantityTypeIdentifierStepCount', units: { count: SAME } },
+    googleFit: { dataTypeName: 'com.google.step_count.delta', field: 0, value: 'intVal', unit: 'steps', conversion: SAME },
+  },
+  {
+    kind: 'panel',
+    key: 'blood-pressure',
+    code: [loinc('85354-9', 'Blood pressure panel with all children optional')],
+    text: 'Blood pressure',
+    category: 'vital-signs',
+    effective: 'instant',
+    components: [
+      {
+        key: 'systolic',
+        code: [loinc('8480-6', 'Systolic blood pressure')],
+        text: 'Systolic blood pressure',
+        ucum: MM_HG,
+        decimals: 0,
+        range: { min: 0, minExclusive: true, max: 300 },
+        healthKit: { type: 'HKQuantityTypeIdentifierBloodPressureSystolic', units: { mmHg: SAME } },
+        googleFit: { field: 0, unit: 'mmHg', conversion: SAME },
+      },
+      {
+        key: 'diastolic',
+        code: [loinc('8462-4', 'Diastolic blood pressure')],
+        text: 'Diastolic blood pressure',
+        ucum: MM_HG,
+        decimals: 0,
+        range: { min: 0, minExclusive: true, max: 250 },
+        healthKit: { type: 'HKQuantityTypeIdentifierBloodPressureDiastolic', units: { mmHg: SAME } },
+        googleFit: { field: 1, unit: 'mmHg', conversion: SAME },
+      },
+    ],
+    healthKit: { correlationType: 'HKCorrelationTypeIdentifierBloodPressure' },
+    googleFit: { dataTypeName: 'com.google.blood_pressure', value: 'fpVal' },
+  },
+  {
+    // Sleep data is an "activity" observation per the observation-category code system definition.
+    kind: 'duration',
+    key: 'sleep-duration',
+    code: [loinc('93832-4', 'Sleep duration')],
+    text: 'Sleep duration',
+    category: 'activity',
+    effective: 'period',
+    ucum: { code: 'min', unit: 'min' },
+    range: { min: 0, minExclusive: true, max: 1440 },
+    healthKit: {
+      type: 'HKCategoryTypeIdentifierSleepAnalysis',
+      counted: [
+        'HKCategoryValueSleepAnalysisAsleep',
+        'HKCategoryValueSleepAnalysisAsleepUnspecified',
+        'HKCategoryValueSleepAnalysisAsleepCore',
+        'HKCategoryValueSleepAnalysisAsleepDeep',
+        'HKCategoryValueSleepAnalysisAsleepREM',
+      ],
+      notCounted: {
+        HKCategoryValueSleepAnalysisInBed: 'time in bed is not sleep',
+        HKCategoryValueSleepAnalysisAwake: 'awake time is not sleep',
+      },
+      rawValues: [
+        'HKCategoryValueSleepAnalysisInBed',
+        'HKCategoryValueSleepAnalysisAsleepUnspecified',
+        'HKCategoryValueSleepAnalysisAwake',
+        'HKCategoryValueSleepAnalysisAsleepCore',
+        'HKCategoryValueSleepAnalysisAsleepDeep',
+        'HKCategoryValueSleepAnalysisAsleepREM',
+      ],
+    },
+    // Google Fit sleep stages: 1 awake, 2 sleep, 3 out of bed, 4 light, 5 deep, 6 REM.
+    googleFit: { dataTypeName: 'com.google.sleep.segment', field: 0, counted: [2, 4, 5, 6], notCounted: { 1: 'awake time is not sleep', 3: 'out-of-bed time is not sleep' } },
+  },
+];
+
+/** HealthKit spells the molar unit of glucose with its molar mass; the mapping needs the plain unit. */
+export function normalizeHealthKitUnit(unit: string): string {
+  return /^mmol<[\d.]+>\/L$/.test(unit) ? 'mmol/L' : unit;
+}
+
+/** HealthKit blood-pressure components only ever arrive inside their correlation. */
+export const HEALTHKIT_BP_COMPONENT_TYPES: readonly string[] = MAPPING.flatMap((r) => (r.kind === 'panel' ? r.components.map((c) => c.healthKit.type) : []));
+
+export function rowsForHealthKitType(type: string): MappingRow[] {
+  return MAPPING.filter(
+    (r) =>
+      (r.kind === 'quantity' && r.healthKit?.type === type) ||
+      (r.kind === 'duration' && r.healthKit.type === type) ||
+      (r.kind === 'panel' && r.healthKit.correlationType === type),
+  );
+}
+
+export function rowForGoogleFitType(dataTypeName: string): MappingRow | undefined {
+  return MAPPING.find((r) => r.googleFit?.dataTypeName === dataTypeName);
+}
+
+export const HEALTHKIT_TYPES: readonly string[] = [...new Set(MAPPING.flatMap((r) => (r.kind === 'panel' ? [r.healthKit.correlationType] : r.healthKit ? [r.healthKit.type] : [])))];
+export const GOOGLE_FIT_TYPES: readonly string[] = MAPPING.flatMap((r) => (r.googleFit ? [r.googleFit.dataTypeName] : []));
+
+/** The README's mapping table, generated so documentation and behaviour cannot drift apart. */
+export function mappingTableMarkdown(): string {
+  const conv = (units: Record<string, Conversion>): string => Object.entries(units).map(([u, c]) => describeConversion(u, c)).join(', ');
+  const lines = [
+    '| Measure | LOINC | UCUM | Category | effective[x] | HealthKit type (accepted units) | Google Fit data type (field, unit) | Plausible |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of MAPPING) {
+    const codes = r.code.map((c) => c.code).join(' + ');
+    const effective = r.effective === 'period' ? 'effectivePeriod' : 'effectiveDateTime (Period if the sample spans time)';
+    if (r.kind === 'panel') {
+      const comps = r.components;
+      lines.push(
+        `| ${r.text} | ${codes} panel; components ${comps.map((c) => `${c.code[0]!.code} ${c.text.toLowerCase()}`).join(', ')} | ${comps[0].ucum.code} | ${r.category} | ${effective} | \`${r.healthKit.correlationType}\` with ${comps.map((c) => `\`${c.healthKit.type}\` (${conv(c.healthKit.units)})`).join(' and ')} in \`objects\` | \`${r.googleFit.dataTypeName}\` (value[0] systolic, value[1] diastolic, mmHg) | ${comps.map((c) => `${c.key} ${describeRange(c.range, c.ucum)}`).join('; ')}; diastolic < systolic |`,
+      );
+    } else if (r.kind === 'duration') {
+      lines.push(
+        `| ${r.text} | ${codes} | ${r.ucum.code} | ${r.category} | ${effective} | \`${r.healthKit.type}\` (asleep values counted; in bed/awake rejected) | \`${r.googleFit.dataTypeName}\` (stages ${r.googleFit.counted.join(', ')} counted; 1 awake, 3 out of bed rejected) | ${describeRange(r.range, r.ucum)} per sample |`,
+      );
+    } else {
+      const hk = r.healthKit ? `\`${r.healthKit.type}\` (${conv(r.healthKit.units)})` : '—';
+      const gf = r.googleFit ? `\`${r.googleFit.dataTypeName}\` (value[${r.googleFit.field}].${r.googleFit.value}, ${describeConversion(r.googleFit.unit, r.googleFit.conversion)})` : '—';
+      lines.push(`| ${r.text} | ${codes} | ${r.ucum.code} | ${r.category} | ${effective} | ${hk} | ${gf} | ${describeRange(r.range, r.ucum)} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function describeConversion(unit: string, c: Conversion): string {
+  if (c.scale === 1 && !c.offset) return unit;
+  const offset = c.offset ? `(x ${c.offset < 0 ? '−' : '+'} ${Math.abs(c.offset)})` : 'x';
+  const scale = Math.abs(c.scale - 5 / 9) < 1e-12 ? '5/9' : String(c.scale);
+  return `${unit} → ${offset} × ${scale}`;
+}
+
+export function describeRange(range: Range, ucum: Ucum): string {
+  return `${range.minExclusive ? '>' : '≥'} ${range.min} and ≤ ${range.max} ${ucum.code}`;
+}

@@ -1,0 +1,107 @@
+/**
+ * FHIR resources written by the bridges: an Observation per measured sample, a Device per patient
+ * and source app/device, and a Provenance per push and source naming the app (issue 6 §1).
+ */
+import type { Device, Identifier, Observation, Provenance, Quantity } from 'fhir/r4';
+import { CATEGORY_DISPLAY, OBSERVATION_CATEGORY, UCUM, type Ucum } from './mapping.js';
+import { hashParts, hashUuid, SID } from './identity.js';
+import type { BridgeContext, DeviceEntry, MeasuredSample, SourceDescription, ValidSample } from './sample.js';
+
+const PLATFORM_NAME = { healthkit: 'Apple Health (HealthKit)', 'google-fit': 'Google Fit' } as const;
+
+export function toValidSample(sample: MeasuredSample, ctx: BridgeContext): ValidSample {
+  const device = deviceEntry(sample.source, ctx.patientId);
+  const id = sample.identifiers[0];
+  return {
+    index: sample.index,
+    id: sample.id,
+    status: 'valid',
+    observation: buildObservation(sample, ctx.patientId, device),
+    observationFullUrl: `urn:uuid:${hashUuid('observation', ctx.patientId, id.system!, id.value!)}`,
+    device,
+  };
+}
+
+export function buildObservation(sample: MeasuredSample, patientId: string, device: Pick<DeviceEntry, 'fullUrl' | 'appName'>): Observation {
+  const { row } = sample;
+  const patient = { reference: `Patient/${patientId}` };
+  const observation: Observation = {
+    resourceType: 'Observation',
+    identifier: sample.identifiers,
+    status: 'final',
+    category: [{ coding: [{ system: OBSERVATION_CATEGORY, code: row.category, display: CATEGORY_DISPLAY[row.category] }] }],
+    code: { coding: row.code.map((c) => ({ ...c })), text: row.text },
+    subject: patient,
+    // The patient's own device measured it: patient-generated data (access-spec §4.4 row 10).
+    performer: [patient],
+    device: { reference: device.fullUrl, display: device.appName },
+  };
+  const spansTime = sample.start.ms !== sample.end.ms;
+  if (row.effective === 'period' || spansTime) observation.effectivePeriod = { start: sample.start.fhir, end: sample.end.fhir };
+  else observation.effectiveDateTime = sample.start.fhir;
+
+  if (row.kind === 'panel') {
+    observation.component = (sample.components ?? []).map((c) => ({
+      code: { coding: c.row.code.map((x) => ({ ...x })), text: c.row.text },
+      valueQuantity: quantity(c.value, c.row.ucum),
+    }));
+  } else {
+    observation.valueQuantity = quantity(sample.value!, row.ucum);
+  }
+  return observation;
+}
+
+function quantity(value: number, ucum: Ucum): Quantity {
+  return { value, unit: ucum.unit, system: UCUM, code: ucum.code };
+}
+
+/** One Device per patient and source; its identifier is derived, so every push finds the same one. */
+export function deviceEntry(source: SourceDescription, patientId: string): DeviceEntry {
+  const value = hashParts('device', patientId, source.platform, ...source.identity);
+  const identifier: Identifier = { system: SID.bridgeDevice, value };
+  const names: NonNullable<Device['deviceName']> = [{ name: source.appName, type: 'user-friendly-name' }];
+  if (source.deviceName && source.deviceName !== source.appName) names.push({ name: source.deviceName, type: 'other' });
+  const resource: Device = {
+    resourceType: 'Device',
+    identifier: [identifier, ...(source.dataSource ? [{ system: SID.googleFitDataSource, value: source.dataSource }] : [])],
+    status: 'active',
+    ...(source.manufacturer ? { manufacturer: source.manufacturer } : {}),
+    ...(source.model ? { modelNumber: source.model } : {}),
+    deviceName: names,
+    type: { text: `${PLATFORM_NAME[source.platform]} source` },
+    ...(source.hardwareVersion ? { version: [{ type: { text: 'hardware' }, value: source.hardwareVersion }] } : {}),
+    patient: { reference: `Patient/${patientId}` },
+  };
+  return { fullUrl: `urn:uuid:${hashUuid('device', value)}`, identifier, resource, appName: source.appName, platform: source.platform };
+}
+
+/**
+ * The Provenance of one push from one source: the app is the author, the patient the informant,
+ * and a proxy who pushed on the patient's behalf the enterer. R4 Provenance has no identifier, so
+ * the push itself is the `source` entity, identified by a hash of the pushed sample identifiers:
+ * repeating the same push finds this Provenance (conditional create) instead of writing another.
+ */
+export function buildProvenance(
+  ctx: BridgeContext,
+  device: DeviceEntry,
+  targets: ReadonlyArray<{ fullUrl: string; identifier: Identifier }>,
+): { identifier: Identifier; resource: Provenance; fullUrl: string } {
+  const keys = targets.map((t) => `${t.identifier.system}|${t.identifier.value}`).sort();
+  const value = hashParts('provenance', ctx.patientId, device.identifier.value!, ...keys);
+  const identifier: Identifier = { system: SID.bridgePush, value };
+  const patient = `Patient/${ctx.patientId}`;
+  const agentType = (code: string, display: string) => ({ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code, display }] });
+  const resource: Provenance = {
+    resourceType: 'Provenance',
+    target: targets.map((t) => ({ reference: t.fullUrl })),
+    recorded: ctx.now.toISOString(),
+    activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: 'CREATE', display: 'create' }] },
+    agent: [
+      { type: agentType('author', 'Author'), who: { reference: device.fullUrl, display: device.appName } },
+      { type: agentType('informant', 'Informant'), who: { reference: patient } },
+      ...(ctx.enterer && ctx.enterer !== patient ? [{ type: agentType('enterer', 'Enterer'), who: { reference: ctx.enterer } }] : []),
+    ],
+    entity: [{ role: 'source', what: { identifier, display: `${PLATFORM_NAME[device.platform]} push from ${device.appName}` } }],
+  };
+  return { identifier, resource, fullUrl: `urn:uuid:${hashUuid('provenance', value)}` };
+}

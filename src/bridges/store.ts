@@ -1,0 +1,163 @@
+/**
+ * Writes converted samples as ONE FHIR transaction: a conditional create per Observation
+ * (`ifNoneExist: identifier=<system>|<value>`, so a re-push is idempotent), per Device and per
+ * Provenance, with `urn:uuid:` references between them. The transaction response says what was new
+ * (201) and what was already there (200). If the server refuses one entry, that sample is reported
+ * rejected with the server's reason and the rest are written again without it: valid samples are
+ * stored even when others are not, and nothing is dropped silently.
+ */
+import type { Bundle, BundleEntry, Identifier } from 'fhir/r4';
+import type { AccessContext } from '../access/access-context.js';
+import { FhirError } from '../fhir/errors.js';
+import { bridgeWriteAccess } from './bridge-access.js';
+import { identifierQuery } from './identity.js';
+import { buildProvenance } from './resources.js';
+import type { BridgeContext, ConvertedSample, DeviceEntry, ValidSample } from './sample.js';
+
+/** The lead's transaction processor, bound to its repository (`processBundle` in fhir/bundle/transaction.ts). */
+export type ProcessTransaction = (bundle: Bundle, access: AccessContext) => Promise<Bundle>;
+
+export type OutcomeStatus = 'created' | 'already-present' | 'rejected';
+
+export interface SampleOutcome {
+  /** Position of the sample in the pushed array. */
+  index: number;
+  /** The platform's sample id (HealthKit UUID, Google Fit point key), when the sample had one. */
+  id?: string;
+  status: OutcomeStatus;
+  reason?: string;
+  /** `Observation/<id>` of the stored Observation (never its content: a bridge cannot read). */
+  observation?: string;
+}
+
+/** Each retry removes at least one refused sample; a batch the server refuses wholesale is an error. */
+const MAX_RETRIES = 20;
+
+export async function storeSamples(processTransaction: ProcessTransaction, samples: ConvertedSample[], ctx: BridgeContext, actor: string | null): Promise<SampleOutcome[]> {
+  return onePushAtATime(ctx.patientId, () => storeNow(processTransaction, samples, ctx, actor));
+}
+
+/**
+ * Pushes for one patient are written one at a time (in this process). Conditional create is
+ * check-then-insert: two concurrent transactions for the same patient would each miss the other's
+ * uncommitted Device and both create it, and every later push would then find two. Across server
+ * processes the transaction processor has to serialise conditional creates itself.
+ */
+const pushQueues = new Map<string, Promise<unknown>>();
+
+async function onePushAtATime<T>(patientId: string, fn: () => Promise<T>): Promise<T> {
+  const previous = pushQueues.get(patientId) ?? Promise.resolve();
+  const run = previous.then(fn);
+  const settled = run.catch(() => undefined);
+  pushQueues.set(patientId, settled);
+  try {
+    return await run;
+  } finally {
+    if (pushQueues.get(patientId) === settled) pushQueues.delete(patientId);
+  }
+}
+
+async function storeNow(processTransaction: ProcessTransaction, samples: ConvertedSample[], ctx: BridgeContext, actor: string | null): Promise<SampleOutcome[]> {
+  const access = bridgeWriteAccess(ctx.patientId, actor);
+  const outcomes = new Map<number, SampleOutcome>();
+  for (const s of samples) if (s.status === 'rejected') outcomes.set(s.index, { index: s.index, ...(s.id ? { id: s.id } : {}), status: 'rejected', reason: s.reason });
+
+  let pending = samples.filter((s): s is ValidSample => s.status === 'valid');
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    const plan = planTransaction(pending, ctx);
+    try {
+      const response = await processTransaction(plan.bundle, access);
+      for (const [entryIndex, sample] of plan.sampleAt) outcomes.set(sample.index, outcomeOf(sample, response.entry?.[entryIndex]));
+      break;
+    } catch (err) {
+      const refused = attempt < MAX_RETRIES ? refusedEntry(err, plan) : null;
+      if (!refused) throw err;
+      const status = (err as FhirError).status;
+      const detail = (err as FhirError).issues.map((i) => i.diagnostics.replace(/^Bundle\.entry\[\d+\] \([^)]*\): /, '')).join('; ');
+      for (const s of refused.samples) {
+        // 412 on an Observation: its identifier already matches more than one stored Observation.
+        outcomes.set(s.index, status === 412 && refused.kind === 'observation'
+          ? { index: s.index, id: s.id, status: 'already-present', reason: `already stored more than once (${detail})` }
+          : { index: s.index, id: s.id, status: 'rejected', reason: `not stored: ${detail}` });
+      }
+      pending = pending.filter((s) => !refused.samples.includes(s));
+    }
+  }
+
+  // A repeat inside the push shares the fate of its first occurrence.
+  for (const s of samples) {
+    if (s.status !== 'duplicate') continue;
+    const first = outcomes.get(s.of)!;
+    outcomes.set(s.index, first.status === 'rejected'
+      ? { index: s.index, id: s.id, status: 'rejected', reason: first.reason }
+      : { index: s.index, id: s.id, status: 'already-present', reason: `same sample as sample ${s.of} of this push`, observation: first.observation });
+  }
+  return samples.map((s) => outcomes.get(s.index)!);
+}
+
+interface Plan {
+  bundle: Bundle;
+  /** Bundle entry index → the sample whose Observation it creates. */
+  sampleAt: Map<number, ValidSample>;
+  /** Bundle entry index → the samples that depend on that Device entry. */
+  deviceAt: Map<number, ValidSample[]>;
+}
+
+export function planTransaction(samples: ValidSample[], ctx: BridgeContext): Plan {
+  const entries: BundleEntry[] = [];
+  const sampleAt = new Map<number, ValidSample>();
+  const deviceAt = new Map<number, ValidSample[]>();
+  const byDevice = new Map<string, { device: DeviceEntry; samples: ValidSample[] }>();
+  for (const s of samples) {
+    const group = byDevice.get(s.device.fullUrl) ?? { device: s.device, samples: [] };
+    group.samples.push(s);
+    byDevice.set(s.device.fullUrl, group);
+  }
+  for (const { device, samples: group } of byDevice.values()) {
+    deviceAt.set(entries.length, group);
+    entries.push(conditionalCreate(device.fullUrl, device.resource, device.identifier));
+  }
+  for (const s of samples) {
+    sampleAt.set(entries.length, s);
+    entries.push(conditionalCreate(s.observationFullUrl, s.observation, s.observation.identifier![0]!));
+  }
+  for (const { device, samples: group } of byDevice.values()) {
+    const provenance = buildProvenance(ctx, device, group.map((s) => ({ fullUrl: s.observationFullUrl, identifier: s.observation.identifier![0]! })));
+    entries.push({
+      fullUrl: provenance.fullUrl,
+      resource: provenance.resource,
+      request: { method: 'POST', url: 'Provenance', ifNoneExist: `entity:identifier=${provenance.identifier.system}|${provenance.identifier.value}` },
+    });
+  }
+  return { bundle: { resourceType: 'Bundle', type: 'transaction', entry: entries }, sampleAt, deviceAt };
+}
+
+function conditionalCreate(fullUrl: string, resource: NonNullable<BundleEntry['resource']>, identifier: Identifier): BundleEntry {
+  return { fullUrl, resource, request: { method: 'POST', url: resource.resourceType, ifNoneExist: identifierQuery(identifier.system!, identifier.value!) } };
+}
+
+function outcomeOf(sample: ValidSample, entry: BundleEntry | undefined): SampleOutcome {
+  const status = entry?.response?.status ?? '';
+  const location = entry?.response?.location ?? '';
+  const observation = /^Observation\/[^/]+/.exec(location)?.[0];
+  if (status.startsWith('201')) return { index: sample.index, id: sample.id, status: 'created', observation };
+  if (status.startsWith('200')) return { index: sample.index, id: sample.id, status: 'already-present', observation };
+  // A transaction either answers every entry or fails as a whole; anything else is a server fault.
+  throw new Error(`Unexpected transaction response status "${status}" for sample ${sample.index}`);
+}
+
+/**
+ * The samples a refused transaction names (`Bundle.entry[n]` in the OperationOutcome): the sample of
+ * an Observation entry, or every sample of a Device entry. A fault that names no sample is not the
+ * client's, so it propagates (→ 500) rather than being blamed on a sample.
+ */
+function refusedEntry(err: unknown, plan: Plan): { kind: 'observation' | 'device'; samples: ValidSample[] } | null {
+  if (!(err instanceof FhirError) || err.status >= 500) return null;
+  const where = err.issues.flatMap((i) => i.expression ?? []).map((e) => /^Bundle\.entry\[(\d+)\]$/.exec(e)).find((m) => m);
+  if (!where) return null;
+  const index = Number(where[1]);
+  const sample = plan.sampleAt.get(index);
+  if (sample) return { kind: 'observation', samples: [sample] };
+  const group = plan.deviceAt.get(index);
+  return group ? { kind: 'device', samples: group } : null;
+}

@@ -1,0 +1,166 @@
+/**
+ * The only reader of process.env. Every setting is declared once here with its default and its
+ * documentation; `loadConfig` validates all of them and reports every problem at once.
+ */
+import path from 'node:path';
+
+export type DatabaseTarget =
+  | { kind: 'pglite'; dataDir: string | null } // null = in memory
+  | { kind: 'postgres'; url: string };
+
+export interface Config {
+  port: number;
+  /** Public URL of the server, without trailing slash; the FHIR base is `${baseUrl}/fhir`. */
+  baseUrl: string;
+  fhirBase: string;
+  database: DatabaseTarget;
+  production: boolean;
+  logLevel: LogLevel;
+  /** Maximum accepted request body in bytes. */
+  bodyLimit: number;
+  /** Default and maximum page size of searches. */
+  searchDefaultCount: number;
+  searchMaxCount: number;
+  /** Port of the development ID-porten stand-in (never started in production). */
+  devIdpPort: number;
+  /** Issuer of the citizen login (ID-porten); in development the stand-in. */
+  idportenIssuer: string;
+  idportenClientId: string;
+  idportenClientSecret: string;
+  idportenAcrValues: string;
+  /** Seconds an access token lives. */
+  accessTokenTtl: number;
+  devSystemClientSecret: string;
+  /** Initial access token guarding dynamic client registration in production. */
+  registrationToken: string | null;
+  /** Secret used to sign the portal's session cookies. */
+  sessionSecret: string;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Documentation of every variable, printed by the README and by `--help`. */
+export const CONFIG_DOCS: ReadonlyArray<[string, string, string]> = [
+  ['PORT', '8080', 'TCP port the HTTP server listens on'],
+  ['BASE_URL', 'http://localhost:$PORT', 'public URL; the FHIR base is BASE_URL/fhir'],
+  ['DATABASE_URL', 'pglite://./data', 'postgres://user:pass@host:port/db, pglite://<folder> or pglite://memory'],
+  ['NODE_ENV', 'development', '`production` switches off demo data, development clients and the development login'],
+  ['LOG_LEVEL', 'info', 'debug | info | warn | error | silent'],
+  ['BODY_LIMIT', '10mb', 'largest accepted request body (bytes, or with kb/mb suffix) → 413 above it'],
+  ['SEARCH_DEFAULT_COUNT', '20', 'page size when _count is absent'],
+  ['SEARCH_MAX_COUNT', '1000', 'largest page size a client may ask for'],
+  ['DEV_IDP_PORT', '$PORT+1', 'port of the ID-porten stand-in started in development'],
+  ['IDPORTEN_ISSUER', 'http://localhost:$DEV_IDP_PORT', 'issuer of the citizen login (https://idporten.no in production)'],
+  ['IDPORTEN_CLIENT_ID', 'helsebro', 'our client id at ID-porten'],
+  ['IDPORTEN_CLIENT_SECRET', 'dev-idporten-secret', 'our client secret at ID-porten (required in production)'],
+  ['IDPORTEN_ACR_VALUES', 'idporten-loa-high', 'minimum level of assurance requested and enforced'],
+  ['ACCESS_TOKEN_TTL', '300', 'access token lifetime in seconds'],
+  ['DEV_SYSTEM_CLIENT_SECRET', 'dev-system-secret', 'secret of the development system client `dev-system`'],
+  ['REGISTRATION_TOKEN', '(none)', 'initial access token for dynamic client registration; required in production'],
+  ['SESSION_SECRET', '(random in development)', 'secret for login session cookies; required in production'],
+];
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const production = env.NODE_ENV === 'production';
+
+  const port = parsePort(env.PORT ?? '8080', 'PORT', problems);
+  const baseUrl = trimSlash(env.BASE_URL ?? `http://localhost:${port}`);
+  if (!/^https?:\/\/[^\s/]+(\/\S*)?$/.test(baseUrl)) problems.push(`BASE_URL must be an http(s) URL, got "${baseUrl}"`);
+
+  const database = parseDatabase(env.DATABASE_URL ?? 'pglite://./data', problems);
+
+  const logLevel = (env.LOG_LEVEL ?? 'info') as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
+
+  const bodyLimit = parseSize(env.BODY_LIMIT ?? '10mb', 'BODY_LIMIT', problems);
+  const searchDefaultCount = parseInteger(env.SEARCH_DEFAULT_COUNT ?? '20', 'SEARCH_DEFAULT_COUNT', 1, 10000, problems);
+  const searchMaxCount = parseInteger(env.SEARCH_MAX_COUNT ?? '1000', 'SEARCH_MAX_COUNT', 1, 100000, problems);
+  const devIdpPort = parsePort(env.DEV_IDP_PORT ?? String(port === 0 ? 0 : port + 1), 'DEV_IDP_PORT', problems);
+  const accessTokenTtl = parseInteger(env.ACCESS_TOKEN_TTL ?? '300', 'ACCESS_TOKEN_TTL', 10, 3600, problems);
+
+  const sessionSecret = env.SESSION_SECRET ?? (production ? '' : cryptoRandom());
+  if (production && !env.SESSION_SECRET) problems.push('SESSION_SECRET is required when NODE_ENV=production');
+  if (production && !env.IDPORTEN_ISSUER) problems.push('IDPORTEN_ISSUER is required when NODE_ENV=production (e.g. https://idporten.no)');
+  if (production && !env.IDPORTEN_CLIENT_SECRET) problems.push('IDPORTEN_CLIENT_SECRET is required when NODE_ENV=production');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    port,
+    baseUrl,
+    fhirBase: `${baseUrl}/fhir`,
+    database,
+    production,
+    logLevel,
+    bodyLimit,
+    searchDefaultCount,
+    searchMaxCount,
+    devIdpPort,
+    idportenIssuer: trimSlash(env.IDPORTEN_ISSUER ?? `http://localhost:${devIdpPort}`),
+    idportenClientId: env.IDPORTEN_CLIENT_ID ?? 'helsebro',
+    idportenClientSecret: env.IDPORTEN_CLIENT_SECRET ?? 'dev-idporten-secret',
+    idportenAcrValues: env.IDPORTEN_ACR_VALUES ?? 'idporten-loa-high',
+    accessTokenTtl,
+    devSystemClientSecret: env.DEV_SYSTEM_CLIENT_SECRET ?? 'dev-system-secret',
+    registrationToken: env.REGISTRATION_TOKEN ?? null,
+    sessionSecret,
+  };
+}
+
+/** A configuration for tests and tools: in-memory database, quiet logs, overrides on top. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  const base = loadConfig({ DATABASE_URL: 'pglite://memory', LOG_LEVEL: 'silent', PORT: '0', BASE_URL: 'http://localhost:8080' });
+  return { ...base, ...overrides };
+}
+
+function parseDatabase(url: string, problems: string[]): DatabaseTarget {
+  if (url === 'pglite://memory') return { kind: 'pglite', dataDir: null };
+  if (url.startsWith('pglite://')) {
+    const folder = url.slice('pglite://'.length);
+    if (!folder) problems.push('DATABASE_URL pglite://<folder> needs a folder');
+    return { kind: 'pglite', dataDir: path.resolve(folder) };
+  }
+  if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url };
+  problems.push(`DATABASE_URL must start with postgres://, postgresql:// or pglite://, got "${url.replace(/:[^:@/]*@/, ':***@')}"`);
+  return { kind: 'pglite', dataDir: null };
+}
+
+function parsePort(value: string, name: string, problems: string[]): number {
+  return parseInteger(value, name, 0, 65535, problems);
+}
+
+function parseInteger(value: string, name: string, min: number, max: number, problems: string[]): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) {
+    problems.push(`${name} must be an integer between ${min} and ${max}, got "${value}"`);
+    return min;
+  }
+  return n;
+}
+
+function parseSize(value: string, name: string, problems: string[]): number {
+  const m = /^(\d+)\s*(b|kb|mb)?$/i.exec(value.trim());
+  if (!m) {
+    problems.push(`${name} must be a size such as 10mb or 500kb, got "${value}"`);
+    return 10 * 1024 * 1024;
+  }
+  const unit = (m[2] ?? 'b').toLowerCase();
+  return Number(m[1]) * (unit === 'mb' ? 1024 * 1024 : unit === 'kb' ? 1024 : 1);
+}
+
+function trimSlash(url: string): string {
+  return url.replace(/\/+$/, '');
+}
+
+function cryptoRandom(): string {
+  return globalThis.crypto.randomUUID() + globalThis.crypto.randomUUID();
+}

@@ -1,0 +1,34 @@
+/**
+ * Numbered migrations (`migrations/NNN-name.sql`) applied in order at start, each in its own
+ * transaction, recorded in `schema_migrations`. A server-wide advisory lock keeps two processes
+ * starting on one PostgreSQL database from applying the same migration twice.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Db } from './db.js';
+
+const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
+const LOCK_KEY = 724_201_1;
+
+export async function listMigrations(): Promise<Array<{ version: number; name: string; file: string }>> {
+  const files = (await fs.readdir(MIGRATIONS_DIR)).filter((f) => /^\d{3}-[\w-]+\.sql$/.test(f)).sort();
+  return files.map((file) => ({ version: Number(file.slice(0, 3)), name: file.slice(4, -4), file: path.join(MIGRATIONS_DIR, file) }));
+}
+
+export async function migrate(db: Db): Promise<number[]> {
+  const applied: number[] = [];
+  await db.transaction(async (tx) => {
+    if (db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
+    const done = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
+    for (const m of await listMigrations()) {
+      if (done.has(m.version)) continue;
+      const sql = await fs.readFile(m.file, 'utf8');
+      await tx.exec(sql);
+      await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+  });
+  return applied;
+}

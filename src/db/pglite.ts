@@ -1,0 +1,59 @@
+/** PGlite driver: real Postgres compiled to WASM, in-process, data in a folder or in memory. */
+import { PGlite } from '@electric-sql/pglite';
+import type { Db, Queryable, Row } from './db.js';
+import { acquireDataDirLock, type DataDirLock } from './lock.js';
+
+export async function openPglite(dataDir: string | null): Promise<Db> {
+  // PGlite takes no lock of its own: a second process on the same folder would corrupt it.
+  const lock: DataDirLock | null = dataDir ? await acquireDataDirLock(dataDir) : null;
+  let pg: PGlite;
+  try {
+    // relaxedDurability=false (the default) waits for the data to be flushed before a query
+    // resolves, so an acknowledged write survives kill -9.
+    pg = dataDir ? await PGlite.create({ dataDir, relaxedDurability: false }) : await PGlite.create();
+  } catch (err) {
+    await lock?.release();
+    throw err;
+  }
+
+  // PGlite runs one statement at a time; a transaction must own the connection until it ends,
+  // so statements outside it wait for it.
+  let chain: Promise<unknown> = Promise.resolve();
+  const exclusive = <T>(fn: () => Promise<T>): Promise<T> => {
+    const run = chain.then(fn, fn);
+    chain = run.catch(() => undefined);
+    return run;
+  };
+
+  const query = async <T extends Row>(q: Queryable | PGlite, text: string, params?: readonly unknown[]): Promise<T[]> => {
+    const res = await (q as PGlite).query<T>(text, params as unknown[] | undefined);
+    return res.rows;
+  };
+
+  return {
+    kind: 'pglite',
+    query: <T extends Row = Row>(text: string, params?: readonly unknown[]) => exclusive(() => query<T>(pg, text, params)),
+    exec: (script: string) =>
+      exclusive(async () => {
+        await pg.exec(script);
+      }),
+    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
+      exclusive(() =>
+        pg.transaction(async (tx) => {
+          const q: Queryable = {
+            query: async <R extends Row = Row>(t: string, p?: readonly unknown[]) => (await tx.query<R>(t, p as unknown[] | undefined)).rows,
+            exec: async (script: string) => {
+              await tx.exec(script);
+            },
+          };
+          return fn(q);
+        }),
+      ),
+    close: async () => {
+      await exclusive(async () => {
+        await pg.close();
+      });
+      await lock?.release();
+    },
+  };
+}

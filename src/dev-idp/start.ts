@@ -1,0 +1,91 @@
+/**
+ * Starts the ID-porten stand-in (development and tests only; never in production): the issuer
+ * (discovery, token, JWKS, userinfo, logout) on `config.devIdpPort` and the login host (authorize
+ * and the login page) on a second port, so code that assumes one host fails here as it would
+ * against login.idporten.no.
+ */
+import http, { type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import type { Config } from '../config/config.js';
+import { loginRouter } from './login.js';
+import { createProvider, type DevIdpClient } from './provider.js';
+
+export interface DevIdp {
+  /** The issuer identifier; point `idportenIssuer` at it. */
+  issuer: string;
+  loginOrigin: string;
+  /** Negative tests: publish a JWKS whose kids no longer match the id_token signing key. */
+  setWrongKid(on: boolean): void;
+  close(): Promise<void>;
+}
+
+export interface DevIdpOptions {
+  /** Further relying parties besides helsebro itself (tests). */
+  extraClients?: DevIdpClient[];
+}
+
+export async function startDevIdp(config: Config, opts: DevIdpOptions = {}): Promise<DevIdp> {
+  if (config.production) throw new Error('the ID-porten stand-in must not run in production');
+  const issuerServer = http.createServer();
+  const loginServer = http.createServer();
+  const issuerPort = await listen(issuerServer, config.devIdpPort);
+  const loginPort = await listen(loginServer, config.devIdpPort === 0 ? 0 : config.devIdpPort + 1).catch(async (err: unknown) => {
+    await close(issuerServer);
+    throw err;
+  });
+  const issuer = `http://localhost:${issuerPort}`;
+  const loginOrigin = `http://localhost:${loginPort}`;
+  let wrongKid = false;
+
+  const provider = await createProvider({
+    issuer,
+    loginOrigin,
+    wrongKid: () => wrongKid,
+    clients: [
+      {
+        client_id: config.idportenClientId,
+        client_secret: config.idportenClientSecret,
+        redirect_uris: [`${config.baseUrl}/auth/callback`],
+        post_logout_redirect_uris: [`${config.baseUrl}/auth/logged-out`],
+      },
+      ...(opts.extraClients ?? []),
+    ],
+  });
+  const callback = provider.callback();
+  issuerServer.on('request', callback);
+
+  const login = express();
+  login.disable('x-powered-by');
+  login.use(loginRouter(provider));
+  login.use((req, res) => callback(req, res));
+  loginServer.on('request', login);
+
+  return {
+    issuer,
+    loginOrigin,
+    setWrongKid: (on) => {
+      wrongKid = on;
+    },
+    close: async () => {
+      await Promise.all([close(issuerServer), close(loginServer)]);
+    },
+  };
+}
+
+function listen(server: Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function close(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,147 @@
+/**
+ * Batch and transaction Bundles at `POST [base]`. A transaction runs in one database transaction:
+ * every entry succeeds or nothing is stored, and the error names the failing entry. A batch answers
+ * every entry on its own. See: https://hl7.org/fhir/R4/http.html#transaction
+ */
+import { randomUUID } from 'node:crypto';
+import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
+import type { AccessContext } from '../../access/access-context.js';
+import { badRequest, FhirError, operationOutcome, preconditionFailed } from '../errors.js';
+import type { Repository } from '../repository/repository.js';
+import { findMatchingIds } from '../search/find-ids.js';
+import { processingRank, parseBundleRequest, type ParsedEntry } from './entries.js';
+import { executeEntry, type EntryContext } from './execute-entry.js';
+import { isConditionalReference, rewriteReferences } from './references.js';
+
+export interface BundleDeps {
+  repo: Repository;
+  fhirBase: string;
+  defaultCount: number;
+  maxCount: number;
+}
+
+export async function processBundle(deps: BundleDeps, body: unknown, access: AccessContext): Promise<Bundle> {
+  const { type, entries } = parseBundleRequest(body);
+  return type === 'transaction' ? processTransaction(deps, entries, access) : processBatch(deps, entries, access);
+}
+
+async function processBatch(deps: BundleDeps, entries: ParsedEntry[], access: AccessContext): Promise<Bundle> {
+  const responses: BundleEntry[] = [];
+  for (const entry of entries) {
+    try {
+      responses.push(await executeEntry({ ...deps, access, repo: deps.repo }, entry, entry.resource));
+    } catch (err) {
+      if (!(err instanceof FhirError)) throw err;
+      responses.push({ response: { status: String(err.status), outcome: operationOutcome(err.issues.map((i) => ({ ...i, expression: [`Bundle.entry[${entry.index}]`, ...(i.expression ?? [])] }))) } });
+    }
+  }
+  return { resourceType: 'Bundle', type: 'batch-response', entry: responses };
+}
+
+async function processTransaction(deps: BundleDeps, entries: ParsedEntry[], access: AccessContext): Promise<Bundle> {
+  const duplicates = findDuplicateFullUrls(entries);
+  if (duplicates) throw badRequest(`Bundle.entry[${duplicates}].fullUrl appears twice in the transaction`, `Bundle.entry[${duplicates}].fullUrl`);
+  return deps.repo.transaction(async (repo) => {
+    const ctx: EntryContext = { ...deps, repo, access };
+    const idFor = new Map<string, string>(); // fullUrl → Type/id
+    const preassigned = new Map<number, string>(); // entry index → id for POST
+    const skipped = new Set<number>(); // conditional creates that matched
+
+    // Ids first, so references resolve whatever order entries are processed in.
+    for (const e of entries) {
+      await withEntry(e, async () => {
+        if (e.method === 'POST') {
+          if (e.ifNoneExist) {
+            const ids = await findMatchingIds(repo.queryable, e.type, e.ifNoneExist.replace(/^[A-Za-z]+\?/, ''), access, 2);
+            if (ids.length > 1) throw preconditionFailed(`ifNoneExist matched ${ids.length} ${e.type} resources`);
+            if (ids.length === 1) {
+              skipped.add(e.index);
+              preassigned.set(e.index, ids[0]!);
+              if (e.fullUrl) idFor.set(e.fullUrl, `${e.type}/${ids[0]}`);
+              return;
+            }
+          }
+          const id = randomUUID();
+          preassigned.set(e.index, id);
+          if (e.fullUrl) idFor.set(e.fullUrl, `${e.type}/${id}`);
+        } else if (e.method === 'PUT' && e.fullUrl) {
+          if (e.id) idFor.set(e.fullUrl, `${e.type}/${e.id}`);
+          else if (e.query) {
+            const ids = await findMatchingIds(repo.queryable, e.type, e.query, access, 2);
+            if (ids.length > 1) throw preconditionFailed(`Conditional update matched ${ids.length} ${e.type} resources`);
+            const id = ids[0] ?? e.resource?.id ?? randomUUID();
+            e.id = id;
+            e.query = undefined;
+            idFor.set(e.fullUrl, `${e.type}/${id}`);
+          }
+        }
+      });
+    }
+
+    const resolveConditional = async (reference: string, where: string): Promise<string> => {
+      const [type, query] = [reference.slice(0, reference.indexOf('?')), reference.slice(reference.indexOf('?') + 1)];
+      const ids = await findMatchingIds(repo.queryable, type, query, access, 2);
+      if (ids.length !== 1) throw preconditionFailed(`${where}: conditional reference "${reference}" matched ${ids.length} resources (needs exactly one)`);
+      return `${type}/${ids[0]}`;
+    };
+
+    const prepared = new Map<number, Resource | undefined>();
+    for (const e of entries) {
+      if (!e.resource) continue;
+      await withEntry(e, async () => {
+        const conditional = new Map<string, string>();
+        for (const ref of collectConditional(e.resource!)) conditional.set(ref, await resolveConditional(ref, `Bundle.entry[${e.index}]`));
+        prepared.set(
+          e.index,
+          rewriteReferences(e.resource!, (ref) => idFor.get(ref) ?? conditional.get(ref) ?? ref),
+        );
+      });
+    }
+
+    const order = [...entries].sort((a, b) => processingRank(a.method) - processingRank(b.method) || a.index - b.index);
+    const responses = new Array<BundleEntry>(entries.length);
+    for (const e of order) {
+      responses[e.index] = await withEntry(e, async () => {
+        if (skipped.has(e.index)) {
+          const existing = await repo.read(e.type, preassigned.get(e.index)!, access);
+          return { fullUrl: `${deps.fhirBase}/${e.type}/${existing.id}`, resource: existing, response: { status: '200 OK', location: `${e.type}/${existing.id}/_history/${existing.meta?.versionId}`, etag: `W/"${existing.meta?.versionId}"`, lastModified: existing.meta?.lastUpdated } };
+        }
+        return executeEntry(ctx, { ...e, ifNoneExist: undefined }, prepared.get(e.index), preassigned.get(e.index));
+      });
+    }
+    return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
+  });
+}
+
+/** Runs one entry's step; a failure names the entry, and the whole transaction rolls back. */
+async function withEntry<T>(e: ParsedEntry, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (!(err instanceof FhirError)) throw err;
+    const where = `Bundle.entry[${e.index}]`;
+    throw new FhirError(
+      err.status,
+      err.issues.map((i) => ({ ...i, diagnostics: `${where} (${e.method} ${e.url}): ${i.diagnostics}`, expression: [where, ...(i.expression ?? [])] })),
+    );
+  }
+}
+
+function collectConditional(resource: Resource): string[] {
+  const found: string[] = [];
+  rewriteReferences(resource, (r) => {
+    if (isConditionalReference(r)) found.push(r);
+    return r;
+  });
+  return found;
+}
+
+function findDuplicateFullUrls(entries: ParsedEntry[]): number | null {
+  const seen = new Set<string>();
+  for (const e of entries) {
+    if (!e.fullUrl || !e.fullUrl.startsWith('urn:')) continue;
+    if (seen.has(e.fullUrl)) return e.index;
+    seen.add(e.fullUrl);
+  }
+  return null;
+}

@@ -1,0 +1,69 @@
+/**
+ * The CapabilityStatement, generated from the same registry the router serves: every R4 type with
+ * the interactions that really work and its search parameters, plus the SMART security extension.
+ */
+import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
+import type { Config } from '../config/config.js';
+import { RESOURCE_TYPES, searchParamsFor } from './definitions/registry.js';
+
+const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
+
+export function capabilityStatement(config: Config, software = { name: 'helsebro', version: '0.1.0' }): CapabilityStatement {
+  const resources: CapabilityStatementRestResource[] = RESOURCE_TYPES.map((type) => ({
+    type: type as CapabilityStatementRestResource['type'],
+    interaction: TYPE_INTERACTIONS.map((code) => ({ code })),
+    versioning: 'versioned-update',
+    readHistory: true,
+    updateCreate: true,
+    conditionalCreate: true,
+    conditionalRead: 'full-support',
+    conditionalUpdate: true,
+    conditionalDelete: 'single',
+    referencePolicy: ['literal', 'local'],
+    searchInclude: ['*'],
+    searchRevInclude: ['*'],
+    searchParam: [...searchParamsFor(type).values()]
+      .filter((p) => p.type !== 'special' && (p.expression || p.code === '_text' || p.code === '_content'))
+      .map((p) => ({ name: p.code, definition: p.url, type: p.type })),
+    operation: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
+  }));
+  return {
+    resourceType: 'CapabilityStatement',
+    status: 'active',
+    date: '2026-11-22',
+    kind: 'instance',
+    software,
+    implementation: { description: 'helsebro FHIR R4 server', url: config.fhirBase },
+    fhirVersion: '4.0.1',
+    format: ['application/fhir+json', 'json'],
+    patchFormat: ['application/json-patch+json'],
+    rest: [
+      {
+        mode: 'server',
+        security: {
+          cors: true,
+          service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
+          extension: [
+            {
+              url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+              extension: [
+                { url: 'authorize', valueUri: `${config.baseUrl}/auth/authorize` },
+                { url: 'token', valueUri: `${config.baseUrl}/auth/token` },
+                { url: 'introspect', valueUri: `${config.baseUrl}/auth/introspect` },
+                { url: 'revoke', valueUri: `${config.baseUrl}/auth/revoke` },
+                { url: 'register', valueUri: `${config.baseUrl}/auth/register` },
+              ],
+            },
+          ],
+        },
+        resource: resources,
+        interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
+        searchParam: [
+          { name: '_type', type: 'token' },
+          { name: '_id', type: 'token' },
+          { name: '_lastUpdated', type: 'date' },
+        ],
+      },
+    ],
+  };
+}

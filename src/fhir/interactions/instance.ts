@@ -1,0 +1,59 @@
+/** Instance-level interactions: read, vread, update, patch, delete, conditional read headers. */
+import type { Request, Response } from 'express';
+import type { Resource } from 'fhir/r4';
+import { badRequest } from '../errors.js';
+import { sendJson, sendResource, sendWriteResult } from '../../http/respond.js';
+import { accessOf, type FhirDeps } from './context.js';
+import { parseIfMatch, requireResourceBody } from './request-body.js';
+
+export async function read(deps: FhirDeps, req: Request, res: Response, type: string, id: string): Promise<void> {
+  const resource = await deps.repo.read(type, id, accessOf(res));
+  if (notModified(req, resource)) {
+    res.setHeader('ETag', `W/"${resource.meta?.versionId}"`);
+    res.status(304).end();
+    return;
+  }
+  sendResource(req, res, 200, resource);
+}
+
+export async function vread(deps: FhirDeps, req: Request, res: Response, type: string, id: string, vid: string): Promise<void> {
+  sendResource(req, res, 200, await deps.repo.vread(type, id, vid, accessOf(res)));
+}
+
+export async function update(deps: FhirDeps, req: Request, res: Response, type: string, id: string): Promise<void> {
+  const body = requireResourceBody(req, type);
+  if (body.id !== undefined && body.id !== id) throw badRequest(`Resource id "${body.id}" does not match the URL id "${id}"`, `${type}.id`);
+  const result = await deps.repo.update({ ...body, id }, accessOf(res), { ifMatch: parseIfMatch(req) });
+  sendWriteResult(req, res, result.created ? 201 : 200, result.resource, deps.config.fhirBase, result.created ? `Created ${type}/${id}` : `Updated ${type}/${id}`);
+}
+
+export async function patch(deps: FhirDeps, req: Request, res: Response, type: string, id: string): Promise<void> {
+  const contentType = (req.get('content-type') ?? '').split(';')[0]!.trim();
+  if (contentType !== 'application/json-patch+json') {
+    throw badRequest('PATCH supports JSON Patch only: send Content-Type application/json-patch+json', 'Content-Type', 'not-supported');
+  }
+  const resource = await deps.repo.patch(type, id, req.body, accessOf(res), { ifMatch: parseIfMatch(req) });
+  sendWriteResult(req, res, 200, resource, deps.config.fhirBase, `Patched ${type}/${id}`);
+}
+
+export async function remove(deps: FhirDeps, req: Request, res: Response, type: string, id: string): Promise<void> {
+  const result = await deps.repo.delete(type, id, accessOf(res), { ifMatch: parseIfMatch(req) });
+  if (result.versionId !== undefined) res.setHeader('ETag', `W/"${result.versionId}"`);
+  sendJson(req, res, 200, {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'information', code: 'informational', diagnostics: result.deleted ? `Deleted ${type}/${id}` : `${type}/${id} was already deleted` }],
+  });
+}
+
+/** `If-None-Match: W/"n"` or `If-Modified-Since` → 304. See: https://hl7.org/fhir/R4/http.html#cread */
+function notModified(req: Request, resource: Resource): boolean {
+  const inm = req.get('if-none-match');
+  if (inm) return inm.split(',').some((tag) => tag.trim().replace(/^W\//, '') === `"${resource.meta?.versionId}"` || tag.trim() === '*');
+  const ims = req.get('if-modified-since');
+  if (ims && resource.meta?.lastUpdated) {
+    const since = Date.parse(ims);
+    // HTTP dates have whole seconds: compare at that precision.
+    return !Number.isNaN(since) && Math.floor(Date.parse(resource.meta.lastUpdated) / 1000) * 1000 <= since;
+  }
+  return false;
+}

@@ -1,0 +1,52 @@
+/** Search (GET and POST _search, type, system, compartment) and history handlers. */
+import type { Request, Response } from 'express';
+import { badRequest } from '../errors.js';
+import { sendJson, preferStrictHandling } from '../../http/respond.js';
+import { readHistory } from '../repository/history.js';
+import { executeSearch } from '../search/execute.js';
+import { accessOf, type FhirDeps } from './context.js';
+
+/** Query pairs in order; a POST _search form body is appended to the URL's parameters. */
+export function searchParams(req: Request): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [];
+  const i = req.originalUrl.indexOf('?');
+  if (i >= 0) for (const [k, v] of new URLSearchParams(req.originalUrl.slice(i + 1))) pairs.push([k, v]);
+  if (req.method === 'POST' && req.body && typeof req.body === 'object' && !Array.isArray(req.body)) {
+    for (const [k, v] of Object.entries(req.body as Record<string, unknown>)) {
+      for (const value of Array.isArray(v) ? v : [v]) if (typeof value === 'string') pairs.push([k, value]);
+    }
+  }
+  return pairs.filter(([k]) => k !== '_format' && k !== '_pretty');
+}
+
+export async function search(deps: FhirDeps, req: Request, res: Response, type: string | null, compartment?: { resourceType: 'Patient'; id: string }): Promise<void> {
+  const bundle = await executeSearch(deps.repo.queryable, {
+    resourceType: type,
+    params: searchParams(req),
+    access: accessOf(res),
+    fhirBase: deps.config.fhirBase,
+    strict: preferStrictHandling(req),
+    compartment,
+    defaultCount: deps.config.searchDefaultCount,
+    maxCount: deps.config.searchMaxCount,
+  });
+  sendJson(req, res, 200, bundle);
+}
+
+export async function history(deps: FhirDeps, req: Request, res: Response, type?: string, id?: string): Promise<void> {
+  const q = req.query;
+  const count = q._count === undefined ? deps.config.searchDefaultCount : Number(q._count);
+  if (!Number.isInteger(count) || count < 0) throw badRequest(`_count must be a non-negative integer, got "${String(q._count)}"`, '_count');
+  const before = q._before === undefined ? undefined : Number(q._before);
+  if (before !== undefined && !Number.isInteger(before)) throw badRequest('_before must be an integer cursor', '_before');
+  const bundle = await readHistory(deps.repo.queryable, accessOf(res), {
+    resourceType: type,
+    id,
+    since: typeof q._since === 'string' ? q._since : undefined,
+    count: Math.min(count, deps.config.searchMaxCount),
+    before,
+    fhirBase: deps.config.fhirBase,
+    path: [type, id, '_history'].filter(Boolean).join('/'),
+  });
+  sendJson(req, res, 200, bundle);
+}

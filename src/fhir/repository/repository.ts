@@ -1,0 +1,244 @@
+/**
+ * The only path to stored resources. Reads AND in the request's access filters (compiled to SQL by
+ * the search engine, so a hidden resource is indistinguishable from a missing one); writes are
+ * validated, checked against the same access context, and stored with their history row and
+ * search index rows in one database transaction.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Resource } from 'fhir/r4';
+import type { AccessContext } from '../../access/access-context.js';
+import { isUniqueViolation, type Db, type Queryable } from '../../db/db.js';
+import { badRequest, FhirError, forbidden, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
+import { isResourceType } from '../definitions/registry.js';
+import { compileAccessPredicate } from '../search/access-sql.js';
+import { patientCompartmentsOf } from '../search/compartments.js';
+import { findMatchingIds } from '../search/find-ids.js';
+import { deleteSearchIndex, writeSearchIndex } from '../search/index-writer.js';
+import { validateResource } from '../validation/validate.js';
+import { applyJsonPatch } from './json-patch.js';
+import { RESOURCE_COLUMNS, resourceFromRow, withServerMeta, type ResourceRow } from './rows.js';
+
+export interface WriteResult<T extends Resource = Resource> {
+  resource: T;
+  /** true when a new resource (or a new life after deletion) was created → 201. */
+  created: boolean;
+  /** false when a conditional create matched an existing resource and nothing was written. */
+  written: boolean;
+}
+
+export interface UpdateOptions {
+  /** `If-Match` version; a different current version → 412. */
+  ifMatch?: string;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+
+export class Repository {
+  constructor(
+    private readonly db: Db,
+    /** Set when this repository is bound to an open transaction (batch/transaction bundles). */
+    private readonly tx: Queryable | null = null,
+  ) {}
+
+  get kind(): Db['kind'] {
+    return this.db.kind;
+  }
+
+  /** Queryable for reads: the bound transaction or the database. */
+  get queryable(): Queryable {
+    return this.tx ?? this.db;
+  }
+
+  /** Runs `fn` with a repository whose every operation shares one database transaction. */
+  async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
+    if (this.tx) return fn(this);
+    return this.db.transaction((tx) => fn(new Repository(this.db, tx)));
+  }
+
+  async read<T extends Resource = Resource>(type: string, id: string, access: AccessContext): Promise<T> {
+    const row = await this.visibleRow(type, id, access);
+    if (!row) throw notFound(`${type}/${id} is not known`);
+    if (row.deleted) throw gone(`${type}/${id} was deleted`);
+    return resourceFromRow<T>(row);
+  }
+
+  /** The current row (deleted or not) if it exists and the access context may see it. */
+  async visibleRow(type: string, id: string, access: AccessContext): Promise<ResourceRow | undefined> {
+    assertType(type);
+    if (!ID_PATTERN.test(id)) return undefined;
+    const params: unknown[] = [type, id];
+    const predicate = compileAccessPredicate(type, access.filters, 'r', params);
+    const rows = await this.queryable.query<ResourceRow & Record<string, unknown>>(
+      `SELECT ${RESOURCE_COLUMNS} FROM resources r WHERE r.resource_type = $1 AND r.id = $2 AND (${predicate})`,
+      params,
+    );
+    return rows[0];
+  }
+
+  async vread<T extends Resource = Resource>(type: string, id: string, versionId: string, access: AccessContext): Promise<T> {
+    const current = await this.visibleRow(type, id, access);
+    if (!current) throw notFound(`${type}/${id} is not known`);
+    if (!/^\d{1,9}$/.test(versionId)) throw notFound(`${type}/${id} has no version ${versionId}`);
+    const rows = await this.queryable.query<ResourceRow & Record<string, unknown>>(
+      'SELECT resource_type, id, version_id, last_updated, deleted, content, seq FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3',
+      [type, id, Number(versionId)],
+    );
+    const row = rows[0];
+    if (!row) throw notFound(`${type}/${id} has no version ${versionId}`);
+    if (row.deleted) throw gone(`${type}/${id} version ${versionId} is a deletion`);
+    return resourceFromRow<T>(row);
+  }
+
+  /**
+   * Create with a server-assigned id. `id` lets a transaction pre-assign the id it already used to
+   * resolve `urn:uuid:` references; it is never taken from the client's resource.
+   */
+  async create<T extends Resource>(resource: T, access: AccessContext, opts: { ifNoneExist?: string; id?: string } = {}): Promise<WriteResult<T>> {
+    return this.transaction(async (repo) => {
+      const type = resource.resourceType;
+      assertType(type);
+      if (opts.ifNoneExist !== undefined) {
+        if (repo.kind === 'postgres') await repo.lockConditional(`${type}?${opts.ifNoneExist}`);
+        const matches = await findMatchingIds(repo.queryable, type, opts.ifNoneExist, access, 2);
+        if (matches.length > 1) throw preconditionFailed(`If-None-Exist "${opts.ifNoneExist}" matched ${matches.length} ${type} resources`);
+        if (matches.length === 1) return { resource: await repo.read<T>(type, matches[0]!, access), created: false, written: false };
+      }
+      const stored = await repo.insertNew({ ...resource, id: opts.id ?? randomUUID() }, access, 'POST');
+      return { resource: stored, created: true, written: true };
+    });
+  }
+
+  /** PUT: update, or create with the client's id (update-as-create). */
+  async update<T extends Resource>(resource: T, access: AccessContext, opts: UpdateOptions = {}): Promise<WriteResult<T>> {
+    const type = resource.resourceType;
+    assertType(type);
+    const id = resource.id;
+    if (!id || !ID_PATTERN.test(id)) throw badRequest('Resource id must be 1–64 characters of A-Z, a-z, 0-9, "-" and "."', `${type}.id`);
+    return this.transaction(async (repo) => {
+      const current = await repo.lockCurrent(type, id);
+      if (opts.ifMatch !== undefined && String(current?.version_id ?? '') !== opts.ifMatch) {
+        throw preconditionFailed(`If-Match version ${opts.ifMatch} does not match the current version ${current?.version_id ?? '(none)'} of ${type}/${id}`);
+      }
+      if (!current) {
+        try {
+          return { resource: await repo.insertNew(resource, access, 'PUT'), created: true, written: true };
+        } catch (err) {
+          // Two clients creating the same id at once: the loser is told to retry, nothing is lost.
+          if (isUniqueViolation(err)) throw new FhirError(409, { code: 'conflict', diagnostics: `${type}/${id} was created concurrently; retry the request` });
+          throw err;
+        }
+      }
+      const previous = current.deleted ? undefined : resourceFromRow(current);
+      // Writing over a resource the caller may not see is refused, not answered with "not found",
+      // because 404 to a PUT would imply the caller may create it (access-spec §4.7).
+      if (!(await repo.visibleRow(type, id, access))) throw forbidden(`Not allowed to update ${type}/${id}`);
+      const stored = await repo.insertVersion(resource, previous, Number(current.version_id), access, 'PUT');
+      return { resource: stored, created: current.deleted, written: true };
+    });
+  }
+
+  /** JSON Patch (RFC 6902) applied to the current version, stored as a new version. */
+  async patch<T extends Resource = Resource>(type: string, id: string, operations: unknown, access: AccessContext, opts: UpdateOptions = {}): Promise<T> {
+    assertType(type);
+    return this.transaction(async (repo) => {
+      const current = await repo.lockCurrent(type, id);
+      if (!current || !(await repo.visibleRow(type, id, access))) throw notFound(`${type}/${id} is not known`);
+      if (current.deleted) throw gone(`${type}/${id} was deleted`);
+      if (opts.ifMatch !== undefined && String(current.version_id) !== opts.ifMatch) {
+        throw preconditionFailed(`If-Match version ${opts.ifMatch} does not match the current version ${current.version_id} of ${type}/${id}`);
+      }
+      const previous = resourceFromRow(current);
+      const patched = applyJsonPatch(previous, operations) as T;
+      if (patched.resourceType !== type || patched.id !== id) throw unprocessable({ code: 'invalid', diagnostics: 'A patch must not change resourceType or id', expression: [`${type}.id`] });
+      return repo.insertVersion(patched, previous, Number(current.version_id), access, 'PATCH');
+    });
+  }
+
+  async delete(type: string, id: string, access: AccessContext, opts: UpdateOptions = {}): Promise<{ deleted: boolean; versionId?: number }> {
+    assertType(type);
+    return this.transaction(async (repo) => {
+      const current = await repo.lockCurrent(type, id);
+      if (!current || !(await repo.visibleRow(type, id, access))) throw notFound(`${type}/${id} is not known`);
+      if (opts.ifMatch !== undefined && String(current.version_id) !== opts.ifMatch) {
+        throw preconditionFailed(`If-Match version ${opts.ifMatch} does not match the current version ${current.version_id} of ${type}/${id}`);
+      }
+      if (current.deleted) return { deleted: false, versionId: Number(current.version_id) };
+      const previous = resourceFromRow(current);
+      access.checkWrite('delete', previous, previous);
+      const versionId = Number(current.version_id) + 1;
+      const lastUpdated = new Date().toISOString();
+      const seq = await repo.nextSeq();
+      await repo.queryable.query(
+        'UPDATE resources SET version_id = $3, last_updated = $4, deleted = true, content = NULL, seq = $5 WHERE resource_type = $1 AND id = $2',
+        [type, id, versionId, lastUpdated, seq],
+      );
+      await repo.insertHistory(seq, type, id, versionId, lastUpdated, true, 'DELETE', null);
+      await deleteSearchIndex(repo.queryable, type, id);
+      return { deleted: true, versionId };
+    });
+  }
+
+  /** The current version of a resource for writing; the row lock serialises concurrent writers. */
+  private async lockCurrent(type: string, id: string): Promise<ResourceRow | undefined> {
+    const rows = await this.queryable.query<ResourceRow & Record<string, unknown>>(
+      `SELECT ${RESOURCE_COLUMNS} FROM resources r WHERE r.resource_type = $1 AND r.id = $2 FOR UPDATE`,
+      [type, id],
+    );
+    return rows[0];
+  }
+
+  /** Serialises conditional creates with the same condition across connections (PostgreSQL). */
+  private async lockConditional(key: string): Promise<void> {
+    await this.queryable.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
+  }
+
+  private async nextSeq(): Promise<number> {
+    const rows = await this.queryable.query<{ seq: number | string }>("SELECT nextval('history_seq') AS seq");
+    return Number(rows[0]!.seq);
+  }
+
+  private async insertNew<T extends Resource>(resource: T, access: AccessContext, method: string): Promise<T> {
+    const prepared = prepareForWrite(resource, 1);
+    access.checkWrite('create', prepared, undefined);
+    const seq = await this.nextSeq();
+    await this.queryable.query(
+      'INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq) VALUES ($1, $2, 1, $3, false, $4, $5, $6)',
+      [prepared.resourceType, prepared.id, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), seq],
+    );
+    await this.insertHistory(seq, prepared.resourceType, prepared.id!, 1, prepared.meta!.lastUpdated!, false, method, prepared);
+    await writeSearchIndex(this.queryable, prepared);
+    return prepared;
+  }
+
+  private async insertVersion<T extends Resource>(resource: T, previous: Resource | undefined, currentVersion: number, access: AccessContext, method: string): Promise<T> {
+    const versionId = currentVersion + 1;
+    const prepared = prepareForWrite(resource, versionId);
+    access.checkWrite(previous ? 'update' : 'create', prepared, previous);
+    const seq = await this.nextSeq();
+    await this.queryable.query(
+      'UPDATE resources SET version_id = $3, last_updated = $4, deleted = false, content = $5, compartments = $6, seq = $7 WHERE resource_type = $1 AND id = $2',
+      [prepared.resourceType, prepared.id, versionId, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), seq],
+    );
+    await this.insertHistory(seq, prepared.resourceType, prepared.id!, versionId, prepared.meta!.lastUpdated!, false, method, prepared);
+    await writeSearchIndex(this.queryable, prepared);
+    return prepared;
+  }
+
+  private async insertHistory(seq: number, type: string, id: string, versionId: number, lastUpdated: string, deleted: boolean, method: string, content: Resource | null): Promise<void> {
+    await this.queryable.query(
+      'INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
+      [seq, type, id, versionId, lastUpdated, deleted, method, content],
+    );
+  }
+}
+
+/** Validates and stamps the server-owned meta; throws 422 with every problem found. */
+function prepareForWrite<T extends Resource>(resource: T, versionId: number): T {
+  const issues = validateResource(resource);
+  if (issues.some((i) => (i.severity ?? 'error') === 'error' || i.severity === 'fatal')) throw unprocessable(issues);
+  return withServerMeta(resource, versionId, new Date().toISOString());
+}
+
+function assertType(type: string): void {
+  if (!isResourceType(type)) throw notFound(`Unknown resource type "${type}"`);
+}

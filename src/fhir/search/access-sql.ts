@@ -1,0 +1,60 @@
+/**
+ * Access filters → SQL, in one place, used by reads, searches, includes, chains, `_has`, history
+ * and counts alike. A 'query' filter is an ordinary search query compiled by the search compiler,
+ * so the policy and search cannot drift apart.
+ */
+import type { AccessFilter } from '../../access/access-context.js';
+import { RESOURCE_TYPES } from '../definitions/registry.js';
+import { FhirError } from '../errors.js';
+import { bind, compileParam, type CompileCtx } from './compile.js';
+import { PATIENT_SCOPED_TYPES } from './compartments.js';
+import { parseQuery } from './parse.js';
+
+export function compileAccessPredicate(resourceType: string, filters: readonly AccessFilter[], alias: string, params: unknown[]): string {
+  const ctx: CompileCtx = { params, fhirBase: '', access: filters, accessPredicate: accessPredicateFor, depth: 0 };
+  return accessPredicateFor(resourceType, alias, ctx);
+}
+
+/** `resourceType` '*' means "whatever type the row has" (system search, system history). */
+export function accessPredicateFor(resourceType: string, alias: string, ctx: CompileCtx): string {
+  const parts: string[] = [];
+  for (const f of ctx.access) {
+    switch (f.kind) {
+      case 'types':
+        parts.push(resourceType === '*' ? `${alias}.resource_type = ANY(${bind(ctx, [...f.allowed])}::text[])` : f.allowed.includes(resourceType) ? 'TRUE' : 'FALSE');
+        break;
+      case 'hide-type':
+        parts.push(resourceType === '*' ? `${alias}.resource_type <> ${bind(ctx, f.resourceType)}` : resourceType === f.resourceType ? 'FALSE' : 'TRUE');
+        break;
+      case 'compartment': {
+        const inCompartment = `${alias}.compartments && ${bind(ctx, [...f.patientIds])}::text[]`;
+        if (resourceType === '*') parts.push(`(${alias}.resource_type <> ALL(${bind(ctx, PATIENT_SCOPED_TYPES)}::text[]) OR ${inCompartment})`);
+        else if (PATIENT_SCOPED_TYPES.includes(resourceType)) parts.push(inCompartment);
+        break;
+      }
+      case 'query': {
+        if (resourceType !== '*' && resourceType !== f.resourceType) break;
+        const predicate = compileFilterQuery(f.resourceType, f.query, alias, ctx);
+        parts.push(resourceType === '*' ? `(${alias}.resource_type <> ${bind(ctx, f.resourceType)} OR ${predicate})` : predicate);
+        break;
+      }
+    }
+  }
+  return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
+}
+
+function compileFilterQuery(type: string, query: string, alias: string, ctx: CompileCtx): string {
+  const parsed = parseQuery([...new URLSearchParams(query)]);
+  // The filter itself is compiled without access filters (no recursion into its own chains).
+  const inner: CompileCtx = { ...ctx, access: [], depth: ctx.depth + 1 };
+  try {
+    const preds = parsed.params.map((p) => compileParam(type, p, alias, inner));
+    return preds.length === 0 ? 'TRUE' : `(${preds.join(' AND ')})`;
+  } catch (err) {
+    // A policy that cannot be compiled denies rather than allows.
+    if (err instanceof FhirError) return 'FALSE';
+    throw err;
+  }
+}
+
+export const ALL_TYPES = RESOURCE_TYPES;

@@ -1,0 +1,222 @@
+/**
+ * Search AST → parameterised SQL predicates over a `resources` alias. Each parameter becomes
+ * `alias.id IN (SELECT resource_id FROM sp_<type> WHERE resource_type = … AND code = … AND …)`, an
+ * index range scan; OR values are ORed inside, repeated parameters ANDed outside. Values are always
+ * bound parameters. Chains and `_has` nest the same construction and carry the access filters.
+ */
+import type { AccessFilter } from '../../access/access-context.js';
+import { badRequest } from '../errors.js';
+import { isResourceType, searchParam, type SearchParamDef } from '../definitions/registry.js';
+import { dateRange, normalizeString } from './normalize.js';
+import { splitPrefix, type ParamNode } from './parse.js';
+
+export interface CompileCtx {
+  params: unknown[];
+  fhirBase: string;
+  /** Access filters applied to every resource a chain or `_has` reaches. */
+  access: readonly AccessFilter[];
+  /** Applies the access filters to an alias (provided by access-sql to avoid a cycle). */
+  accessPredicate: (type: string, alias: string, ctx: CompileCtx) => string;
+  depth: number;
+}
+
+export const bind = (ctx: CompileCtx, value: unknown): string => {
+  ctx.params.push(value);
+  return `$${ctx.params.length}`;
+};
+
+let aliasCounter = 0;
+const nextAlias = (prefix: string) => `${prefix}${++aliasCounter % 1_000_000}`;
+
+export function compileParam(type: string, node: ParamNode, alias: string, ctx: CompileCtx): string {
+  if (node.code === '_id' && node.chain.length === 0) {
+    if (node.modifier === 'missing') return node.values[0] === 'true' ? 'FALSE' : 'TRUE';
+    return `${alias}.id = ANY(${bind(ctx, node.values)}::text[])`;
+  }
+  if (node.code === '_lastUpdated') return `(${node.values.map((v) => datePredicate(`${alias}.last_updated`, `${alias}.last_updated + interval '1 millisecond'`, v, ctx, node.raw)).join(' OR ')})`;
+  if (node.code === '_text' || node.code === '_content') {
+    // Plain full text over the stored JSON (narrative and strings): enough for R4's optional _text/_content.
+    return `(${node.values.map((v) => `${alias}.content::text ILIKE ${bind(ctx, `%${escapeLike(v)}%`)}`).join(' OR ')})`;
+  }
+  const def = searchParam(type, node.code);
+  if (!def || def.type === 'special' || (!def.expression && def.type !== 'composite')) throw badRequest(`Unknown search parameter "${node.code}" for ${type}`, node.raw, 'not-supported');
+  if (node.modifier === 'missing') return missingPredicate(type, def, node, alias, ctx);
+  if (def.type === 'reference' && node.chain.length > 0) return chainPredicate(type, def, node, alias, ctx);
+  if (node.chain.length > 0) throw badRequest(`Only reference parameters can be chained; "${node.raw}" is a ${def.type}`, node.raw);
+  const table = tableFor(def);
+  const sub = nextAlias('i');
+  const ors = node.values.map((v) => valuePredicate(def, node, v, sub, ctx));
+  const inner = `SELECT ${sub}.resource_id FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${sub}.code = ${bind(ctx, codeFor(def, node))} AND (${ors.join(' OR ')})`;
+  const negate = node.modifier === 'not' || (def.type === 'date' && node.values.every((v) => splitPrefix(v)[0] === 'ne'));
+  return negate ? `${alias}.id NOT IN (${inner})` : `${alias}.id IN (${inner})`;
+}
+
+function tableFor(def: SearchParamDef): string {
+  const table = { token: 'sp_token', string: 'sp_string', reference: 'sp_reference', date: 'sp_date', number: 'sp_number', quantity: 'sp_quantity', uri: 'sp_uri' }[def.type as string];
+  if (!table) throw badRequest(`Search parameter "${def.code}" of type ${def.type} is not supported`, def.code, 'not-supported');
+  return table;
+}
+
+function codeFor(def: SearchParamDef, node: ParamNode): string {
+  return def.type === 'token' && node.modifier === 'of-type' ? `${def.code}:of-type` : def.code;
+}
+
+function missingPredicate(type: string, def: SearchParamDef, node: ParamNode, alias: string, ctx: CompileCtx): string {
+  const v = node.values[0];
+  if (v !== 'true' && v !== 'false') throw badRequest(`${node.raw} takes true or false`, node.raw);
+  const sub = nextAlias('m');
+  const inner = `SELECT ${sub}.resource_id FROM ${tableFor(def)} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${sub}.code = ${bind(ctx, def.code)}`;
+  return v === 'true' ? `${alias}.id NOT IN (${inner})` : `${alias}.id IN (${inner})`;
+}
+
+function valuePredicate(def: SearchParamDef, node: ParamNode, value: string, t: string, ctx: CompileCtx): string {
+  if (value === '') throw badRequest(`Search parameter "${node.raw}" has an empty value`, node.raw);
+  switch (def.type) {
+    case 'token':
+      return tokenPredicate(node, value, t, ctx);
+    case 'string':
+      if (node.modifier === 'exact') return `${t}.value = ${bind(ctx, value)}`;
+      if (node.modifier === 'contains') return `${t}.norm LIKE ${bind(ctx, `%${escapeLike(normalizeString(value))}%`)}`;
+      if (node.modifier) throw badRequest(`Modifier ":${node.modifier}" is not valid on string parameter "${node.code}"`, node.raw);
+      return `${t}.norm LIKE ${bind(ctx, `${escapeLike(normalizeString(value))}%`)}`;
+    case 'reference':
+      return referencePredicate(def, node, value, t, ctx);
+    case 'date':
+      return datePredicate(`${t}.low`, `${t}.high`, value, ctx, node.raw);
+    case 'number':
+      return numberPredicate(`${t}.value`, value, ctx, node.raw);
+    case 'quantity': {
+      const [num, system, code] = splitPipes(value, 3);
+      const parts = [numberPredicate(`${t}.value`, num!, ctx, node.raw)];
+      if (system) parts.push(`${t}.system = ${bind(ctx, system)}`);
+      if (code) parts.push(`${t}.unit = ${bind(ctx, code)}`);
+      return `(${parts.join(' AND ')})`;
+    }
+    case 'uri':
+      if (node.modifier === 'below') return `${t}.value LIKE ${bind(ctx, `${escapeLike(value)}%`)}`;
+      if (node.modifier === 'above') return `${bind(ctx, value)} LIKE (${t}.value || '%')`;
+      return `${t}.value = ${bind(ctx, value)}`;
+    default:
+      throw badRequest(`Search parameter "${node.code}" of type ${def.type} is not supported`, node.raw, 'not-supported');
+  }
+}
+
+function tokenPredicate(node: ParamNode, value: string, t: string, ctx: CompileCtx): string {
+  if (node.modifier === 'text') return `${t}.text LIKE ${bind(ctx, `${escapeLike(normalizeString(value))}%`)}`;
+  if (node.modifier === 'of-type') {
+    const [system, code, v] = splitPipes(value, 3);
+    if (!code || v === undefined) throw badRequest(`${node.raw} needs system|code|value`, node.raw);
+    return `(${t}.system = ${bind(ctx, system)} AND ${t}.value = ${bind(ctx, `${code}|${v}`)})`;
+  }
+  if (node.modifier && node.modifier !== 'not') throw badRequest(`Modifier ":${node.modifier}" is not supported on token parameter "${node.code}"`, node.raw, 'not-supported');
+  if (!value.includes('|')) return `${t}.value = ${bind(ctx, value)}`;
+  const [system, code] = splitPipes(value, 2);
+  if (system === '') return `(${t}.system IS NULL AND ${t}.value = ${bind(ctx, code)})`;
+  if (!code) return `${t}.system = ${bind(ctx, system)}`;
+  return `(${t}.value = ${bind(ctx, code)} AND ${t}.system = ${bind(ctx, system)})`;
+}
+
+function referencePredicate(def: SearchParamDef, node: ParamNode, value: string, t: string, ctx: CompileCtx): string {
+  if (node.modifier === 'identifier') {
+    const [system, v] = value.includes('|') ? splitPipes(value, 2) : [undefined, value];
+    return system ? `(${t}.ident_system = ${bind(ctx, system)} AND ${t}.ident_value = ${bind(ctx, v)})` : `${t}.ident_value = ${bind(ctx, v)}`;
+  }
+  const typeModifier = node.modifier && isResourceType(node.modifier) ? node.modifier : undefined;
+  if (node.modifier && !typeModifier) throw badRequest(`Modifier ":${node.modifier}" is not supported on reference parameter "${node.code}"`, node.raw, 'not-supported');
+  let ref = value.startsWith(`${ctx.fhirBase}/`) ? value.slice(ctx.fhirBase.length + 1) : value;
+  if (/^https?:\/\//.test(ref) || ref.startsWith('urn:')) return `${t}.url = ${bind(ctx, ref)}`;
+  ref = ref.replace(/\/_history\/.*$/, '');
+  const parts = ref.split('/');
+  if (parts.length === 2) {
+    if (typeModifier && parts[0] !== typeModifier) return 'FALSE';
+    return `(${t}.target_id = ${bind(ctx, parts[1])} AND ${t}.target_type = ${bind(ctx, parts[0])})`;
+  }
+  if (parts.length !== 1) throw badRequest(`Reference value "${value}" is not Type/id, id or a URL`, node.raw);
+  const type = typeModifier ?? (def.targets.length === 1 ? def.targets[0] : undefined);
+  return type ? `(${t}.target_id = ${bind(ctx, ref)} AND ${t}.target_type = ${bind(ctx, type)})` : `${t}.target_id = ${bind(ctx, ref)}`;
+}
+
+/** `subject:Patient.name=x` → references whose target matches `name=x` (and is visible). */
+function chainPredicate(type: string, def: SearchParamDef, node: ParamNode, alias: string, ctx: CompileCtx): string {
+  if (ctx.depth > 4) throw badRequest(`Chain "${node.raw}" is too deep`, node.raw);
+  const targets = node.modifier ? [node.modifier] : def.targets;
+  if (targets.length !== 1 && !targets.includes('Patient')) throw badRequest(`Chain "${node.raw}" is ambiguous: name the target type (${node.code}:Type.…)`, node.raw);
+  const target = targets.length === 1 ? targets[0]! : 'Patient';
+  if (!isResourceType(target)) throw badRequest(`Unknown target type in "${node.raw}"`, node.raw);
+  const [next, ...rest] = node.chain;
+  const [nextCode, nextModifier] = next!.split(':');
+  const ref = nextAlias('c');
+  const tgt = nextAlias('t');
+  const inner = compileParam(target, { raw: node.raw, code: nextCode!, modifier: nextModifier, chain: rest, values: node.values }, tgt, { ...ctx, depth: ctx.depth + 1 });
+  const access = ctx.accessPredicate(target, tgt, ctx);
+  return `${alias}.id IN (SELECT ${ref}.resource_id FROM sp_reference ${ref} WHERE ${ref}.resource_type = ${bind(ctx, type)} AND ${ref}.code = ${bind(ctx, def.code)} AND ${ref}.target_type = ${bind(ctx, target)} AND ${ref}.target_id IN (SELECT ${tgt}.id FROM resources ${tgt} WHERE ${tgt}.resource_type = ${bind(ctx, target)} AND NOT ${tgt}.deleted AND ${inner} AND ${access}))`;
+}
+
+/** `_has:Observation:patient:code=1234` (nestable). */
+export function hasPredicate(type: string, raw: string, value: string, alias: string, ctx: CompileCtx): string {
+  const m = /^_has:([A-Za-z]+):([A-Za-z0-9\-_]+):(.+)$/.exec(raw);
+  if (!m || !isResourceType(m[1]!)) throw badRequest(`"${raw}" is not _has:Type:reference:parameter`, raw);
+  const [, other, refCode, rest] = m;
+  if (ctx.depth > 4) throw badRequest(`"${raw}" nests too deep`, raw);
+  const refDef = searchParam(other!, refCode!);
+  if (!refDef || refDef.type !== 'reference') throw badRequest(`"${refCode}" is not a reference parameter of ${other}`, raw);
+  const o = nextAlias('h');
+  const ref = nextAlias('hr');
+  const next = { ...ctx, depth: ctx.depth + 1 };
+  let inner: string;
+  if (rest!.startsWith('_has:')) inner = hasPredicate(other!, rest!, value, o, next);
+  else {
+    const [head, ...chain] = rest!.split('.');
+    const [code, modifier] = head!.split(':');
+    inner = compileParam(other!, { raw, code: code!, modifier, chain, values: value.split(',') }, o, next);
+  }
+  const access = ctx.accessPredicate(other!, o, ctx);
+  return `${alias}.id IN (SELECT ${ref}.target_id FROM sp_reference ${ref} JOIN resources ${o} ON ${o}.resource_type = ${ref}.resource_type AND ${o}.id = ${ref}.resource_id WHERE ${ref}.resource_type = ${bind(ctx, other)} AND ${ref}.code = ${bind(ctx, refCode)} AND ${ref}.target_type = ${bind(ctx, type)} AND NOT ${o}.deleted AND ${inner} AND ${access})`;
+}
+
+export function datePredicate(low: string, high: string, raw: string, ctx: CompileCtx, name: string): string {
+  const [prefix, value] = splitPrefix(raw);
+  const range = dateRange(value);
+  if (!range) throw badRequest(`"${raw}" is not a FHIR date/dateTime for ${name}`, name);
+  const lo = bind(ctx, range.low.toISOString());
+  const hi = bind(ctx, range.high.toISOString());
+  switch (prefix) {
+    case 'eq': return `(${low} >= ${lo}::timestamptz AND ${high} <= ${hi}::timestamptz)`;
+    case 'ne': return `(${low} >= ${lo}::timestamptz AND ${high} <= ${hi}::timestamptz)`; // negated by the caller
+    case 'gt': return `${high} > ${hi}::timestamptz`;
+    case 'ge': return `${high} > ${lo}::timestamptz`;
+    case 'lt': return `${low} < ${lo}::timestamptz`;
+    case 'le': return `${low} < ${hi}::timestamptz`;
+    case 'sa': return `${low} >= ${hi}::timestamptz`;
+    case 'eb': return `${high} <= ${lo}::timestamptz`;
+    default: return `(${low} < ${hi}::timestamptz AND ${high} > ${lo}::timestamptz)`; // ap: overlaps
+  }
+}
+
+/** Numbers carry their precision: `100` means [99.5, 100.5). See: search.html#number */
+function numberPredicate(column: string, raw: string, ctx: CompileCtx, name: string): string {
+  const [prefix, value] = splitPrefix(raw);
+  if (!/^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(value)) throw badRequest(`"${raw}" is not a number for ${name}`, name);
+  const n = Number(value);
+  const decimals = /\.(\d+)/.exec(value)?.[1]?.length ?? 0;
+  const half = 0.5 * 10 ** -decimals;
+  switch (prefix) {
+    case 'gt': case 'sa': return `${column} > ${bind(ctx, n)}`;
+    case 'lt': case 'eb': return `${column} < ${bind(ctx, n)}`;
+    case 'ge': return `${column} >= ${bind(ctx, n)}`;
+    case 'le': return `${column} <= ${bind(ctx, n)}`;
+    case 'ne': return `NOT (${column} >= ${bind(ctx, n - half)} AND ${column} < ${bind(ctx, n + half)})`;
+    case 'ap': return `(${column} >= ${bind(ctx, n * 0.9)} AND ${column} <= ${bind(ctx, n * 1.1)})`;
+    default: return `(${column} >= ${bind(ctx, n - half)} AND ${column} < ${bind(ctx, n + half)})`;
+  }
+}
+
+function splitPipes(value: string, n: number): string[] {
+  const parts = value.split('|');
+  while (parts.length < n) parts.push('');
+  return [...parts.slice(0, n - 1), parts.slice(n - 1).join('|')];
+}
+
+function escapeLike(v: string): string {
+  return v.replace(/[\\%_]/g, (c) => `\\${c}`);
+}

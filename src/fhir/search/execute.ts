@@ -1,0 +1,168 @@
+/**
+ * Runs a search: compile → count (per `_total`) → one page (`LIMIT count+1` tells whether a next
+ * page exists) → `_include`/`_revinclude` for the page → searchset Bundle. Every query, including
+ * includes, carries the access predicate. Paging links pin a snapshot (`_snapshot` = the highest
+ * history sequence number when the first page ran), so resources written meanwhile do not shift pages.
+ */
+import type { Bundle, BundleEntry, OperationOutcome, Resource } from 'fhir/r4';
+import type { AccessContext } from '../../access/access-context.js';
+import type { Queryable } from '../../db/db.js';
+import { FhirError, badRequest, operationOutcome, type Issue } from '../errors.js';
+import { isResourceType, patientCompartmentParams } from '../definitions/registry.js';
+import { resourceFromRow, type ResourceRow } from '../repository/rows.js';
+import { accessPredicateFor } from './access-sql.js';
+import { bind, compileParam, hasPredicate, type CompileCtx } from './compile.js';
+import { loadIncludes } from './includes.js';
+import { parseQuery, type ParsedQuery } from './parse.js';
+import { parseSummary, shapeResource } from './shape.js';
+import { compileSort } from './sort.js';
+
+export interface SearchRequest {
+  resourceType: string | null;
+  params: Array<[string, string]>;
+  access: AccessContext;
+  fhirBase: string;
+  strict: boolean;
+  compartment?: { resourceType: 'Patient'; id: string };
+  defaultCount: number;
+  maxCount: number;
+}
+
+export async function executeSearch(q: Queryable, req: SearchRequest): Promise<Bundle> {
+  const parsed = parseQuery(req.params);
+  const control = (name: string) => parsed.control.get(name)?.[0];
+  const types = searchTypes(req, control('_type'));
+  const count = parseCount(control('_count'), req);
+  const offset = parseNonNegative(control('_offset'), '_offset') ?? 0;
+  const summary = parseSummary(control('_summary'));
+  const totalMode = control('_total') ?? (summary === 'count' ? 'accurate' : 'accurate');
+  if (!['none', 'estimate', 'accurate'].includes(totalMode)) throw badRequest(`_total must be none, estimate or accurate; got "${totalMode}"`, '_total');
+  const elements = control('_elements')?.split(',').map((e) => e.trim()).filter(Boolean);
+
+  const params: unknown[] = [];
+  const ctx: CompileCtx = { params, fhirBase: req.fhirBase, access: req.access.filters, accessPredicate: accessPredicateFor, depth: 0 };
+  const warnings: Issue[] = [];
+  const where: string[] = ['NOT r.deleted'];
+  where.push(types.length === 1 ? `r.resource_type = ${bind(ctx, types[0])}` : `r.resource_type = ANY(${bind(ctx, types)}::text[])`);
+  const typeForParams = types.length === 1 ? types[0]! : 'Resource';
+  compileCriteria(parsed, typeForParams, types, ctx, req.strict, where, warnings);
+  if (req.compartment) where.push(compartmentPredicate(types, req.compartment.id, ctx));
+  where.push(accessPredicateFor(types.length === 1 ? types[0]! : '*', 'r', ctx));
+
+  const snapshot = parseNonNegative(control('_snapshot'), '_snapshot') ?? (await currentSnapshot(q));
+  where.push(`r.seq <= ${bind(ctx, snapshot)}`);
+  const sort = compileSort(control('_sort'), typeForParams, ctx);
+  const whereSql = where.join(' AND ');
+
+  let total: number | undefined;
+  if (totalMode !== 'none' || summary === 'count') {
+    const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM resources r WHERE ${whereSql}`, params);
+    total = Number(rows[0]!.n);
+  }
+  const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', ...(total !== undefined ? { total } : {}), link: [], entry: [] };
+  if (summary !== 'count') {
+    const pageParams = [...params];
+    const rows = await q.query<ResourceRow & Record<string, unknown>>(
+      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, r.seq FROM resources r WHERE ${whereSql} ORDER BY ${sort} LIMIT $${pageParams.push(count + 1)} OFFSET $${pageParams.push(offset)}`,
+      pageParams,
+    );
+    const page = rows.slice(0, count).map((r) => resourceFromRow(r));
+    bundle.entry = page.map((r) => entry(r, 'match', req.fhirBase, summary, elements));
+    const included = await loadIncludes(q, page, parsed, req);
+    bundle.entry.push(...included.map((r) => entry(r, 'include', req.fhirBase, summary, elements)));
+    bundle.link = links(req, snapshot, offset, count, rows.length > count);
+  } else {
+    bundle.link = links(req, snapshot, 0, count, false);
+  }
+  if (warnings.length > 0) bundle.entry!.push({ resource: operationOutcome(warnings.map((w) => ({ ...w, severity: 'warning' }))) as OperationOutcome, search: { mode: 'outcome' } });
+  if (bundle.entry!.length === 0) delete bundle.entry;
+  return bundle;
+}
+
+function compileCriteria(parsed: ParsedQuery, type: string, types: string[], ctx: CompileCtx, strict: boolean, where: string[], warnings: Issue[]): void {
+  const attempt = (raw: string, fn: () => string) => {
+    try {
+      where.push(fn());
+    } catch (err) {
+      // Lenient handling (the default) ignores a parameter it cannot use and says so in the Bundle.
+      if (!(err instanceof FhirError) || strict || err.status !== 400 || !isUnknownParam(err)) throw err;
+      warnings.push({ code: 'not-supported', diagnostics: `Ignored: ${err.issues[0]!.diagnostics}`, expression: [raw] });
+    }
+  };
+  for (const p of parsed.params) {
+    if (types.length > 1 && !['_id', '_lastUpdated', '_tag', '_profile', '_security', '_source', '_text', '_content'].includes(p.code)) {
+      attempt(p.raw, () => `(${types.map((t) => `(r.resource_type = ${bind(ctx, t)} AND ${compileParam(t, p, 'r', ctx)})`).join(' OR ')})`);
+    } else attempt(p.raw, () => compileParam(type, p, 'r', ctx));
+  }
+  for (const h of parsed.has) attempt(h.raw, () => hasPredicate(type, h.raw, h.value, 'r', ctx));
+}
+
+function isUnknownParam(err: FhirError): boolean {
+  return err.issues.some((i) => i.code === 'not-supported');
+}
+
+function searchTypes(req: SearchRequest, typeParam: string | undefined): string[] {
+  if (req.resourceType) return [req.resourceType];
+  if (typeParam) {
+    const types = typeParam.split(',').map((t) => t.trim());
+    for (const t of types) if (!isResourceType(t)) throw badRequest(`_type names an unknown resource type "${t}"`, '_type');
+    return types;
+  }
+  if (req.compartment) return [...new Set(['Patient', ...allCompartmentTypes()])];
+  throw badRequest('A system-level search needs _type', '_type');
+}
+
+function allCompartmentTypes(): string[] {
+  return COMPARTMENT_TYPES;
+}
+import { PATIENT_SCOPED_TYPES } from './compartments.js';
+const COMPARTMENT_TYPES = PATIENT_SCOPED_TYPES;
+
+/** `GET Patient/{id}/{type}`: membership by the full Patient CompartmentDefinition. */
+function compartmentPredicate(types: string[], patientId: string, ctx: CompileCtx): string {
+  const ors = types.map((t) => {
+    if (t === 'Patient') return `(r.resource_type = 'Patient' AND r.id = ${bind(ctx, patientId)})`;
+    const codes = patientCompartmentParams(t);
+    if (codes.length === 0) return null;
+    return `(r.resource_type = ${bind(ctx, t)} AND r.id IN (SELECT cr.resource_id FROM sp_reference cr WHERE cr.resource_type = ${bind(ctx, t)} AND cr.code = ANY(${bind(ctx, [...codes])}::text[]) AND cr.target_type = 'Patient' AND cr.target_id = ${bind(ctx, patientId)}))`;
+  });
+  const valid = ors.filter((o): o is string => o !== null);
+  return valid.length === 0 ? 'FALSE' : `(${valid.join(' OR ')})`;
+}
+
+async function currentSnapshot(q: Queryable): Promise<number> {
+  const rows = await q.query<{ s: number | string | null }>('SELECT max(seq) AS s FROM resource_history');
+  return Number(rows[0]?.s ?? 0);
+}
+
+function parseCount(value: string | undefined, req: SearchRequest): number {
+  if (value === undefined) return req.defaultCount;
+  const n = parseNonNegative(value, '_count')!;
+  return Math.min(n, req.maxCount);
+}
+
+function parseNonNegative(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d{1,12}$/.test(value)) throw badRequest(`${name} must be a non-negative integer, got "${value}"`, name);
+  return Number(value);
+}
+
+function entry(resource: Resource, mode: 'match' | 'include', fhirBase: string, summary: ReturnType<typeof parseSummary>, elements: string[] | undefined): BundleEntry {
+  return { fullUrl: `${fhirBase}/${resource.resourceType}/${resource.id}`, resource: shapeResource(resource, summary, mode === 'match' ? elements : undefined), search: { mode } };
+}
+
+function links(req: SearchRequest, snapshot: number, offset: number, count: number, hasNext: boolean): NonNullable<Bundle['link']> {
+  const path = req.compartment ? `Patient/${req.compartment.id}/${req.resourceType ?? '*'}` : req.resourceType ?? '';
+  const base = req.params.filter(([k]) => !['_offset', '_snapshot', '_count'].includes(k));
+  const url = (off: number) => {
+    const sp = new URLSearchParams(base);
+    sp.set('_count', String(count));
+    if (off > 0 || hasNext) sp.set('_snapshot', String(snapshot));
+    if (off > 0) sp.set('_offset', String(off));
+    return `${req.fhirBase}/${path}${path ? '' : ''}?${sp.toString()}`;
+  };
+  const out: NonNullable<Bundle['link']> = [{ relation: 'self', url: url(offset) }];
+  if (hasNext) out.push({ relation: 'next', url: url(offset + count) });
+  if (offset > 0) out.push({ relation: 'previous', url: url(Math.max(0, offset - count)) });
+  return out;
+}

@@ -1,0 +1,40 @@
+/**
+ * Writes a resource's search index rows inside the write transaction: the old rows go, the new
+ * rows come in one multi-row INSERT per table (unnest of arrays, so one round trip per table).
+ */
+import type { Resource } from 'fhir/r4';
+import type { Queryable } from '../../db/db.js';
+import { extractIndexRows, type IndexRows } from './extract.js';
+
+export const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_reference', 'sp_date', 'sp_number', 'sp_quantity', 'sp_uri'] as const;
+
+export async function deleteSearchIndex(tx: Queryable, resourceType: string, id: string): Promise<void> {
+  for (const table of INDEX_TABLES) await tx.query(`DELETE FROM ${table} WHERE resource_type = $1 AND resource_id = $2`, [resourceType, id]);
+}
+
+export async function writeSearchIndex(tx: Queryable, resource: Resource): Promise<void> {
+  const type = resource.resourceType;
+  const id = resource.id!;
+  await deleteSearchIndex(tx, type, id);
+  await insertRows(tx, type, id, extractIndexRows(resource));
+}
+
+async function insertRows(tx: Queryable, type: string, id: string, rows: IndexRows): Promise<void> {
+  const insert = async (table: string, columns: string[], casts: string[], data: unknown[][]) => {
+    if (data[0]!.length === 0) return;
+    const unnest = casts.map((c, i) => `$${i + 3}::${c}[]`).join(', ');
+    await tx.query(`INSERT INTO ${table} (resource_type, resource_id, ${columns.join(', ')}) SELECT $1, $2, * FROM unnest(${unnest})`, [type, id, ...data]);
+  };
+  await insert('sp_token', ['code', 'system', 'value', 'text'], ['text', 'text', 'text', 'text'], [rows.token.map((r) => r.code), rows.token.map((r) => r.system), rows.token.map((r) => r.value), rows.token.map((r) => r.text)]);
+  await insert('sp_string', ['code', 'norm', 'value'], ['text', 'text', 'text'], [rows.string.map((r) => r.code), rows.string.map((r) => r.norm), rows.string.map((r) => r.value)]);
+  await insert(
+    'sp_reference',
+    ['code', 'target_type', 'target_id', 'url', 'ident_system', 'ident_value'],
+    ['text', 'text', 'text', 'text', 'text', 'text'],
+    [rows.reference.map((r) => r.code), rows.reference.map((r) => r.targetType), rows.reference.map((r) => r.targetId), rows.reference.map((r) => r.url), rows.reference.map((r) => r.identSystem), rows.reference.map((r) => r.identValue)],
+  );
+  await insert('sp_date', ['code', 'low', 'high'], ['text', 'timestamptz', 'timestamptz'], [rows.date.map((r) => r.code), rows.date.map((r) => r.low), rows.date.map((r) => r.high)]);
+  await insert('sp_number', ['code', 'value'], ['text', 'numeric'], [rows.number.map((r) => r.code), rows.number.map((r) => r.value)]);
+  await insert('sp_quantity', ['code', 'value', 'system', 'unit'], ['text', 'numeric', 'text', 'text'], [rows.quantity.map((r) => r.code), rows.quantity.map((r) => r.value), rows.quantity.map((r) => r.system), rows.quantity.map((r) => r.unit)]);
+  await insert('sp_uri', ['code', 'value'], ['text', 'text'], [rows.uri.map((r) => r.code), rows.uri.map((r) => r.value)]);
+}

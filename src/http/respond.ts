@@ -1,0 +1,54 @@
+/** Writes FHIR responses: JSON, ETag/Location/Last-Modified, `Prefer: return=…`, `_pretty`. */
+import type { Request, Response } from 'express';
+import type { OperationOutcome, Resource } from 'fhir/r4';
+import { informationOutcome } from '../fhir/errors.js';
+
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+export function sendJson(req: Request, res: Response, status: number, body: unknown): void {
+  const pretty = req.query._pretty === 'true';
+  res.status(status).type(FHIR_JSON).send(pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body));
+}
+
+export function versionHeaders(res: Response, resource: Resource): void {
+  if (resource.meta?.versionId) res.setHeader('ETag', `W/"${resource.meta.versionId}"`);
+  if (resource.meta?.lastUpdated) res.setHeader('Last-Modified', new Date(resource.meta.lastUpdated).toUTCString());
+}
+
+export function sendResource(req: Request, res: Response, status: number, resource: Resource): void {
+  versionHeaders(res, resource);
+  sendJson(req, res, status, resource);
+}
+
+/**
+ * A write's response honours `Prefer: return=minimal | representation | OperationOutcome`
+ * (default representation). See: https://hl7.org/fhir/R4/http.html#ops
+ */
+export function sendWriteResult(req: Request, res: Response, status: number, resource: Resource, fhirBase: string, message: string): void {
+  versionHeaders(res, resource);
+  if (status === 201 || req.method !== 'GET') {
+    res.setHeader('Location', `${fhirBase}/${resource.resourceType}/${resource.id}/_history/${resource.meta?.versionId}`);
+  }
+  const prefer = preferReturn(req);
+  if (prefer === 'minimal') {
+    res.status(status).end();
+    return;
+  }
+  if (prefer === 'OperationOutcome') {
+    const outcome: OperationOutcome = informationOutcome(message);
+    sendJson(req, res, status, outcome);
+    return;
+  }
+  sendJson(req, res, status, resource);
+}
+
+export function preferReturn(req: Request): 'minimal' | 'representation' | 'OperationOutcome' {
+  const m = /return=(minimal|representation|OperationOutcome)/i.exec(req.get('prefer') ?? '');
+  if (!m) return 'representation';
+  const v = m[1]!.toLowerCase();
+  return v === 'minimal' ? 'minimal' : v === 'operationoutcome' ? 'OperationOutcome' : 'representation';
+}
+
+export function preferStrictHandling(req: Request): boolean {
+  return /handling\s*=\s*strict/i.test(req.get('prefer') ?? '');
+}

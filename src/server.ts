@@ -1,0 +1,56 @@
+/**
+ * Composes the whole server: the SMART authorization server, the bearer-token resource server in
+ * front of the FHIR API, the device bridges, and (outside production) the ID-porten stand-in.
+ * main.ts, the benchmarks and end-to-end tests all start helsebro through this one function.
+ */
+import type { Express } from 'express';
+import { createApp } from './app.js';
+import { createAuthRouter } from './auth/router.js';
+import { authenticateFhir } from './auth/resource-server.js';
+import { KeyStore } from './auth/keys.js';
+import { bridgesRouter } from './bridges/wiring.js';
+import type { Config } from './config/config.js';
+import type { Db } from './db/db.js';
+import { startDevIdp } from './dev-idp/start.js';
+import type { Repository } from './fhir/repository/repository.js';
+import type { Logger } from './log.js';
+
+export interface ServerParts {
+  app: Express;
+  config: Config;
+  /** Closers for what the server started besides the HTTP listener (the stand-in OP). */
+  extraClosers: Array<() => Promise<void>>;
+}
+
+export interface BuildOptions {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  repo: Repository;
+  /** Start the ID-porten stand-in (default: whenever not in production). */
+  devIdp?: boolean;
+}
+
+export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
+  let { config } = opts;
+  const { db, logger, repo } = opts;
+  const extraClosers: Array<() => Promise<void>> = [];
+  if (!config.production && (opts.devIdp ?? true)) {
+    const idp = await startDevIdp(config);
+    // On port 0 the stand-in's address is known only now; the login must talk to that issuer.
+    config = { ...config, idportenIssuer: idp.issuer };
+    extraClosers.push(() => idp.close());
+    logger.info('ID-porten stand-in started', { issuer: idp.issuer, login: idp.loginOrigin });
+  }
+  const keys = new KeyStore(db);
+  const authenticate = authenticateFhir({ config, db, logger, repo, keys });
+  const app = createApp({
+    config,
+    db,
+    logger,
+    repo,
+    authenticate,
+    routers: [createAuthRouter({ config, db, logger, repo, keys }), bridgesRouter({ config, repo, logger, authenticate })],
+  });
+  return { app, config, extraClosers };
+}

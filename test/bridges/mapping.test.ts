@@ -1,0 +1,121 @@
+import { expect } from 'chai';
+import {
+  GOOGLE_FIT_TYPES,
+  HEALTHKIT_TYPES,
+  LOINC,
+  MAPPING,
+  mappingTableMarkdown,
+  normalizeHealthKitUnit,
+  rowForGoogleFitType,
+  rowsForHealthKitType,
+} from '../../src/bridges/mapping.js';
+import { checkPeriod, checkRange, convert, parseInstant, parseNanos, Rejection } from '../../src/bridges/rules.js';
+import { hashUuid, identifierQuery } from '../../src/bridges/identity.js';
+
+const rejects = (fn: () => unknown): string => {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof Rejection) return err.message;
+    throw err;
+  }
+  throw new Error('expected a rejection');
+};
+
+describe('bridge mapping table', () => {
+  it('covers the measures of issue 6 with their LOINC codes', () => {
+    const all = MAPPING.flatMap((r) => [...r.code.map((c) => c.code), ...(r.kind === 'panel' ? r.components.flatMap((c) => c.code.map((x) => x.code)) : [])]);
+    for (const code of ['8867-4', '40443-4', '29463-7', '8302-2', '39156-5', '85354-9', '8480-6', '8462-4', '2708-6', '59408-5', '8310-5', '9279-1', '2339-0', '15074-8', '55423-8', '93832-4']) {
+      expect(all, code).to.include(code);
+    }
+  });
+
+  it('every code is LOINC and every category is vital-signs or activity', () => {
+    for (const r of MAPPING) {
+      expect(r.code.every((c) => c.system === LOINC && c.display)).to.equal(true);
+      expect(['vital-signs', 'activity']).to.include(r.category);
+    }
+  });
+
+  it('steps and sleep are activity over an effectivePeriod; the rest are vital signs', () => {
+    for (const r of MAPPING) {
+      const activity = r.key === 'steps' || r.key === 'sleep-duration';
+      expect(r.category, r.key).to.equal(activity ? 'activity' : 'vital-signs');
+      expect(r.effective, r.key).to.equal(activity ? 'period' : 'instant');
+    }
+  });
+
+  it('every listed platform type resolves to its row', () => {
+    for (const t of HEALTHKIT_TYPES) expect(rowsForHealthKitType(t), t).to.not.be.empty;
+    for (const t of GOOGLE_FIT_TYPES) expect(rowForGoogleFitType(t), t).to.not.equal(undefined);
+    expect(rowsForHealthKitType('HKQuantityTypeIdentifierBloodGlucose').map((r) => r.code[0]!.code)).to.deep.equal(['2339-0', '15074-8']);
+  });
+
+  it('HealthKit’s molar glucose unit with its molar mass reads as mmol/L', () => {
+    expect(normalizeHealthKitUnit('mmol<180.15588000005408>/L')).to.equal('mmol/L');
+    expect(normalizeHealthKitUnit('mg/dL')).to.equal('mg/dL');
+  });
+
+  it('the README table has one line per row and names every code', () => {
+    const md = mappingTableMarkdown();
+    expect(md.split('\n')).to.have.length(MAPPING.length + 2);
+    for (const r of MAPPING) expect(md).to.contain(r.code[0]!.code);
+    expect(md).to.contain('lb → x × 0.45359237');
+    expect(md).to.contain('degF → (x − 32) × 5/9');
+  });
+});
+
+describe('bridge rules', () => {
+  it('converts °F to Cel, lb to kg, in to cm with the row’s decimals', () => {
+    expect(convert(98.6, { offset: -32, scale: 5 / 9 }, 2)).to.equal(37);
+    expect(convert(212, { offset: -32, scale: 5 / 9 }, 2)).to.equal(100);
+    expect(convert(200, { scale: 0.45359237 }, 2)).to.equal(90.72);
+    expect(convert(70, { scale: 2.54 }, 1)).to.equal(177.8);
+    expect(convert(70.456, { scale: 1 }, 0)).to.equal(70.456);
+  });
+
+  it('a range rule rejects negatives, an exclusive minimum and anything above the maximum', () => {
+    const r = { min: 0, minExclusive: true, max: 300 };
+    const ucum = { code: '/min', unit: 'beats/minute' };
+    expect(rejects(() => checkRange('heart rate', -1, r, ucum))).to.equal('heart rate -1 /min is negative');
+    expect(rejects(() => checkRange('heart rate', 0, r, ucum))).to.match(/implausible/);
+    expect(rejects(() => checkRange('heart rate', 300.5, r, ucum))).to.match(/implausible \(rule: > 0 and ≤ 300 \/min\)/);
+    expect(() => checkRange('heart rate', 300, r, ucum)).to.not.throw();
+  });
+
+  it('parses ISO 8601 with a zone and the export.xml form, keeping the offset', () => {
+    expect(parseInstant('2024-05-01T08:30+02:00', 'd').fhir).to.equal('2024-05-01T08:30:00+02:00');
+    expect(parseInstant('2024-05-01T08:30:00.250+0200', 'd').fhir).to.equal('2024-05-01T08:30:00.250+02:00');
+    expect(parseInstant('2024-05-01 08:30:00 +0100', 'd').fhir).to.equal('2024-05-01T08:30:00+01:00');
+    expect(parseInstant('2024-05-01 08:30:00 +0000', 'd').fhir).to.equal('2024-05-01T08:30:00Z');
+    expect(parseInstant('2024-05-01T08:30:00+02:00', 'd').ms).to.equal(Date.UTC(2024, 4, 1, 6, 30));
+  });
+
+  it('rejects impossible calendar dates and times without a zone', () => {
+    expect(rejects(() => parseInstant('2024-02-30T08:00:00Z', 'startDate'))).to.match(/not a valid date-time/);
+    expect(rejects(() => parseInstant('2024-05-01T25:00:00Z', 'startDate'))).to.match(/not a valid date-time/);
+    expect(rejects(() => parseInstant('2024-05-01', 'startDate'))).to.match(/time zone/);
+    expect(rejects(() => parseInstant(1714545000, 'startDate'))).to.match(/startDate is required/);
+  });
+
+  it('a sample ending more than five minutes after now is from the future; clock skew below that is tolerated', () => {
+    const now = new Date('2024-06-01T12:00:00Z');
+    const at = (iso: string) => parseInstant(iso, 'd');
+    expect(() => checkPeriod(at('2024-06-01T12:04:00Z'), at('2024-06-01T12:04:00Z'), now)).to.not.throw();
+    expect(rejects(() => checkPeriod(at('2024-06-01T12:06:00Z'), at('2024-06-01T12:06:00Z'), now))).to.match(/in the future/);
+  });
+
+  it('nanoseconds become a UTC dateTime without losing digits', () => {
+    expect(parseNanos('1714545000000000000', 'x').instant.fhir).to.equal('2024-05-01T06:30:00.000Z');
+    expect(parseNanos('1714545000000000100', 'x').instant.fhir).to.equal('2024-05-01T06:30:00.0000001Z');
+    expect(parseNanos(1714545000000, 'x').nanos).to.equal('1714545000000');
+    expect(rejects(() => parseNanos('-5', 'startTimeNanos'))).to.match(/startTimeNanos must be an integer/);
+  });
+
+  it('derived UUIDs are stable, distinct and well-formed', () => {
+    expect(hashUuid('a', 'b')).to.equal(hashUuid('a', 'b'));
+    expect(hashUuid('a', 'b')).to.not.equal(hashUuid('ab'));
+    expect(hashUuid('a')).to.match(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(identifierQuery('https://x/sid', 'v')).to.equal('identifier=https://x/sid|v');
+  });
+});

@@ -1,0 +1,15 @@
+import { createTestContext } from '../../support/app.js';
+import { seedDemoData } from '../../../src/seed/seed.js';
+import { createLogger } from '../../../src/log.js';
+import { SYSTEM_ACCESS } from '../../../src/access/access-context.js';
+const ctx = await createTestContext();
+const t0 = Date.now();
+const n = await seedDemoData(ctx.repo, createLogger('silent'), 'http://localhost/fhir');
+console.log('seeded', n, Date.now() - t0, 'ms');
+const c: any = await ctx.repo.read('Consent', 'fullmakt-kari-ola', SYSTEM_ACCESS);
+console.log(JSON.stringify(c.provision.actor), JSON.stringify(c.patient));
+const d: any = await ctx.repo.read('DocumentReference', 'emma-personlig-notat-1', SYSTEM_ACCESS);
+console.log(JSON.stringify(d.author));
+const n2 = await seedDemoData(ctx.repo, createLogger('silent'), 'http://localhost/fhir');
+console.log('reseeded', n2);
+await ctx.close();
