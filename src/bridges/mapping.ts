@@ -2,7 +2,7 @@
  * The one mapping table of the HealthKit and Google Fit bridges (issue 6): platform type → LOINC
  * code, UCUM unit, Observation category, accepted source units with their conversion, effective time
  * or period, and the plausible range. Everything else in `bridges/` reads this table; the README
- * table is generated from it (`mappingTableMarkdown`).
+ * table is generated from it (`mapping-doc.ts`).
  *
  * Codes follow the FHIR R4 vital-signs profiles (https://hl7.org/fhir/R4/observation-vitalsigns.html):
  * 85354-9 panel with 8480-6 / 8462-4 components, 2708-6 + 59408-5 for pulse oximetry, UCUM units.
@@ -336,42 +336,3 @@ export function rowForGoogleFitType(dataTypeName: string): MappingRow | undefine
 
 export const HEALTHKIT_TYPES: readonly string[] = [...new Set(MAPPING.flatMap((r) => (r.kind === 'panel' ? [r.healthKit.correlationType] : r.healthKit ? [r.healthKit.type] : [])))];
 export const GOOGLE_FIT_TYPES: readonly string[] = MAPPING.flatMap((r) => (r.googleFit ? [r.googleFit.dataTypeName] : []));
-
-/** The README's mapping table, generated so documentation and behaviour cannot drift apart. */
-export function mappingTableMarkdown(): string {
-  const conv = (units: Record<string, Conversion>): string => Object.entries(units).map(([u, c]) => describeConversion(u, c)).join(', ');
-  const lines = [
-    '| Measure | LOINC | UCUM | Category | effective[x] | HealthKit type (accepted units) | Google Fit data type (field, unit) | Plausible |',
-    '|---|---|---|---|---|---|---|---|',
-  ];
-  for (const r of MAPPING) {
-    const codes = r.code.map((c) => c.code).join(' + ');
-    const effective = r.effective === 'period' ? 'effectivePeriod' : 'effectiveDateTime (Period if the sample spans time)';
-    if (r.kind === 'panel') {
-      const comps = r.components;
-      lines.push(
-        `| ${r.text} | ${codes} panel; components ${comps.map((c) => `${c.code[0]!.code} ${c.text.toLowerCase()}`).join(', ')} | ${comps[0].ucum.code} | ${r.category} | ${effective} | \`${r.healthKit.correlationType}\` with ${comps.map((c) => `\`${c.healthKit.type}\` (${conv(c.healthKit.units)})`).join(' and ')} in \`objects\` | \`${r.googleFit.dataTypeName}\` (value[0] systolic, value[1] diastolic, mmHg) | ${comps.map((c) => `${c.key} ${describeRange(c.range, c.ucum)}`).join('; ')}; diastolic < systolic |`,
-      );
-    } else if (r.kind === 'duration') {
-      lines.push(
-        `| ${r.text} | ${codes} | ${r.ucum.code} | ${r.category} | ${effective} | \`${r.healthKit.type}\` (asleep values counted; in bed/awake rejected) | \`${r.googleFit.dataTypeName}\` (stages ${r.googleFit.counted.join(', ')} counted; 1 awake, 3 out of bed rejected) | ${describeRange(r.range, r.ucum)} per sample |`,
-      );
-    } else {
-      const hk = r.healthKit ? `\`${r.healthKit.type}\` (${conv(r.healthKit.units)})` : '—';
-      const gf = r.googleFit ? `\`${r.googleFit.dataTypeName}\` (value[${r.googleFit.field}].${r.googleFit.value}, ${describeConversion(r.googleFit.unit, r.googleFit.conversion)})` : '—';
-      lines.push(`| ${r.text} | ${codes} | ${r.ucum.code} | ${r.category} | ${effective} | ${hk} | ${gf} | ${describeRange(r.range, r.ucum)} |`);
-    }
-  }
-  return lines.join('\n');
-}
-
-function describeConversion(unit: string, c: Conversion): string {
-  if (c.scale === 1 && !c.offset) return unit;
-  const offset = c.offset ? `(x ${c.offset < 0 ? '−' : '+'} ${Math.abs(c.offset)})` : 'x';
-  const scale = Math.abs(c.scale - 5 / 9) < 1e-12 ? '5/9' : String(c.scale);
-  return `${unit} → ${offset} × ${scale}`;
-}
-
-export function describeRange(range: Range, ucum: Ucum): string {
-  return `${range.minExclusive ? '>' : '≥'} ${range.min} and ≤ ${range.max} ${ucum.code}`;
-}

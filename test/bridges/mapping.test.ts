@@ -4,11 +4,11 @@ import {
   HEALTHKIT_TYPES,
   LOINC,
   MAPPING,
-  mappingTableMarkdown,
   normalizeHealthKitUnit,
   rowForGoogleFitType,
   rowsForHealthKitType,
 } from '../../src/bridges/mapping.js';
+import { mappingTableMarkdown } from '../../src/bridges/mapping-doc.js';
 import { checkPeriod, checkRange, convert, parseInstant, parseNanos, Rejection } from '../../src/bridges/rules.js';
 import { hashUuid, identifierQuery } from '../../src/bridges/identity.js';
 

@@ -122,6 +122,22 @@ describe('bridge store', () => {
     expect(error).to.be.instanceOf(FhirError);
   });
 
+  it('pushes for the same patient are written one after the other; different patients in parallel', async () => {
+    let running = 0;
+    let most = 0;
+    const slow: ProcessTransaction = async (bundle, access) => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 20));
+      running--;
+      return fakeServer().process(bundle, access);
+    };
+    await Promise.all([storeSamples(slow, all, CTX, null), storeSamples(slow, all, CTX, null), storeSamples(slow, all, CTX, null)]);
+    expect(most).to.equal(1);
+    most = 0;
+    await Promise.all([storeSamples(slow, all, CTX, null), storeSamples(slow, all, { ...CTX, patientId: 'ola' }, null)]);
+    expect(most).to.equal(2);
+  });
+
   it('a duplicate inside the push is already-present, pointing at the same Observation as its first', async () => {
     const f = fixture<{ samples: unknown[] }>('healthkit-all-types.json');
     const pushed = convertHealthKit({ samples: [f.samples[0], f.samples[0]] }, CTX);

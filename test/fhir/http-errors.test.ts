@@ -73,3 +73,21 @@ describe('HTTP errors are OperationOutcomes with the right status', () => {
     expect(obs.interaction.map((i) => i.code)).to.include.members(['read', 'vread', 'update', 'patch', 'delete', 'create', 'search-type', 'history-instance']);
   });
 });
+
+describe('the FHIR API without a token', () => {
+  let ctx: TestContext;
+  before(async () => {
+    ctx = await createTestContext();
+  });
+  after(async () => {
+    await ctx.close();
+  });
+
+  it('a data request without a bearer token → 401 with WWW-Authenticate; /metadata stays public', async () => {
+    const res = await request(ctx.bareApp).get('/fhir/Patient');
+    expect(res.status).to.equal(401);
+    expect(res.headers['www-authenticate']).to.match(/^Bearer/);
+    expect(res.body.resourceType).to.equal('OperationOutcome');
+    expect((await request(ctx.bareApp).get('/fhir/metadata')).status).to.equal(200);
+  });
+});

@@ -6,7 +6,7 @@
 import type { ErrorObject } from 'ajv';
 import type { Issue, IssueCode } from '../errors.js';
 
-/** An OperationOutcome with thousands of issues helps nobody; the rest are counted. */
+/** An OperationOutcome with thousands of issues helps nobody; the rest are counted (applied once, in validate.ts). */
 export const MAX_ISSUES = 100;
 
 const FORMATS: Record<string, string> = {
@@ -106,7 +106,7 @@ export function issuesFromSchemaErrors(root: string, errors: ErrorObject[]): Iss
     seen.add(key);
     issues.push({ severity: 'error', code: d.code, diagnostics: `${expression}: ${d.text}`, expression: [expression] });
   }
-  return capIssues(issues);
+  return issues;
 }
 
 export function capIssues(issues: Issue[]): Issue[] {

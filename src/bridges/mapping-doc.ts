@@ -1,0 +1,43 @@
+/**
+ * The README's mapping table, generated from the mapping table itself so documentation and
+ * behaviour cannot drift apart: `npx tsx -e "import('./src/bridges/mapping-doc.ts').then((m) => console.log(m.mappingTableMarkdown()))"`.
+ */
+import { MAPPING, type Conversion, type Range, type Ucum } from './mapping.js';
+
+export function mappingTableMarkdown(): string {
+  const conv = (units: Record<string, Conversion>): string => Object.entries(units).map(([u, c]) => describeConversion(u, c)).join(', ');
+  const lines = [
+    '| Measure | LOINC | UCUM | Category | effective[x] | HealthKit type (accepted units) | Google Fit data type (field, unit) | Plausible |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of MAPPING) {
+    const codes = r.code.map((c) => c.code).join(' + ');
+    const effective = r.effective === 'period' ? 'effectivePeriod' : 'effectiveDateTime (Period if the sample spans time)';
+    if (r.kind === 'panel') {
+      const comps = r.components;
+      lines.push(
+        `| ${r.text} | ${codes} panel; components ${comps.map((c) => `${c.code[0]!.code} ${c.text.toLowerCase()}`).join(', ')} | ${comps[0].ucum.code} | ${r.category} | ${effective} | \`${r.healthKit.correlationType}\` with ${comps.map((c) => `\`${c.healthKit.type}\` (${conv(c.healthKit.units)})`).join(' and ')} in \`objects\` | \`${r.googleFit.dataTypeName}\` (value[0] systolic, value[1] diastolic, mmHg) | ${comps.map((c) => `${c.key} ${describeRange(c.range, c.ucum)}`).join('; ')}; diastolic < systolic |`,
+      );
+    } else if (r.kind === 'duration') {
+      lines.push(
+        `| ${r.text} | ${codes} | ${r.ucum.code} | ${r.category} | ${effective} | \`${r.healthKit.type}\` (asleep values counted; in bed/awake rejected) | \`${r.googleFit.dataTypeName}\` (stages ${r.googleFit.counted.join(', ')} counted; 1 awake, 3 out of bed rejected) | ${describeRange(r.range, r.ucum)} per sample |`,
+      );
+    } else {
+      const hk = r.healthKit ? `\`${r.healthKit.type}\` (${conv(r.healthKit.units)})` : '—';
+      const gf = r.googleFit ? `\`${r.googleFit.dataTypeName}\` (value[${r.googleFit.field}].${r.googleFit.value}, ${describeConversion(r.googleFit.unit, r.googleFit.conversion)})` : '—';
+      lines.push(`| ${r.text} | ${codes} | ${r.ucum.code} | ${r.category} | ${effective} | ${hk} | ${gf} | ${describeRange(r.range, r.ucum)} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function describeConversion(unit: string, c: Conversion): string {
+  if (c.scale === 1 && !c.offset) return unit;
+  const offset = c.offset ? `(x ${c.offset < 0 ? '−' : '+'} ${Math.abs(c.offset)})` : 'x';
+  const scale = Math.abs(c.scale - 5 / 9) < 1e-12 ? '5/9' : String(c.scale);
+  return `${unit} → ${offset} × ${scale}`;
+}
+
+export function describeRange(range: Range, ucum: Ucum): string {
+  return `${range.minExclusive ? '>' : '≥'} ${range.min} and ≤ ${range.max} ${ucum.code}`;
+}
