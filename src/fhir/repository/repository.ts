@@ -206,7 +206,7 @@ export class Repository {
       [prepared.resourceType, prepared.id, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), seq],
     );
     await this.insertHistory(seq, prepared.resourceType, prepared.id!, 1, prepared.meta!.lastUpdated!, false, method, prepared);
-    await writeSearchIndex(this.queryable, prepared);
+    await writeSearchIndex(this.queryable, prepared, { fresh: true });
     return prepared;
   }
 

@@ -12,10 +12,11 @@ export async function deleteSearchIndex(tx: Queryable, resourceType: string, id:
   for (const table of INDEX_TABLES) await tx.query(`DELETE FROM ${table} WHERE resource_type = $1 AND resource_id = $2`, [resourceType, id]);
 }
 
-export async function writeSearchIndex(tx: Queryable, resource: Resource): Promise<void> {
+/** `fresh`: the resource was just created, so it has no rows to remove (saves seven round trips). */
+export async function writeSearchIndex(tx: Queryable, resource: Resource, opts: { fresh?: boolean } = {}): Promise<void> {
   const type = resource.resourceType;
   const id = resource.id!;
-  await deleteSearchIndex(tx, type, id);
+  if (!opts.fresh) await deleteSearchIndex(tx, type, id);
   await insertRows(tx, type, id, extractIndexRows(resource));
 }
 
