@@ -4,6 +4,7 @@
  * main.ts, the benchmarks and end-to-end tests all start helsebro through this one function.
  */
 import type { Express } from 'express';
+import { createAccessEngine } from './access/engine.js';
 import { createApp } from './app.js';
 import { createAuthRouter } from './auth/router.js';
 import { authenticateFhir } from './auth/resource-server.js';
@@ -43,14 +44,17 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
     logger.info('ID-porten stand-in started', { issuer: idp.issuer, login: idp.loginOrigin });
   }
   const keys = new KeyStore(db);
-  const authenticate = authenticateFhir({ config, db, logger, repo, keys });
+  // The one access decision point: gates, policy and access log for every FHIR request,
+  // the refresh gate and the patient picker (src/access).
+  const access = createAccessEngine(db, repo, logger);
+  const authenticate = authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess });
   const app = createApp({
     config,
     db,
     logger,
     repo,
     authenticate,
-    routers: [createAuthRouter({ config, db, logger, repo, keys }), bridgesRouter({ config, repo, logger, authenticate })],
+    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions }), bridgesRouter({ config, repo, logger, authenticate })],
   });
   return { app, config, extraClosers };
 }

@@ -21,7 +21,15 @@ export type AccessFilter =
    */
   | { kind: 'query'; resourceType: string; query: string }
   /** Resources of `resourceType` are hidden entirely (still 404, never 403). */
-  | { kind: 'hide-type'; resourceType: string };
+  | { kind: 'hide-type'; resourceType: string }
+  /**
+   * Resources of `resourceType` must satisfy this boolean combination of search queries: how the
+   * policy's slices ("upcoming appointments", "not a personal note") become SQL.
+   */
+  | { kind: 'predicate'; resourceType: string; expr: FilterExpr };
+
+/** A boolean expression over search queries (URL query syntax; parameters of one query are ANDed). */
+export type FilterExpr = boolean | { query: string } | { and: readonly FilterExpr[] } | { or: readonly FilterExpr[] } | { not: FilterExpr };
 
 export type WriteInteraction = 'create' | 'update' | 'patch' | 'delete';
 
@@ -32,7 +40,7 @@ export interface AccessContext {
   readonly patientId: string | null;
   readonly filters: readonly AccessFilter[];
   /** Throws a FhirError (403/404/422) when this write is not allowed. `previous` is the current version. */
-  checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): void;
+  checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): void | Promise<void>;
 }
 
 /** The context of the server itself (seeding, migrations, internal jobs): no filter, every write. */

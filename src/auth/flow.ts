@@ -19,7 +19,8 @@ import { sendPage } from './pages/send.js';
 import { describeScopes } from './pages/scope-text.js';
 import type { ActingOption, ActingOptionsResolver, Person } from './people.js';
 import { finalScopes, needsPatientContext } from './policy.js';
-import { hasAcceptedTerms, recordTermsAcceptance } from './terms.js';
+import { hasAcceptedTerms } from './terms.js';
+import { reactivateAccount } from '../access/account.js';
 
 export interface FlowDeps {
   config: Config;
@@ -125,7 +126,8 @@ export function flowRouter(deps: FlowDeps): express.Router {
       sendPage(res, termsPage(action(st, 'terms'), st.pending.csrf, 'Du må krysse av for at du godtar vilkårene. / Tick the box to accept the terms.'), 400);
       return;
     }
-    if (st.person.selfPatientId && !(await hasAcceptedTerms(db, st.person.selfPatientId))) await recordTermsAcceptance(deps.repo, st.person.selfPatientId);
+    // Accepting the terms again after a deactivation is how a citizen renews consent (S14).
+    if (st.person.selfPatientId && !(await hasAcceptedTerms(db, st.person.selfPatientId))) await reactivateAccount(deps.repo, st.person.selfPatientId);
     res.redirect(303, `${config.baseUrl}/auth/flow/${st.pending.requestId}`);
   });
 

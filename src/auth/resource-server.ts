@@ -28,13 +28,13 @@ export interface ResourceServerDeps {
   logger: Logger;
   repo: Repository;
   keys?: KeyStore;
-  /** Eligibility gates checked on every request (default: the self path's gates). */
+  /** Eligibility gates checked on every request (default: the self path's gates, unless `toAccess` is given and gates itself). */
   gate?: GrantGate;
   /** Principal → AccessContext (default: the self/system rules of access-for-principal.ts). */
-  toAccess?: (principal: Principal) => AccessContext | Promise<AccessContext>;
+  toAccess?: (principal: Principal, req: Request, res: Response) => AccessContext | Promise<AccessContext>;
 }
 
-function unauthorized(reason: 'login' | 'expired'): FhirError {
+export function unauthorized(reason: 'login' | 'expired'): FhirError {
   const description = reason === 'expired' ? 'The access token has expired' : 'A valid access token is required';
   return new FhirError(401, { code: reason, diagnostics: description }).withHeader(
     'WWW-Authenticate',
@@ -44,7 +44,7 @@ function unauthorized(reason: 'login' | 'expired'): FhirError {
 
 export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
   const keys = deps.keys ?? new KeyStore(deps.db);
-  const gate = deps.gate ?? selfGate(deps.db, deps.repo);
+  const gate = deps.gate ?? (deps.toAccess ? null : selfGate(deps.db, deps.repo));
   const toAccess = deps.toAccess ?? accessForPrincipal;
 
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
@@ -61,7 +61,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
       }
       const grant = await liveGrantForToken(deps.db, claims.grant_id, claims.jti);
       if (!grant || grant.clientId !== claims.client_id) throw unauthorized('login');
-      if (!(await gate(grant))) throw unauthorized('login');
+      if (gate && !(await gate(grant))) throw unauthorized('login');
       const principal: Principal = {
         kind: grant.kind,
         clientId: grant.clientId,
@@ -75,7 +75,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
       const wanted = interactionOf(req);
       if (wanted) requireScope(principal, wanted.type, wanted.interaction);
       res.locals.principal = principal;
-      res.locals.access = await toAccess(principal);
+      res.locals.access = await toAccess(principal, req, res);
       next();
     } catch (err) {
       next(err);

@@ -12,6 +12,7 @@ import * as instance from './interactions/instance.js';
 import * as typeLevel from './interactions/type-level.js';
 import { history, search } from './interactions/search-history.js';
 import { validateInteraction } from './interactions/validate.js';
+import { accountOperation } from './interactions/account.js';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -55,6 +56,7 @@ export function createFhirRouter(deps: FhirDeps): Router {
   router.get('/:type/:id/_history/:vid', route((req, res) => instance.vread(deps, req, res, type(req), p(req, 'id'), p(req, 'vid'))));
   router.post('/:type/:id/:op', route(async (req, res) => {
     if (p(req, 'op') === '$validate') return validateInteraction(deps, req, res, type(req), p(req, 'id'));
+    if (type(req) === 'Patient' && (p(req, 'op') === '$deactivate' || p(req, 'op') === '$reactivate')) return accountOperation(deps, req, res, p(req, 'id'), p(req, 'op'));
     throw notFound(`Unknown operation "${p(req, 'op')}" on ${type(req)}`);
   }));
   // Compartment search: GET [base]/Patient/{id}/{type} per the Patient CompartmentDefinition.

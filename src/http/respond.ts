@@ -5,9 +5,20 @@ import { informationOutcome } from '../fhir/errors.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
+/** Records what a response shows in the access log; set on `res.locals.auditor` by authentication. */
+export type Auditor = (req: Request, body: unknown) => Promise<void>;
+
 export function sendJson(req: Request, res: Response, status: number, body: unknown): void {
   const pretty = req.query._pretty === 'true';
-  res.status(status).type(FHIR_JSON).send(pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body));
+  const write = () => void res.status(status).type(FHIR_JSON).send(pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body));
+  const auditor = res.locals.auditor as Auditor | undefined;
+  if (!auditor || status >= 400) return write();
+  // Logged before shown: data whose access cannot be recorded is not sent (S23).
+  auditor(req, body).then(write, () => {
+    res.removeHeader('ETag');
+    res.removeHeader('Location');
+    res.status(500).type(FHIR_JSON).send(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', diagnostics: 'The access could not be recorded in the access log, so nothing is shown; try again' }] }));
+  });
 }
 
 export function versionHeaders(res: Response, resource: Resource): void {

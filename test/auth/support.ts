@@ -11,6 +11,7 @@ import type { Express } from 'express';
 import type { Patient } from 'fhir/r4';
 import request from 'supertest';
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
+import { createAccessEngine } from '../../src/access/engine.js';
 import { createApp } from '../../src/app.js';
 import { authenticateFhir } from '../../src/auth/resource-server.js';
 import { createAuthRouter, type AuthRouterDeps } from '../../src/auth/router.js';
@@ -52,13 +53,15 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
   const repo = new Repository(db);
   const logger = createLogger('error');
   const keys = new KeyStore(db);
+  // The real access engine, as buildServer wires it: gates, policy, picker and access log.
+  const access = createAccessEngine(db, repo, logger);
   const app = createApp({
     config,
     db,
     logger,
     repo,
-    authenticate: authenticateFhir({ config, db, logger, repo, keys }),
-    routers: [createAuthRouter({ config, db, logger, repo, keys, ...routerDeps })],
+    authenticate: authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess }),
+    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, ...routerDeps })],
   });
   server.on('request', app);
   return {

@@ -166,10 +166,14 @@ describe('bridges over HTTP with real tokens', function () {
         category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
         code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
         subject: { reference: `Patient/${kari}` },
+        // Patient-generated (access-spec §4.4 row 10): a citizen's own measurement names them as performer.
+        performer: [{ reference: `Patient/${kari}` }],
         effectiveDateTime: '2024-05-01T08:00:00Z',
         valueQuantity: { value: 70, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
       };
       await request(server.app).post('/fhir/Observation').set(auth).send(JSON.stringify(base)).expect(201);
+      // Without it the Observation would be a clinical result, which citizens never write.
+      await request(server.app).post('/fhir/Observation').set(auth).send(JSON.stringify({ ...base, performer: undefined })).expect(403);
       await request(server.app).post('/fhir/Observation').set(auth).send(JSON.stringify({ ...base, subject: { reference: `Patient/${other}` } })).expect(403);
       const lab = { ...base, category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] }] };
       await request(server.app).post('/fhir/Observation').set(auth).send(JSON.stringify(lab)).expect(403);

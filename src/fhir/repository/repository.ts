@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4';
 import type { AccessContext } from '../../access/access-context.js';
+import { checkGrantRules } from '../../access/grant-rules.js';
 import { isUniqueViolation, type Db, type Queryable } from '../../db/db.js';
 import { badRequest, FhirError, forbidden, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
 import { isResourceType } from '../definitions/registry.js';
@@ -164,7 +165,7 @@ export class Repository {
       }
       if (current.deleted) return { deleted: false, versionId: Number(current.version_id) };
       const previous = resourceFromRow(current);
-      access.checkWrite('delete', previous, previous);
+      await access.checkWrite('delete', previous, previous);
       const versionId = Number(current.version_id) + 1;
       const lastUpdated = new Date().toISOString();
       const seq = await repo.nextSeq();
@@ -199,7 +200,8 @@ export class Repository {
 
   private async insertNew<T extends Resource>(resource: T, access: AccessContext, method: string): Promise<T> {
     const prepared = prepareForWrite(resource, 1);
-    access.checkWrite('create', prepared, undefined);
+    await access.checkWrite('create', prepared, undefined);
+    await checkGrantRules(prepared, this);
     const seq = await this.nextSeq();
     await this.queryable.query(
       'INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq) VALUES ($1, $2, 1, $3, false, $4, $5, $6)',
@@ -213,7 +215,8 @@ export class Repository {
   private async insertVersion<T extends Resource>(resource: T, previous: Resource | undefined, currentVersion: number, access: AccessContext, method: string): Promise<T> {
     const versionId = currentVersion + 1;
     const prepared = prepareForWrite(resource, versionId);
-    access.checkWrite(previous ? 'update' : 'create', prepared, previous);
+    await access.checkWrite(previous ? 'update' : 'create', prepared, previous);
+    await checkGrantRules(prepared, this);
     const seq = await this.nextSeq();
     await this.queryable.query(
       'UPDATE resources SET version_id = $3, last_updated = $4, deleted = false, content = $5, compartments = $6, seq = $7 WHERE resource_type = $1 AND id = $2',

@@ -3,7 +3,7 @@
  * and counts alike. A 'query' filter is an ordinary search query compiled by the search compiler,
  * so the policy and search cannot drift apart.
  */
-import type { AccessFilter } from '../../access/access-context.js';
+import type { AccessFilter, FilterExpr } from '../../access/access-context.js';
 import { RESOURCE_TYPES } from '../definitions/registry.js';
 import { FhirError } from '../errors.js';
 import { bind, compileParam, type CompileCtx } from './compile.js';
@@ -27,9 +27,10 @@ export function accessPredicateFor(resourceType: string, alias: string, ctx: Com
         parts.push(resourceType === '*' ? `${alias}.resource_type <> ${bind(ctx, f.resourceType)}` : resourceType === f.resourceType ? 'FALSE' : 'TRUE');
         break;
       case 'compartment': {
-        const inCompartment = `${alias}.compartments && ${bind(ctx, [...f.patientIds])}::text[]`;
-        if (resourceType === '*') parts.push(`(${alias}.resource_type <> ALL(${bind(ctx, PATIENT_SCOPED_TYPES)}::text[]) OR ${inCompartment})`);
-        else if (PATIENT_SCOPED_TYPES.includes(resourceType)) parts.push(inCompartment);
+        // Bind only when used: a bound but unreferenced parameter is an error in PostgreSQL.
+        const inCompartment = () => `${alias}.compartments && ${bind(ctx, [...f.patientIds])}::text[]`;
+        if (resourceType === '*') parts.push(`(${alias}.resource_type <> ALL(${bind(ctx, PATIENT_SCOPED_TYPES)}::text[]) OR ${inCompartment()})`);
+        else if (PATIENT_SCOPED_TYPES.includes(resourceType)) parts.push(inCompartment());
         break;
       }
       case 'query': {
@@ -38,12 +39,28 @@ export function accessPredicateFor(resourceType: string, alias: string, ctx: Com
         parts.push(resourceType === '*' ? `(${alias}.resource_type <> ${bind(ctx, f.resourceType)} OR ${predicate})` : predicate);
         break;
       }
+      case 'predicate': {
+        if (resourceType !== '*' && resourceType !== f.resourceType) break;
+        const predicate = compileExpr(f.resourceType, f.expr, alias, ctx);
+        parts.push(resourceType === '*' ? `(${alias}.resource_type <> ${bind(ctx, f.resourceType)} OR ${predicate})` : predicate);
+        break;
+      }
     }
   }
   return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
 }
 
-function compileFilterQuery(type: string, query: string, alias: string, ctx: CompileCtx): string {
+function compileExpr(type: string, expr: FilterExpr, alias: string, ctx: CompileCtx): string {
+  if (expr === true) return 'TRUE';
+  if (expr === false) return 'FALSE';
+  if ('query' in expr) return compileFilterQuery(type, expr.query, alias, ctx, 'throw');
+  if ('not' in expr) return `NOT (${compileExpr(type, expr.not, alias, ctx)})`;
+  const list = 'and' in expr ? expr.and : expr.or;
+  if (list.length === 0) return 'and' in expr ? 'TRUE' : 'FALSE';
+  return `(${list.map((e) => compileExpr(type, e, alias, ctx)).join('and' in expr ? ' AND ' : ' OR ')})`;
+}
+
+function compileFilterQuery(type: string, query: string, alias: string, ctx: CompileCtx, onError: 'deny' | 'throw' = 'deny'): string {
   const parsed = parseQuery([...new URLSearchParams(query)]);
   // The filter itself is compiled without access filters (no recursion into its own chains).
   const inner: CompileCtx = { ...ctx, access: [], depth: ctx.depth + 1 };
@@ -51,8 +68,10 @@ function compileFilterQuery(type: string, query: string, alias: string, ctx: Com
     const preds = parsed.params.map((p) => compileParam(type, p, alias, inner));
     return preds.length === 0 ? 'TRUE' : `(${preds.join(' AND ')})`;
   } catch (err) {
-    // A policy that cannot be compiled denies rather than allows.
-    if (err instanceof FhirError) return 'FALSE';
+    // A scope query that cannot be compiled denies rather than allows. Inside a policy expression a
+    // FALSE could be negated into TRUE, so there it is a server fault (the policy tests compile every slice).
+    if (err instanceof FhirError && onError === 'deny') return 'FALSE';
+    if (err instanceof FhirError) throw new Error(`Access policy query "${query}" on ${type} does not compile: ${err.message}`);
     throw err;
   }
 }

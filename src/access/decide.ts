@@ -1,0 +1,106 @@
+/**
+ * The access decision point: a token's principal plus its live relation (relations.ts) become one
+ * AccessContext. Reads get filters the repository compiles into every SQL statement; writes are
+ * judged by the same policy rows. The effective right is the intersection of the granted scopes
+ * (access-for-principal.ts), the policy cell of the actor for the resource's slice, and the gates
+ * already passed by the relation (access-spec §0.2).
+ */
+import type { Resource } from 'fhir/r4';
+import type { AccessContext, AccessFilter, FilterExpr, WriteInteraction } from './access-context.js';
+import { accessForPrincipal } from '../auth/access-for-principal.js';
+import type { Principal } from '../auth/principal.js';
+import { FhirError } from '../fhir/errors.js';
+import { CS, PATIENT_FACING, POLICY_TYPES, type Actor } from './policy.js';
+import type { Relation } from './relations.js';
+import { sliceExprs, sliceOf, type SliceVars } from './slices.js';
+
+const LETTER: Record<WriteInteraction, string> = { create: 'c', update: 'u', patch: 'u', delete: 'd' };
+const PARENT_RESTRICTED = `_security=${CS.proxyRestriction}|no-parent`;
+
+export interface DecideOptions {
+  now?: Date;
+  /** How far back a citizen still sees their questionnaire answers (S24 "answered recently"). */
+  questionnaireRetentionDays?: number;
+}
+
+export function sliceVars(relation: Relation, opts: DecideOptions = {}): SliceVars {
+  const now = opts.now ?? new Date();
+  const days = opts.questionnaireRetentionDays ?? 365;
+  const actorId = relation.actorRef?.startsWith('RelatedPerson/') ? relation.actorRef.slice('RelatedPerson/'.length) : '';
+  return {
+    patient: relation.patientId ?? '',
+    actor: relation.actorRef ?? '',
+    actorId,
+    now: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    recent: new Date(now.getTime() - days * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+  };
+}
+
+/** The read filters the policy adds for an actor (on top of the scope and compartment filters). */
+export function policyFilters(actor: Actor, vars: SliceVars): AccessFilter[] {
+  const filters: AccessFilter[] = [];
+  const patientFacing = PATIENT_FACING.includes(actor);
+  if (patientFacing) {
+    // Deny by default: a type the policy does not name stays closed to the citizen side.
+    filters.push({ kind: 'types', allowed: POLICY_TYPES.filter((t) => sliceExprs(t, vars).some((s) => s.row.allow[actor].includes('r'))) });
+  }
+  for (const type of POLICY_TYPES) {
+    const slices = sliceExprs(type, vars);
+    const visible = slices.filter((s) => s.row.allow[actor].includes('r'));
+    if (visible.length === 0) {
+      filters.push({ kind: 'hide-type', resourceType: type });
+      continue;
+    }
+    let expr: FilterExpr = visible.length === slices.length ? true : { or: visible.map((s) => s.expr) };
+    // S12: resources a clinician marked "not for parents" are hidden from parents (404, filtered).
+    if (actor === 'parent') expr = expr === true ? { not: { query: PARENT_RESTRICTED } } : { and: [expr, { not: { query: PARENT_RESTRICTED } }] };
+    if (expr !== true) filters.push({ kind: 'predicate', resourceType: type, expr });
+  }
+  return filters;
+}
+
+/** Throws 403 unless the policy cell for the resource's slice holds the interaction's letter. */
+export function checkPolicyWrite(actor: Actor, vars: SliceVars, interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): void {
+  const letter = LETTER[interaction];
+  const type = resource.resourceType;
+  const judge = (r: Resource, what: string) => {
+    const slice = sliceOf(r, vars);
+    if (!slice) {
+      // No row: closed to the citizen side; clinicians and systems are bounded by their scopes alone.
+      if (PATIENT_FACING.includes(actor)) throw forbidden(`${actorLabel(actor)} may not ${interaction} ${type}`);
+      return;
+    }
+    if (!slice.allow[actor].includes(letter)) throw forbidden(`${actorLabel(actor)} may not ${interaction} ${type} (${what}: ${slice.slice}; access-spec §4.4 row ${slice.row})`);
+  };
+  if (previous && interaction !== 'create') judge(previous, 'current version');
+  if (interaction !== 'delete') judge(resource, interaction === 'create' ? 'new resource' : 'new version');
+  if (actor === 'parent' && previous?.meta?.security?.some((s) => s.system === CS.proxyRestriction && s.code === 'no-parent')) {
+    throw forbidden('A clinician has closed this resource to parents');
+  }
+}
+
+function forbidden(diagnostics: string): FhirError {
+  return new FhirError(403, { code: 'forbidden', diagnostics });
+}
+
+const ACTOR_LABEL: Record<Actor, string> = {
+  self: 'The patient', standard: 'A Standard proxy', read: 'A Read proxy', communicate: 'A Communicate proxy', full: 'A Full proxy',
+  parent: 'A parent', clinician: 'A clinician', system: 'A system client',
+};
+const actorLabel = (a: Actor) => ACTOR_LABEL[a];
+
+/** The one AccessContext of a request: scopes ∩ policy ∩ (gates passed by the relation). */
+export function decideAccess(principal: Principal, relation: Relation, opts: DecideOptions = {}): AccessContext {
+  const byScope = accessForPrincipal(principal);
+  const vars = sliceVars(relation, opts);
+  const filters = [...byScope.filters, ...policyFilters(relation.actor, vars)];
+  return Object.freeze({
+    actor: relation.actorRef ?? byScope.actor,
+    patientId: byScope.patientId,
+    filters: Object.freeze(filters),
+    async checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): Promise<void> {
+      await byScope.checkWrite(interaction, resource, previous);
+      checkPolicyWrite(relation.actor, vars, interaction, resource, previous);
+    },
+  });
+}

@@ -1,0 +1,97 @@
+/**
+ * The access matrix of access-spec §4.4 as data: one row per resource slice, one cell per actor,
+ * each cell the interactions allowed (r read/vread, s search, c create, u update/patch, d delete).
+ * `decide.ts` interprets it, `options.ts` derives the SMART scope ceilings from it, and the tests
+ * enumerate it. A type without a row is closed to every patient-facing actor (deny by default).
+ *
+ * Slice matchers are search queries, so the same text compiles to SQL for reads and is evaluated
+ * in memory for writes (`slice-match.ts`). Placeholders: `{patient}` the represented Patient id,
+ * `{actor}` the acting RelatedPerson/Patient reference, `{now}` the request time, `{recent}` the
+ * start of the questionnaire retention window.
+ */
+export const ACTORS = ['self', 'standard', 'read', 'communicate', 'full', 'parent', 'clinician', 'system'] as const;
+export type Actor = (typeof ACTORS)[number];
+export const PROXY_LEVELS = ['standard', 'read', 'communicate', 'full'] as const;
+export type ProxyLevel = (typeof PROXY_LEVELS)[number];
+/** Actors who act for a patient (citizen side); clinicians and backend systems are not. */
+export const PATIENT_FACING: readonly Actor[] = ['self', 'standard', 'read', 'communicate', 'full', 'parent'];
+
+export const CS = {
+  releaseStatus: 'https://fhir.helsebro.no/CodeSystem/release-status',
+  documentCategory: 'https://fhir.helsebro.no/CodeSystem/document-category',
+  proxyRestriction: 'https://fhir.helsebro.no/CodeSystem/proxy-restriction',
+  proxyLevel: 'https://fhir.helsebro.no/CodeSystem/proxy-level',
+} as const;
+
+/** A slice's membership test: a query, "none of the type's other slices", or every resource. */
+export type SliceMatch = { query: string } | { anyOf: readonly string[] } | 'otherwise' | 'all';
+
+export interface PolicyRow {
+  /** The row number of access-spec §4.4, so a test failure points at the specification. */
+  row: number;
+  resourceType: string;
+  slice: string;
+  match: SliceMatch;
+  allow: Readonly<Record<Actor, string>>;
+  /** Why, in the seeds' words (S-numbers from access-spec §4.1; A-numbers are its readings). */
+  seed: string;
+}
+
+/** Directory and definition types every patient-facing actor may read. */
+export const SHARED_TYPES = ['Practitioner', 'PractitionerRole', 'Organization', 'Location', 'HealthcareService', 'Medication', 'Questionnaire', 'Slot'] as const;
+
+const HELD = `_tag=${CS.releaseStatus}|held`;
+const PERSONAL_NOTE = `category=${CS.documentCategory}|personal-note`;
+
+function row(n: number, resourceType: string, slice: string, match: SliceMatch, cells: string, seed: string): PolicyRow {
+  const parts = cells.trim().split(/\s+/);
+  if (parts.length !== ACTORS.length) throw new Error(`policy row ${n}: ${parts.length} cells for ${ACTORS.length} actors`);
+  const allow = Object.fromEntries(ACTORS.map((a, i) => [a, parts[i] === '-' ? '' : parts[i]!])) as Record<Actor, string>;
+  return { row: n, resourceType, slice, match, allow, seed };
+}
+
+// prettier-ignore
+export const POLICY: readonly PolicyRow[] = [
+  //                                                                                         self   std   read  comm  full  parent clin  system
+  row(1,  'Patient',             'own record',          'all',                              'rsu   rs    rs    rs    rs    rsu    rsu   rscud', 'FAQ personal information; A7 proxies do not edit; A13 parents may update contact details'),
+  row(2,  'Appointment',         'upcoming',            'otherwise',                        'rscu  rsc   -     rscu  rscu  rscu   rscu  rscud', 'S4 "see upcoming … booking"; S6 "manage hours"; A2 Standard books but does not change'),
+  row(3,  'Appointment',         'previous',            { query: 'date=lt{now}' },          'rs    -     -     rs    rs    rs     rs    rscud', 'S4 "cannot see … previous appointments"; S21'),
+  row(4,  'Communication',       'messages',            'all',                              'rsc   rsc   -     rsc   rsc   rsc    rsc   rscud', 'S4, S6, S7; S5 "do not communicate" (A3)'),
+  row(5,  'MedicationStatement', 'patient-reported',    { anyOf: ['source=Patient/{patient}', 'source={actor}'] }, 'rsc rs rs - rsc rsc rscu rscud', 'S20 patients report how they use medication'),
+  row(5,  'MedicationStatement', 'clinician-recorded',  'otherwise',                        'rs    rs    rs    -     rs    rs     rscu  rscud', 'S20; never change a clinician-authored statement'),
+  row(6,  'AllergyIntolerance',  'all',                 'all',                              'rs    rs    rs    -     rs    rs     rscu  rscud', 'S19 additions are requested, not written'),
+  row(7,  'Immunization',        'all',                 'all',                              'rs    rs    rs    -     rs    rs     rs    rscud', 'FAQ: from the national vaccination register'),
+  row(9,  'Observation',         'held for review',     { query: HELD },                    '-     -     -     -     -     -      rsu   rscud', 'S18 "must be reviewed … before they are shared"'),
+  row(10, 'Observation',         'patient-generated',   { query: 'performer=Patient/{patient}' }, 'rsc rs rs - rsc rsc rs rscud', '002 §10 device data shared with health personnel'),
+  row(8,  'Observation',         'released',            'otherwise',                        'rs    rs    rs    -     rs    rs     rscu  rscud', 'S18 shared results; A1 Standard sees health information'),
+  row(11, 'Condition',           'all',                 'all',                              'rs    rs    rs    -     rs    rs     rscu  rscud', 'FAQ health issues; S29 "diagnoser"'),
+  row(12, 'Encounter',           'visits',              'all',                              'rs    -     rs    -     rs    rs     rscu  rscud', 'S4 "cannot see … history"'),
+  row(14, 'DocumentReference',   'personal note',       { query: PERSONAL_NOTE },           'rscud -     -     -     rscu  rscu   -     -',     'S16 "no health personnel can access"; S7 Full "view and change"; A4 no delete'),
+  row(13, 'DocumentReference',   'clinical',            'otherwise',                        'rs    -     rs    -     rs    rs     rscu  rscud', 'S4 "history"'),
+  row(15, 'QuestionnaireResponse', 'answered recently', { query: 'authored=ge{recent}' },   'rscu  -     -     -     rscu  rscu   rs    rscud', 'S24 "only … questionnaires you have answered recently"; S7'),
+  row(15, 'QuestionnaireResponse', 'older',             'otherwise',                        '-     -     -     -     -     -      rs    rscud', 'S24'),
+  row(16, 'Consent',             'grants and terms',    'all',                              'rscu  -     -     -     -     -      r     rscu',  'S8, S32; A5 proxies never administer consents; kept for audit (no delete)'),
+  row(17, 'AuditEvent',          'access log',          'all',                              'rs    -     -     -     -     -      -     rs',    'S23; A6; written by the server only'),
+  row(18, 'RelatedPerson',       'the actor’s own',     { query: '_id={actorId}' },         'rs    r     r     r     r     r      rs    rscud', 'S32; non-transitive: a proxy sees only their own'),
+  row(18, 'RelatedPerson',       'others',              'otherwise',                        'rs    -     -     -     -     -      rs    rscud', 'S32 the patient sees who has access'),
+  // Reference data an appointment, message or medication points at; holds no patient data.
+  ...SHARED_TYPES.map((t) => row(0, t, 'reference data', 'all', 'rs rs rs rs rs rs rs rscud', 'needed to show appointments, messages and medications')),
+];
+
+/** Types the policy names; every other type is closed to patient-facing actors. */
+export const POLICY_TYPES: readonly string[] = [...new Set(POLICY.map((r) => r.resourceType))];
+
+export function rowsFor(resourceType: string): readonly PolicyRow[] {
+  return POLICY.filter((r) => r.resourceType === resourceType);
+}
+
+/** Every letter an actor holds on a type through any slice: the type-level scope ceiling. */
+export function typeLetters(actor: Actor, resourceType: string): string {
+  const letters = new Set(rowsFor(resourceType).flatMap((r) => [...r.allow[actor]]));
+  return 'cruds'.split('').filter((l) => letters.has(l)).join('');
+}
+
+/** Proxy-level codes as they appear in `Consent.policyRule` (CodeSystem proxy-level). */
+export function isProxyLevel(code: string | undefined): code is ProxyLevel {
+  return (PROXY_LEVELS as readonly string[]).includes(code ?? '');
+}

@@ -1,0 +1,59 @@
+/**
+ * Slices of a resource type (policy.ts), in two forms from one text: a FilterExpr the search
+ * compiler turns into SQL (reads, searches, includes, history, counts), and an in-memory test for
+ * the resource being written. Within a type the first slice whose query matches wins; 'otherwise'
+ * takes what no other slice of the type matched, so slices never overlap.
+ */
+import type { Resource } from 'fhir/r4';
+import type { FilterExpr } from './access-context.js';
+import { matchesQuery } from './slice-match.js';
+import { rowsFor, type PolicyRow } from './policy.js';
+
+/** Values for the policy's placeholders, fixed once per request. */
+export interface SliceVars {
+  patient: string;
+  /** The acting person as a reference (`Patient/…`, `RelatedPerson/…`), or '' for none. */
+  actor: string;
+  /** The acting RelatedPerson's id, or '' (matches nothing). */
+  actorId: string;
+  now: string;
+  recent: string;
+}
+
+// An id FHIR cannot produce (ids are [A-Za-z0-9-.]{1,64}), so an absent placeholder matches nothing.
+const NOTHING = '~none~';
+
+export function expand(query: string, vars: SliceVars): string {
+  return query.replace(/\{(patient|actor|actorId|now|recent)\}/g, (_, k: keyof SliceVars) => encodeURIComponent(vars[k] || NOTHING).replace(/%2F/g, '/').replace(/%3A/g, ':'));
+}
+
+function ownQueries(r: PolicyRow, vars: SliceVars): string[] | null {
+  if (typeof r.match === 'string') return null;
+  return 'query' in r.match ? [expand(r.match.query, vars)] : r.match.anyOf.map((q) => expand(q, vars));
+}
+
+/** The SQL-side membership of each slice of a type, in table order. */
+export function sliceExprs(resourceType: string, vars: SliceVars): Array<{ row: PolicyRow; expr: FilterExpr }> {
+  const rows = rowsFor(resourceType);
+  const explicit = rows.map((r) => ownQueries(r, vars));
+  return rows.map((r, i) => {
+    if (r.match === 'all') return { row: r, expr: true };
+    const earlier: FilterExpr[] = explicit.slice(0, i).flatMap((qs) => (qs ? [{ or: qs.map((query) => ({ query })) }] : []));
+    if (r.match === 'otherwise') {
+      const others = explicit.flatMap((qs) => (qs ? [{ or: qs.map((query) => ({ query })) }] : []));
+      return { row: r, expr: { not: { or: others } } };
+    }
+    const own: FilterExpr = { or: explicit[i]!.map((query) => ({ query })) };
+    return { row: r, expr: earlier.length === 0 ? own : { and: [own, { not: { or: earlier } }] } };
+  });
+}
+
+/** The slice a resource falls in (first explicit match, else 'otherwise'/'all'); null when the type has no row. */
+export function sliceOf(resource: Resource, vars: SliceVars): PolicyRow | null {
+  const rows = rowsFor(resource.resourceType);
+  for (const r of rows) {
+    const qs = ownQueries(r, vars);
+    if (qs && qs.some((q) => matchesQuery(resource, q))) return r;
+  }
+  return rows.find((r) => r.match === 'otherwise' || r.match === 'all') ?? null;
+}

@@ -1,0 +1,125 @@
+/**
+ * The access matrix (access-spec §4.4) enumerated: every policy row × actor × interaction is tried
+ * over HTTP with a real token of that actor against a stored resource of that slice. Expected
+ * cells are written here a second time, by hand from the seed sentences, so a change to the
+ * policy table that the seeds do not support fails this test.
+ */
+import { expect } from 'chai';
+import type { Bundle, Resource } from 'fhir/r4';
+import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
+import { POLICY, typeLetters, type PolicyRow } from '../../src/access/policy.js';
+import { buildWorld, PERSONAS, sampleFor, subjectOf, type TestedActor, type World } from './world.js';
+
+// Independent reading of the seeds: actor order self std read comm full parent clin system.
+const FROM_THE_SEEDS: Record<string, string> = {
+  'Patient|own record': 'rsu rs rs rs rs rsu rsu rscud', // A7: proxies do not edit; A13: parents update contact details
+  'Appointment|upcoming': 'rscu rsc - rscu rscu rscu rscu rscud', // S4 booking, A2 no change for Standard, S6 manage
+  'Appointment|previous': 'rs - - rs rs rs rs rscud', // S4 "cannot see … previous appointments"
+  'Communication|messages': 'rsc rsc - rsc rsc rsc rsc rscud', // S5 Read does not communicate
+  'MedicationStatement|patient-reported': 'rsc rs rs - rsc rsc rscu rscud', // S20
+  'MedicationStatement|clinician-recorded': 'rs rs rs - rs rs rscu rscud',
+  'AllergyIntolerance|all': 'rs rs rs - rs rs rscu rscud', // S19 requested, not written
+  'Immunization|all': 'rs rs rs - rs rs rs rscud',
+  'Observation|held for review': '- - - - - - rsu rscud', // S18
+  'Observation|patient-generated': 'rsc rs rs - rsc rsc rs rscud',
+  'Observation|released': 'rs rs rs - rs rs rscu rscud',
+  'Condition|all': 'rs rs rs - rs rs rscu rscud',
+  'Encounter|visits': 'rs - rs - rs rs rscu rscud', // S4 no history for Standard
+  'DocumentReference|personal note': 'rscud - - - rscu rscu - -', // S16 no health personnel; S7 view and change; A4
+  'DocumentReference|clinical': 'rs - rs - rs rs rscu rscud',
+  'QuestionnaireResponse|answered recently': 'rscu - - - rscu rscu rs rscud', // S24
+  'QuestionnaireResponse|older': '- - - - - - rs rscud',
+  'Consent|grants and terms': 'rscu - - - - - r rscu', // A5; kept for audit
+  'AuditEvent|access log': 'rs - - - - - - rs', // S23, A6
+  'RelatedPerson|the actor’s own': 'rs r r r r r rs rscud',
+  'RelatedPerson|others': 'rs - - - - - rs rscud',
+};
+const ACTOR_ORDER = ['self', 'standard', 'read', 'communicate', 'full', 'parent', 'clinician', 'system'] as const;
+const TESTED: TestedActor[] = ['self', 'standard', 'read', 'communicate', 'full', 'parent', 'system'];
+
+describe('access matrix (access-spec §4.4)', function () {
+  this.timeout(600_000);
+  let w: World;
+
+  before(async () => {
+    w = await buildWorld();
+  });
+  after(() => w?.s.close());
+
+  describe('the policy table says what the seeds say', () => {
+    for (const row of POLICY.filter((r) => r.row > 0)) {
+      it(`row ${row.row}: ${row.resourceType} (${row.slice})`, () => {
+        const expected = FROM_THE_SEEDS[`${row.resourceType}|${row.slice}`];
+        expect(expected, 'a row the seeds do not cover').to.be.a('string');
+        const cells = expected!.split(' ').map((c) => (c === '-' ? '' : c));
+        expect(ACTOR_ORDER.map((a) => row.allow[a])).to.deep.equal(cells);
+      });
+    }
+    it('reference data (practitioners, locations, schedules) is readable by every patient-facing actor and holds no patient data', () => {
+      for (const row of POLICY.filter((r) => r.row === 0)) expect(row.allow.standard, row.resourceType).to.equal('rs');
+    });
+  });
+
+  for (const row of POLICY) {
+    for (const actor of TESTED) {
+      it(`row ${row.row} ${row.resourceType} (${row.slice}) × ${actor}: ${row.allow[actor] || 'nothing'}`, async () => {
+        const target = subjectOf(w, actor, row);
+        if (!target) return; // e.g. "the actor's own RelatedPerson" for the patient themself
+        await checkCell(w, actor, row, target);
+      });
+    }
+  }
+});
+
+async function fhir(w: World, actor: TestedActor, method: string, path: string, body?: Resource): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${w.s.fhirBase}/${path}`, {
+    method,
+    headers: { authorization: `Bearer ${w.tokens[actor]}`, accept: 'application/fhir+json', ...(body ? { 'content-type': 'application/fhir+json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}
+
+/** What a denial looks like (access-spec §0.4): type/interaction outside the grant → 403; hidden instance → 404. */
+function deniedStatus(row: PolicyRow, actor: TestedActor, letter: string): number[] {
+  if (!typeLetters(actor, row.resourceType).includes(letter)) return [403];
+  return row.allow[actor].includes('r') ? [403] : [403, 404];
+}
+
+async function checkCell(w: World, actor: TestedActor, row: PolicyRow, target: { type: string; id: string }): Promise<void> {
+  const allow = row.allow[actor];
+  const where = `${actor} on ${target.type}/${target.id} (${row.slice})`;
+
+  const read = await fhir(w, actor, 'GET', `${target.type}/${target.id}`);
+  if (allow.includes('r')) expect(read.status, `read: ${where}`).to.equal(200);
+  else expect(read.status, `read: ${where}`).to.equal(typeLetters(actor, row.resourceType).includes('r') ? 404 : 403);
+
+  const search = await fhir(w, actor, 'GET', `${target.type}?_id=${target.id}`);
+  if (!typeLetters(actor, row.resourceType).includes('s')) expect(search.status, `search: ${where}`).to.equal(403);
+  else {
+    expect(search.status, `search: ${where}`).to.equal(200);
+    const ids = ((search.body as unknown as Bundle).entry ?? []).filter((e) => e.search?.mode === 'match').map((e) => e.resource?.id);
+    expect(ids, `search: ${where}`).to.deep.equal(allow.includes('s') ? [target.id] : []);
+  }
+
+  const current = await w.s.repo.read(target.type, target.id, SYSTEM_ACCESS);
+  if (row.resourceType !== 'Patient' && row.slice !== 'the actor’s own') {
+    const copy = { ...(sampleFor(row, actor === 'system' ? 'kari-nordmann' : PERSONAS[actor].patient) as Resource) };
+    const created = await fhir(w, actor, 'POST', target.type, copy);
+    if (allow.includes('c')) expect(created.status, `create: ${where} ${JSON.stringify(created.body).slice(0, 300)}`).to.equal(201);
+    else expect(deniedStatus(row, actor, 'c'), `create: ${where} got ${created.status}`).to.include(created.status);
+  }
+
+  const updated = await fhir(w, actor, 'PUT', `${target.type}/${target.id}`, current);
+  if (allow.includes('u')) expect(updated.status, `update: ${where} ${JSON.stringify(updated.body).slice(0, 300)}`).to.equal(200);
+  else expect(deniedStatus(row, actor, 'u'), `update: ${where} got ${updated.status}`).to.include(updated.status);
+
+  if (row.resourceType !== 'Patient' && row.slice !== 'the actor’s own') {
+    const { id: _id, meta: _meta, ...content } = current;
+    const victim = (await w.s.repo.create({ ...content, ...(current.meta?.tag ? { meta: { tag: current.meta.tag } } : {}) } as Resource, SYSTEM_ACCESS)).resource;
+    const deleted = await fhir(w, actor, 'DELETE', `${victim.resourceType}/${victim.id}`);
+    if (allow.includes('d')) expect(deleted.status, `delete: ${where}`).to.be.oneOf([200, 204]);
+    else expect(deniedStatus(row, actor, 'd'), `delete: ${where} got ${deleted.status}`).to.include(deleted.status);
+  }
+}

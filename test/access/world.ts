@@ -1,0 +1,129 @@
+/**
+ * The world the access tests run in: a real helsebro with the demo population (fixtures/), one
+ * sample resource per policy slice in Kari's and Emma's records, and real tokens obtained through
+ * the portal's SMART launch for each persona of fixtures/README.md (plus the dev-system client).
+ */
+import type { AuditEvent, FhirResource, Resource } from 'fhir/r4';
+import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
+import { CS, POLICY, type Actor, type PolicyRow } from '../../src/access/policy.js';
+import { buildAuditEvent } from '../../src/audit/audit-event.js';
+import { PORTAL_CLIENT_ID, PORTAL_SCOPE } from '../../src/auth/clients.js';
+import { createLogger } from '../../src/log.js';
+import { seedDemoData } from '../../src/seed/seed.js';
+import { exchange, getDevSystemToken, launch, startAuthTestServer, type AuthTestServer } from '../auth/support.js';
+
+export const PERSONAS = {
+  self: { pid: '12847502159', patient: 'kari-nordmann', rp: null },
+  standard: { pid: '03897302801', patient: 'kari-nordmann', rp: 'fullmakt-kari-ola' },
+  read: { pid: '20810153513', patient: 'kari-nordmann', rp: 'fullmakt-kari-ingrid' },
+  communicate: { pid: '30865804381', patient: 'kari-nordmann', rp: 'fullmakt-kari-per' },
+  full: { pid: '02917804977', patient: 'kari-nordmann', rp: 'fullmakt-kari-astrid' },
+  parent: { pid: '27828107076', patient: 'emma-johansen', rp: 'forelder-emma-johansen-marte-johansen' },
+} as const;
+
+export type TestedActor = Exclude<Actor, 'clinician'>;
+
+export interface World {
+  s: AuthTestServer;
+  tokens: Record<TestedActor, string>;
+  /** Sample id per `${patient}|${row.resourceType}|${row.slice}`. */
+  samples: Map<string, Resource>;
+}
+
+const now = Date.now();
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+const subject = (p: string) => ({ reference: `Patient/${p}` });
+
+/** A resource of the slice, in patient `p`'s record; null where the slice is not a stored sample. */
+export function sampleFor(row: PolicyRow, p: string): FhirResource | null {
+  const key = `${row.resourceType}|${row.slice}`;
+  switch (key) {
+    case 'Patient|own record': return null;
+    case 'Appointment|upcoming': return { resourceType: 'Appointment', status: 'booked', start: iso(now + 400 * 86_400_000), end: iso(now + 400 * 86_400_000 + 1_800_000), participant: [{ actor: subject(p), status: 'accepted' }] };
+    case 'Appointment|previous': return { resourceType: 'Appointment', status: 'fulfilled', start: '2019-05-02T08:00:00Z', end: '2019-05-02T08:30:00Z', participant: [{ actor: subject(p), status: 'accepted' }] };
+    case 'Communication|messages': return { resourceType: 'Communication', status: 'completed', subject: subject(p), payload: [{ contentString: 'Hei' }] };
+    case 'MedicationStatement|patient-reported': return { resourceType: 'MedicationStatement', status: 'active', medicationCodeableConcept: { text: 'Paracetamol' }, subject: subject(p), informationSource: subject(p) };
+    case 'MedicationStatement|clinician-recorded': return { resourceType: 'MedicationStatement', status: 'active', medicationCodeableConcept: { text: 'Ventoline' }, subject: subject(p), informationSource: { reference: 'Practitioner/lege-anne-lund' } };
+    case 'AllergyIntolerance|all': return { resourceType: 'AllergyIntolerance', patient: subject(p), code: { text: 'Peanøtter' } };
+    case 'Immunization|all': return { resourceType: 'Immunization', status: 'completed', vaccineCode: { text: 'MMR' }, patient: subject(p), occurrenceDateTime: '2020-01-01' };
+    case 'Observation|held for review': return { resourceType: 'Observation', meta: { tag: [{ system: CS.releaseStatus, code: 'held' }] }, status: 'final', code: { text: 'Kolesterol' }, subject: subject(p) };
+    case 'Observation|patient-generated': return { resourceType: 'Observation', status: 'final', code: { text: 'Puls' }, subject: subject(p), performer: [subject(p)], valueQuantity: { value: 61, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' } };
+    case 'Observation|released': return { resourceType: 'Observation', meta: { tag: [{ system: CS.releaseStatus, code: 'released' }] }, status: 'final', code: { text: 'Hemoglobin' }, subject: subject(p) };
+    case 'Condition|all': return { resourceType: 'Condition', subject: subject(p), code: { text: 'Astma' } };
+    case 'Encounter|visits': return { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject: subject(p) };
+    case 'DocumentReference|personal note': return docRef(p, 'personal-note');
+    case 'DocumentReference|clinical': return docRef(p, 'clinical-note');
+    case 'QuestionnaireResponse|answered recently': return { resourceType: 'QuestionnaireResponse', status: 'completed', subject: subject(p), authored: iso(now - 10 * 86_400_000) };
+    case 'QuestionnaireResponse|older': return { resourceType: 'QuestionnaireResponse', status: 'completed', subject: subject(p), authored: '2020-01-01T10:00:00Z' };
+    case 'Consent|grants and terms': return {
+      resourceType: 'Consent', status: 'active', patient: subject(p),
+      scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+      category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+      policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
+    };
+    case 'AuditEvent|access log': return buildAuditEvent({ interaction: 'read', patientId: p, who: 'Practitioner/lege-anne-lund', clientId: 'journal', resources: [], outcome: 'success', recorded: iso(now) }) as AuditEvent;
+    case 'RelatedPerson|the actor’s own': return null;
+    case 'RelatedPerson|others': return { resourceType: 'RelatedPerson', patient: subject(p), relationship: [{ text: 'Nabo' }], name: [{ family: 'Naboen', given: ['Nils'] }] };
+    case 'Practitioner|reference data': return { resourceType: 'Practitioner', name: [{ family: 'Lege' }] };
+    case 'PractitionerRole|reference data': return { resourceType: 'PractitionerRole', active: true };
+    case 'Organization|reference data': return { resourceType: 'Organization', name: 'Legekontor' };
+    case 'Location|reference data': return { resourceType: 'Location', name: 'Rom 1' };
+    case 'HealthcareService|reference data': return { resourceType: 'HealthcareService', name: 'Fastlege' };
+    case 'Medication|reference data': return { resourceType: 'Medication', code: { text: 'Paracetamol 500 mg' } };
+    case 'Questionnaire|reference data': return { resourceType: 'Questionnaire', status: 'active' };
+    case 'Slot|reference data': return { resourceType: 'Slot', schedule: { reference: 'Schedule/x' }, status: 'free', start: '2031-01-01T10:00:00Z', end: '2031-01-01T10:30:00Z' };
+    default: throw new Error(`no sample for policy slice ${key}`);
+  }
+}
+
+function docRef(p: string, category: string): FhirResource {
+  return {
+    resourceType: 'DocumentReference', status: 'current', subject: subject(p),
+    category: [{ coding: [{ system: CS.documentCategory, code: category }] }],
+    content: [{ attachment: { contentType: 'text/plain', data: Buffer.from('Notat').toString('base64') } }],
+  };
+}
+
+export const sampleKey = (patient: string, row: PolicyRow) => `${patient}|${row.resourceType}|${row.slice}`;
+
+/** The stored resource an actor's test uses for a slice (the represented patient's own record for Patient/RelatedPerson rows). */
+export function subjectOf(w: World, actor: TestedActor, row: PolicyRow): { type: string; id: string } | null {
+  const patient = actor === 'system' ? 'kari-nordmann' : PERSONAS[actor].patient;
+  if (row.resourceType === 'Patient') return { type: 'Patient', id: patient };
+  if (row.slice === 'the actor’s own') {
+    const rp = actor === 'system' ? null : PERSONAS[actor].rp;
+    return rp ? { type: 'RelatedPerson', id: rp } : null;
+  }
+  const r = w.samples.get(sampleKey(patient, row));
+  return r ? { type: r.resourceType, id: r.id! } : null;
+}
+
+export async function buildWorld(): Promise<World> {
+  const s = await startAuthTestServer();
+  await seedDemoData(s.repo, createLogger('silent'), s.fhirBase);
+  const samples = new Map<string, Resource>();
+  for (const patient of ['kari-nordmann', 'emma-johansen']) {
+    for (const row of POLICY) {
+      const r = sampleFor(row, patient);
+      if (!r) continue;
+      const { resource } = await s.repo.create(r, SYSTEM_ACCESS);
+      samples.set(sampleKey(patient, row), resource);
+    }
+  }
+  const tokens = {} as Record<TestedActor, string>;
+  for (const [actor, persona] of Object.entries(PERSONAS) as Array<[TestedActor, (typeof PERSONAS)[keyof typeof PERSONAS]]>) {
+    tokens[actor] = await portalToken(s, persona.pid, persona.patient);
+  }
+  tokens.system = await getDevSystemToken(s.baseUrl);
+  return { s, tokens, samples };
+}
+
+/** A token for the first-party portal, through the real login, terms, picker and (skipped) consent. */
+export async function portalToken(s: AuthTestServer, pid: string, patient: string, scope = PORTAL_SCOPE): Promise<string> {
+  const redirectUri = `${s.baseUrl}/portal/callback`;
+  const r = await launch(s, { clientId: PORTAL_CLIENT_ID, pid, patient, scope, redirectUri });
+  const t = await exchange(s, PORTAL_CLIENT_ID, r, redirectUri);
+  if (t.status !== 200) throw new Error(`token exchange for ${pid} failed: ${JSON.stringify(t.body)}`);
+  if (t.body.patient !== patient) throw new Error(`token for ${pid} is for ${String(t.body.patient)}, not ${patient}`);
+  return t.body.access_token as string;
+}
