@@ -38,7 +38,7 @@ export async function deactivateAccount(repo: Repository, patientId: string): Pr
       const consent = await tx.read<Consent>('Consent', id, SYSTEM_ACCESS);
       const isTerms = consent.category?.some((c) => c.coding?.some((x) => x.system === TERMS_CATEGORY_SYSTEM && x.code === TERMS_CATEGORY_CODE));
       if (!isTerms && !proxyLevelOf(consent)) continue;
-      const meta = isTerms ? consent.meta : { ...consent.meta, tag: [...(consent.meta?.tag ?? []), { system: GRANT_STATE, code: 'suspended', display: SUSPENDED_NOTE }] };
+      const meta = isTerms ? consent.meta : { ...consent.meta, tag: [...(consent.meta?.tag ?? []), { system: GRANT_STATE, code: 'suspended', display: 'Suspended by account deactivation' }] };
       await tx.update<Consent>({ ...consent, status: 'inactive', ...(meta ? { meta } : {}) }, SYSTEM_ACCESS);
       suspended.push(`Consent/${id}`);
     }
