@@ -69,7 +69,7 @@ export const POLICY: readonly PolicyRow[] = [
   row(14, 'DocumentReference',   'personal note',       { query: PERSONAL_NOTE },           'rscud -     -     -     rscu  rscu   -     -',     'S16 "no health personnel can access"; S7 Full "view and change"; A4 no delete'),
   row(13, 'DocumentReference',   'clinical',            'otherwise',                        'rs    -     rs    -     rs    rs     rscu  rscud', 'S4 "history"'),
   row(15, 'QuestionnaireResponse', 'answered recently', { query: 'authored=ge{recent}' },   'rscu  -     -     -     rscu  rscu   rs    rscud', 'S24 "only … questionnaires you have answered recently"; S7'),
-  row(15, 'QuestionnaireResponse', 'older',             'otherwise',                        '-     -     -     -     -     -      rs    rscud', 'S24'),
+  row(15, 'QuestionnaireResponse', 'older',             'otherwise',                        '-     -     -     -     -     -      rs    rscud', 'S24 older answers are no longer shown to the citizen side'),
   row(16, 'Consent',             'grants and terms',    'all',                              'rscu  -     -     -     -     -      r     rscu',  'S8, S32; A5 proxies never administer consents; kept for audit (no delete)'),
   row(17, 'AuditEvent',          'access log',          'all',                              'rs    -     -     -     -     -      -     rs',    'S23; A6; written by the server only'),
   row(18, 'RelatedPerson',       'the actor’s own',     { query: '_id={actorId}' },         'rs    r     r     r     r     r      rs    rscud', 'S32; non-transitive: a proxy sees only their own'),

@@ -4,7 +4,7 @@
  * the resource being written. Within a type the first slice whose query matches wins; 'otherwise'
  * takes what no other slice of the type matched, so slices never overlap.
  */
-import type { Resource } from 'fhir/r4';
+import type { FhirResource, Resource } from 'fhir/r4';
 import type { FilterExpr } from './access-context.js';
 import { matchesQuery } from './slice-match.js';
 import { rowsFor, type PolicyRow } from './policy.js';
@@ -49,7 +49,7 @@ export function sliceExprs(resourceType: string, vars: SliceVars): Array<{ row: 
 }
 
 /** The slice a resource falls in (first explicit match, else 'otherwise'/'all'); null when the type has no row. */
-export function sliceOf(resource: Resource, vars: SliceVars): PolicyRow | null {
+export function sliceOf(resource: Resource | FhirResource, vars: SliceVars): PolicyRow | null {
   const rows = rowsFor(resource.resourceType);
   for (const r of rows) {
     const qs = ownQueries(r, vars);
