@@ -56,6 +56,7 @@ export function createFhirRouter(deps: FhirDeps): Router {
   router.get('/:type/:id/_history/:vid', route((req, res) => instance.vread(deps, req, res, type(req), p(req, 'id'), p(req, 'vid'))));
   router.post('/:type/:id/:op', route(async (req, res) => {
     if (p(req, 'op') === '$validate') return validateInteraction(deps, req, res, type(req), p(req, 'id'));
+    if (type(req) === 'Patient' && p(req, 'op') === '$everything') return search(deps, req, res, null, { resourceType: 'Patient', id: p(req, 'id') });
     if (type(req) === 'Patient' && (p(req, 'op') === '$deactivate' || p(req, 'op') === '$reactivate')) return accountOperation(deps, req, res, p(req, 'id'), p(req, 'op'));
     throw notFound(`Unknown operation "${p(req, 'op')}" on ${type(req)}`);
   }));
@@ -63,6 +64,8 @@ export function createFhirRouter(deps: FhirDeps): Router {
   router.get('/:compartment/:id/:type', route(async (req, res) => {
     if (p(req, 'compartment') !== 'Patient') throw notFound(`Compartment "${p(req, 'compartment')}" is not supported; only Patient`);
     const target = p(req, 'type');
+    // Patient/$everything is the whole compartment under the caller's access filters, the Patient included.
+    if (target === '$everything') return search(deps, req, res, null, { resourceType: 'Patient', id: p(req, 'id') });
     if (target !== '*' && !isResourceType(target)) throw notFound(`Unknown resource type "${target}"`);
     return search(deps, req, res, target === '*' ? null : target, { resourceType: 'Patient', id: p(req, 'id') });
   }));

@@ -107,6 +107,22 @@ describe('no way around the policy (issue 5: includes, chains, _has, history, ba
     expect(JSON.stringify(msgs.body)).not.to.include('Skal rulles tilbake'); // rolled back as a whole
   });
 
+  it('Patient/$everything returns the represented patient’s compartment as the actor may see it, and nobody else’s', async () => {
+    const std = await get(w, 'standard', 'Patient/kari-nordmann/$everything?_count=1000');
+    expect(std.status).to.equal(200);
+    expect(refs(std.body)).to.include('Patient/kari-nordmann');
+    for (const h of hidden) expect(refs(std.body)).not.to.include(h);
+    expect(refs(std.body).some((r) => r.startsWith('Encounter/') || r.startsWith('Consent/'))).to.equal(false);
+    const full = await get(w, 'full', 'Patient/kari-nordmann/$everything?_count=1000');
+    expect(refs(full.body)).to.include(`DocumentReference/${NOTE}`);
+    // Naming another patient is refused outright, whether or not that patient exists (access-spec §4.7).
+    expect((await get(w, 'standard', 'Patient/ola-nordmann/$everything')).status).to.equal(403);
+    expect((await get(w, 'standard', 'Patient/no-such-patient/Observation')).status).to.equal(403);
+    expect((await get(w, 'standard', 'Observation?subject=Patient/ola-nordmann')).status).to.equal(403);
+    expect((await get(w, 'standard', 'Observation?patient=ola-nordmann')).status).to.equal(403);
+    expect((await get(w, 'standard', 'Observation?patient=kari-nordmann')).status).to.equal(200);
+  });
+
   it('a write into another patient’s record is 403, never a create (access-spec §4.7)', async () => {
     const res = await fetch(`${w.s.fhirBase}/Communication`, {
       method: 'POST', headers: { authorization: `Bearer ${w.tokens.full}`, 'content-type': 'application/fhir+json' },

@@ -5,6 +5,7 @@ import { sendJson, preferStrictHandling } from '../../http/respond.js';
 import { readHistory } from '../repository/history.js';
 import { executeSearch } from '../search/execute.js';
 import { accessOf, type FhirDeps } from './context.js';
+import { assertOwnPatient } from '../../access/search-guard.js';
 
 /** Query pairs in order; a POST _search form body is appended to the URL's parameters. */
 export function searchParams(req: Request): Array<[string, string]> {
@@ -20,10 +21,13 @@ export function searchParams(req: Request): Array<[string, string]> {
 }
 
 export async function search(deps: FhirDeps, req: Request, res: Response, type: string | null, compartment?: { resourceType: 'Patient'; id: string }): Promise<void> {
+  const access = accessOf(res);
+  const params = searchParams(req);
+  assertOwnPatient(access, params, compartment?.id);
   const bundle = await executeSearch(deps.repo.queryable, {
     resourceType: type,
-    params: searchParams(req),
-    access: accessOf(res),
+    params,
+    access,
     fhirBase: deps.config.fhirBase,
     strict: preferStrictHandling(req),
     compartment,
