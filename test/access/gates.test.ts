@@ -9,7 +9,8 @@ import { EXT, parentGates, proxyGates, selfGates } from '../../src/access/gates.
 import { checkGrantRules } from '../../src/access/grant-rules.js';
 import { ceilingFor } from '../../src/access/options.js';
 import { FhirError } from '../../src/fhir/errors.js';
-import { fhirGet } from '../auth/support.js';
+import { PORTAL_CLIENT_ID, PORTAL_SCOPE } from '../../src/auth/clients.js';
+import { exchange, fhirGet, launch } from '../auth/support.js';
 import { buildWorld, portalToken, type World } from './world.js';
 
 /** Noon in Oslo on a calendar day (so the date is the same in UTC and Europe/Oslo). */
@@ -130,6 +131,20 @@ describe('gates act on live tokens, on the next request (S8, S13, S15)', functio
     expect(await options('21878709109')).to.deep.equal(['sara-ahmed']); // not Leo (G11)
     expect(await options('22846611200')).to.deep.equal(['erik-olsen']); // not his late father (G1)
     expect(await options('09851657840')).to.deep.equal([]); // Emma under 16 (G14)
+  });
+
+  it('a proxy’s token is for the represented patient, names the grant’s RelatedPerson and asks for a banner (access-spec §0.1)', async () => {
+    const redirectUri = `${w.s.baseUrl}/portal/callback`;
+    const r = await launch(w.s, { clientId: PORTAL_CLIENT_ID, pid: '03897302801', patient: 'kari-nordmann', scope: PORTAL_SCOPE, redirectUri });
+    expect(r.steps).to.include('picker');
+    const t = await exchange(w.s, PORTAL_CLIENT_ID, r, redirectUri);
+    expect(t.body).to.include({ patient: 'kari-nordmann', need_patient_banner: true });
+    const idToken = JSON.parse(Buffer.from(String(t.body.id_token).split('.')[1]!, 'base64url').toString()) as { fhirUser?: string };
+    expect(idToken.fhirUser).to.match(/RelatedPerson\/fullmakt-kari-ola$/);
+    // Granted = requested ∩ the Standard ceiling: explicit types, no visit history, no Consent.
+    const scope = String(t.body.scope);
+    expect(scope).to.include('patient/Appointment.crs').and.include('patient/Observation.rs');
+    expect(scope).not.to.match(/Encounter|Consent|AuditEvent|patient\/\*/);
   });
 
   it('revoking a grant makes the proxy’s live token 401 at once', async () => {

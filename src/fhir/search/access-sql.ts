@@ -71,7 +71,7 @@ function compileFilterQuery(type: string, query: string, alias: string, ctx: Com
     // A scope query that cannot be compiled denies rather than allows. Inside a policy expression a
     // FALSE could be negated into TRUE, so there it is a server fault (the policy tests compile every slice).
     if (err instanceof FhirError && onError === 'deny') return 'FALSE';
-    if (err instanceof FhirError) throw new Error(`Access policy query "${query}" on ${type} does not compile: ${err.message}`);
+    if (err instanceof FhirError) throw new Error(`Access policy query "${query}" on ${type} does not compile: ${err.message}`, { cause: err });
     throw err;
   }
 }

@@ -29,7 +29,8 @@ export function patientCompartmentsOf(resource: Resource): string[] {
     if (!compiled) continue;
     for (const v of compiled.evaluate(resource)) {
       const ref = (v as { reference?: unknown } | null)?.reference;
-      if (typeof ref !== 'string') continue;
+      // An absolute URL points at another server's Patient, never at ours (no cross-server membership).
+      if (typeof ref !== 'string' || /^[a-z][a-z0-9+.-]*:/i.test(ref)) continue;
       const parsed = parseReference(ref);
       if (parsed?.type === 'Patient') ids.add(parsed.id);
     }
