@@ -6,9 +6,9 @@
  */
 import type { AccessFilter } from '../../access/access-context.js';
 import { badRequest } from '../errors.js';
-import { isResourceType, searchParam, type SearchParamDef } from '../definitions/registry.js';
+import { isResourceType, searchParam, searchParamByUrl, type SearchParamDef } from '../definitions/registry.js';
 import { dateRange, normalizeString } from './normalize.js';
-import { splitPrefix, type ParamNode } from './parse.js';
+import { splitPrefix, splitValues, type ParamNode } from './parse.js';
 
 export interface CompileCtx {
   params: unknown[];
@@ -43,12 +43,12 @@ export function compileParam(type: string, node: ParamNode, alias: string, ctx: 
   if (node.modifier === 'missing') return missingPredicate(type, def, node, alias, ctx);
   if (def.type === 'reference' && node.chain.length > 0) return chainPredicate(type, def, node, alias, ctx);
   if (node.chain.length > 0) throw badRequest(`Only reference parameters can be chained; "${node.raw}" is a ${def.type}`, node.raw);
+  if (def.type === 'composite') return compositePredicate(type, def, node, alias, ctx);
   const table = tableFor(def);
   const sub = nextAlias('i');
   const ors = node.values.map((v) => valuePredicate(def, node, v, sub, ctx));
   const inner = `SELECT ${sub}.resource_id FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${sub}.code = ${bind(ctx, codeFor(def, node))} AND (${ors.join(' OR ')})`;
-  const negate = node.modifier === 'not' || (def.type === 'date' && node.values.every((v) => splitPrefix(v)[0] === 'ne'));
-  return negate ? `${alias}.id NOT IN (${inner})` : `${alias}.id IN (${inner})`;
+  return node.modifier === 'not' ? `${alias}.id NOT IN (${inner})` : `${alias}.id IN (${inner})`;
 }
 
 function tableFor(def: SearchParamDef): string {
@@ -65,12 +65,15 @@ function missingPredicate(type: string, def: SearchParamDef, node: ParamNode, al
   const v = node.values[0];
   if (v !== 'true' && v !== 'false') throw badRequest(`${node.raw} takes true or false`, node.raw);
   const sub = nextAlias('m');
-  const inner = `SELECT ${sub}.resource_id FROM ${tableFor(def)} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${sub}.code = ${bind(ctx, def.code)}`;
+  // A composite is present when its first component is (its rows live under `<code>$0`).
+  const [table, code] = def.type === 'composite' ? [tableFor(componentDefs(def, node)[0]!), `${def.code}$0`] : [tableFor(def), def.code];
+  const inner = `SELECT ${sub}.resource_id FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${sub}.code = ${bind(ctx, code)}`;
   return v === 'true' ? `${alias}.id NOT IN (${inner})` : `${alias}.id IN (${inner})`;
 }
 
-function valuePredicate(def: SearchParamDef, node: ParamNode, value: string, t: string, ctx: CompileCtx): string {
-  if (value === '') throw badRequest(`Search parameter "${node.raw}" has an empty value`, node.raw);
+function valuePredicate(def: SearchParamDef, node: ParamNode, escaped: string, t: string, ctx: CompileCtx): string {
+  if (escaped === '') throw badRequest(`Search parameter "${node.raw}" has an empty value`, node.raw);
+  const value = escaped.replace(/\\\$/g, '$');
   switch (def.type) {
     case 'token':
       return tokenPredicate(node, value, t, ctx);
@@ -101,6 +104,36 @@ function valuePredicate(def: SearchParamDef, node: ParamNode, value: string, t: 
   }
 }
 
+/**
+ * `code-value-quantity=http://loinc.org|8480-6$gt140`: each `$`-separated part is compiled by its
+ * component's own type on that component's rows, and all parts must hit rows of the same element
+ * (same `element` ordinal, see 004-composite.sql). See: https://hl7.org/fhir/R4/search.html#composite
+ */
+function compositePredicate(type: string, def: SearchParamDef, node: ParamNode, alias: string, ctx: CompileCtx): string {
+  if (node.modifier) throw badRequest(`Modifier ":${node.modifier}" is not supported on composite parameter "${node.code}"`, node.raw, 'not-supported');
+  const components = componentDefs(def, node);
+  const tables = components.map((c) => tableFor(c));
+  const aliases = components.map(() => nextAlias('k'));
+  const ors = node.values.map((value) => {
+    const parts = value.split(/(?<!\\)\$/);
+    if (parts.length !== components.length) throw badRequest(`"${value}" is not ${components.map((c) => c.type).join('$')} for composite parameter "${node.code}"`, node.raw);
+    const plain = { ...node, modifier: undefined };
+    return `(${parts.map((part, k) => {
+      return valuePredicate(components[k]!, plain, part, aliases[k]!, ctx);
+    }).join(' AND ')})`;
+  });
+  const [first, ...rest] = aliases;
+  const joins = rest.map((a, j) => `JOIN ${tables[j + 1]} ${a} ON ${a}.resource_type = ${first}.resource_type AND ${a}.resource_id = ${first}.resource_id AND ${a}.code = ${bind(ctx, `${def.code}$${j + 1}`)} AND ${a}.element = ${first}.element`);
+  return `${alias}.id IN (SELECT ${first}.resource_id FROM ${tables[0]} ${first} ${joins.join(' ')} WHERE ${first}.resource_type = ${bind(ctx, type)} AND ${first}.code = ${bind(ctx, `${def.code}$0`)} AND (${ors.join(' OR ')}))`;
+}
+
+/** A composite's components as parameter definitions of their own types (from their canonical URLs). */
+function componentDefs(def: SearchParamDef, node: ParamNode): SearchParamDef[] {
+  const components = def.components.map((c) => searchParamByUrl(c.definition));
+  if (components.length === 0 || components.some((c) => !c)) throw badRequest(`Composite parameter "${def.code}" has components this server does not know`, node.raw, 'not-supported');
+  return components.map((c) => ({ ...def, type: c!.type, targets: c!.target ?? [], components: [] }));
+}
+
 function tokenPredicate(node: ParamNode, value: string, t: string, ctx: CompileCtx): string {
   if (node.modifier === 'text') return `${t}.text LIKE ${bind(ctx, `${escapeLike(normalizeString(value))}%`)}`;
   if (node.modifier === 'of-type') {
@@ -127,29 +160,37 @@ function referencePredicate(def: SearchParamDef, node: ParamNode, value: string,
   if (/^https?:\/\//.test(ref) || ref.startsWith('urn:')) return `${t}.url = ${bind(ctx, ref)}`;
   ref = ref.replace(/\/_history\/.*$/, '');
   const parts = ref.split('/');
+  // `Type/id` means a resource on this server: an absolute reference to another server that happens
+  // to end in the same Type/id is not it (relative and own-base references are).
+  const local = () => (ctx.fhirBase ? ` AND (${t}.url IS NULL OR ${t}.url NOT LIKE '%://%' OR ${t}.url LIKE ${bind(ctx, `${escapeLike(ctx.fhirBase)}/%`)})` : '');
   if (parts.length === 2) {
     if (typeModifier && parts[0] !== typeModifier) return 'FALSE';
-    return `(${t}.target_id = ${bind(ctx, parts[1])} AND ${t}.target_type = ${bind(ctx, parts[0])})`;
+    return `(${t}.target_id = ${bind(ctx, parts[1])} AND ${t}.target_type = ${bind(ctx, parts[0])}${local()})`;
   }
   if (parts.length !== 1) throw badRequest(`Reference value "${value}" is not Type/id, id or a URL`, node.raw);
   const type = typeModifier ?? (def.targets.length === 1 ? def.targets[0] : undefined);
-  return type ? `(${t}.target_id = ${bind(ctx, ref)} AND ${t}.target_type = ${bind(ctx, type)})` : `${t}.target_id = ${bind(ctx, ref)}`;
+  return type ? `(${t}.target_id = ${bind(ctx, ref)} AND ${t}.target_type = ${bind(ctx, type)}${local()})` : `(${t}.target_id = ${bind(ctx, ref)}${local()})`;
 }
 
 /** `subject:Patient.name=x` → references whose target matches `name=x` (and is visible). */
 function chainPredicate(type: string, def: SearchParamDef, node: ParamNode, alias: string, ctx: CompileCtx): string {
   if (ctx.depth > 4) throw badRequest(`Chain "${node.raw}" is too deep`, node.raw);
-  const targets = node.modifier ? [node.modifier] : def.targets;
-  if (targets.length !== 1 && !targets.includes('Patient')) throw badRequest(`Chain "${node.raw}" is ambiguous: name the target type (${node.code}:Type.…)`, node.raw);
-  const target = targets.length === 1 ? targets[0]! : 'Patient';
-  if (!isResourceType(target)) throw badRequest(`Unknown target type in "${node.raw}"`, node.raw);
   const [next, ...rest] = node.chain;
   const [nextCode, nextModifier] = next!.split(':');
+  if (node.modifier && !isResourceType(node.modifier)) throw badRequest(`Unknown target type in "${node.raw}"`, node.raw);
+  // Without a :Type the chain runs over every target type that has the next parameter (spec:
+  // search.html#chaining allows searching all targets), rather than guessing one.
+  const targets = (node.modifier ? [node.modifier] : def.targets).filter((t) => isResourceType(t) && (searchParam(t, nextCode!) || ['_text', '_content'].includes(nextCode!)));
+  if (targets.length === 0) throw badRequest(`Unknown search parameter "${nextCode}" in chain "${node.raw}"`, node.raw, 'not-supported');
+  if (targets.length > 10) throw badRequest(`Chain "${node.raw}" is ambiguous: name the target type (${node.code}:Type.…)`, node.raw);
   const ref = nextAlias('c');
-  const tgt = nextAlias('t');
-  const inner = compileParam(target, { raw: node.raw, code: nextCode!, modifier: nextModifier, chain: rest, values: node.values }, tgt, { ...ctx, depth: ctx.depth + 1 });
-  const access = ctx.accessPredicate(target, tgt, ctx);
-  return `${alias}.id IN (SELECT ${ref}.resource_id FROM sp_reference ${ref} WHERE ${ref}.resource_type = ${bind(ctx, type)} AND ${ref}.code = ${bind(ctx, def.code)} AND ${ref}.target_type = ${bind(ctx, target)} AND ${ref}.target_id IN (SELECT ${tgt}.id FROM resources ${tgt} WHERE ${tgt}.resource_type = ${bind(ctx, target)} AND NOT ${tgt}.deleted AND ${inner} AND ${access}))`;
+  const ors = targets.map((target) => {
+    const tgt = nextAlias('t');
+    const inner = compileParam(target, { raw: node.raw, code: nextCode!, modifier: nextModifier, chain: rest, values: node.values }, tgt, { ...ctx, depth: ctx.depth + 1 });
+    const access = ctx.accessPredicate(target, tgt, ctx);
+    return `(${ref}.target_type = ${bind(ctx, target)} AND ${ref}.target_id IN (SELECT ${tgt}.id FROM resources ${tgt} WHERE ${tgt}.resource_type = ${bind(ctx, target)} AND NOT ${tgt}.deleted AND ${inner} AND ${access}))`;
+  });
+  return `${alias}.id IN (SELECT ${ref}.resource_id FROM sp_reference ${ref} WHERE ${ref}.resource_type = ${bind(ctx, type)} AND ${ref}.code = ${bind(ctx, def.code)} AND (${ors.join(' OR ')}))`;
 }
 
 /** `_has:Observation:patient:code=1234` (nestable). */
@@ -168,7 +209,7 @@ export function hasPredicate(type: string, raw: string, value: string, alias: st
   else {
     const [head, ...chain] = rest!.split('.');
     const [code, modifier] = head!.split(':');
-    inner = compileParam(other!, { raw, code: code!, modifier, chain, values: value.split(',') }, o, next);
+    inner = compileParam(other!, { raw, code: code!, modifier, chain, values: splitValues(value) }, o, next);
   }
   const access = ctx.accessPredicate(other!, o, ctx);
   return `${alias}.id IN (SELECT ${ref}.target_id FROM sp_reference ${ref} JOIN resources ${o} ON ${o}.resource_type = ${ref}.resource_type AND ${o}.id = ${ref}.resource_id WHERE ${ref}.resource_type = ${bind(ctx, other)} AND ${ref}.code = ${bind(ctx, refCode)} AND ${ref}.target_type = ${bind(ctx, type)} AND NOT ${o}.deleted AND ${inner} AND ${access})`;
@@ -178,18 +219,23 @@ export function datePredicate(low: string, high: string, raw: string, ctx: Compi
   const [prefix, value] = splitPrefix(raw);
   const range = dateRange(value);
   if (!range) throw badRequest(`"${raw}" is not a FHIR date/dateTime for ${name}`, name);
-  const lo = bind(ctx, range.low.toISOString());
-  const hi = bind(ctx, range.high.toISOString());
+  // Bind only the bounds a prefix uses: PostgreSQL cannot type an unreferenced parameter (42P18).
+  const lo = () => bind(ctx, range.low.toISOString());
+  const hi = () => bind(ctx, range.high.toISOString());
+  // Target [low, high) against the search value's range [lo, hi), as search.html#prefix words it:
+  // eq = the search range contains the target; gt/lt = the target reaches beyond it; ge/le = either.
+  // `ne` is per index row, so a resource without the element does not match it (as HAPI does).
+  const contained = () => `(${low} >= ${lo()}::timestamptz AND ${high} <= ${hi()}::timestamptz)`;
   switch (prefix) {
-    case 'eq': return `(${low} >= ${lo}::timestamptz AND ${high} <= ${hi}::timestamptz)`;
-    case 'ne': return `(${low} >= ${lo}::timestamptz AND ${high} <= ${hi}::timestamptz)`; // negated by the caller
-    case 'gt': return `${high} > ${hi}::timestamptz`;
-    case 'ge': return `${high} > ${lo}::timestamptz`;
-    case 'lt': return `${low} < ${lo}::timestamptz`;
-    case 'le': return `${low} < ${hi}::timestamptz`;
-    case 'sa': return `${low} >= ${hi}::timestamptz`;
-    case 'eb': return `${high} <= ${lo}::timestamptz`;
-    default: return `(${low} < ${hi}::timestamptz AND ${high} > ${lo}::timestamptz)`; // ap: overlaps
+    case 'eq': return contained();
+    case 'ne': return `NOT ${contained()}`;
+    case 'gt': return `${high} > ${hi()}::timestamptz`;
+    case 'ge': return `(${high} > ${hi()}::timestamptz OR ${contained()})`;
+    case 'lt': return `${low} < ${lo()}::timestamptz`;
+    case 'le': return `(${low} < ${lo()}::timestamptz OR ${contained()})`;
+    case 'sa': return `${low} >= ${hi()}::timestamptz`;
+    case 'eb': return `${high} <= ${lo()}::timestamptz`;
+    default: return `(${low} < ${hi()}::timestamptz AND ${high} > ${lo()}::timestamptz)`; // ap: overlaps
   }
 }
 

@@ -8,7 +8,7 @@ import type { Bundle, BundleEntry, OperationOutcome, Resource } from 'fhir/r4';
 import type { AccessContext } from '../../access/access-context.js';
 import type { Queryable } from '../../db/db.js';
 import { FhirError, badRequest, operationOutcome, type Issue } from '../errors.js';
-import { isResourceType, patientCompartmentParams } from '../definitions/registry.js';
+import { isResourceType, patientCompartmentParams, searchParam } from '../definitions/registry.js';
 import { resourceFromRow, type ResourceRow } from '../repository/rows.js';
 import { accessPredicateFor } from './access-sql.js';
 import { bind, compileParam, hasPredicate, type CompileCtx } from './compile.js';
@@ -51,7 +51,10 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
 
   const snapshot = parseNonNegative(control('_snapshot'), '_snapshot') ?? (await currentSnapshot(q));
   where.push(`r.seq <= ${bind(ctx, snapshot)}`);
-  const sort = compileSort(control('_sort'), typeForParams, ctx);
+  // The sort binds its parameters into the page query only: the count query must not carry
+  // parameters it does not reference (a bind/prepare mismatch on PGlite, untypable on PostgreSQL).
+  const pageParams = [...params];
+  const sort = compileSort(control('_sort'), typeForParams, { ...ctx, params: pageParams });
   const whereSql = where.join(' AND ');
 
   let total: number | undefined;
@@ -61,7 +64,6 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   }
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', ...(total !== undefined ? { total } : {}), link: [], entry: [] };
   if (summary !== 'count') {
-    const pageParams = [...params];
     const rows = await q.query<ResourceRow & Record<string, unknown>>(
       `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, r.seq FROM resources r WHERE ${whereSql} ORDER BY ${sort} LIMIT $${pageParams.push(count + 1)} OFFSET $${pageParams.push(offset)}`,
       pageParams,
@@ -81,9 +83,12 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
 
 function compileCriteria(parsed: ParsedQuery, type: string, types: string[], ctx: CompileCtx, strict: boolean, where: string[], warnings: Issue[]): void {
   const attempt = (raw: string, fn: () => string) => {
+    const bound = ctx.params.length;
     try {
       where.push(fn());
     } catch (err) {
+      // Drop what the failed parameter bound: PostgreSQL rejects parameters the SQL never uses.
+      ctx.params.length = bound;
       // Lenient handling (the default) ignores a parameter it cannot use and says so in the Bundle.
       if (!(err instanceof FhirError) || strict || err.status !== 400 || !isUnknownParam(err)) throw err;
       warnings.push({ code: 'not-supported', diagnostics: `Ignored: ${err.issues[0]!.diagnostics}`, expression: [raw] });
@@ -91,7 +96,12 @@ function compileCriteria(parsed: ParsedQuery, type: string, types: string[], ctx
   };
   for (const p of parsed.params) {
     if (types.length > 1 && !['_id', '_lastUpdated', '_tag', '_profile', '_security', '_source', '_text', '_content'].includes(p.code)) {
-      attempt(p.raw, () => `(${types.map((t) => `(r.resource_type = ${bind(ctx, t)} AND ${compileParam(t, p, 'r', ctx)})`).join(' OR ')})`);
+      // Applied to the types that define the parameter; resources of the other types cannot match it.
+      const known = types.filter((t) => searchParam(t, p.code));
+      attempt(p.raw, () => {
+        if (known.length === 0) throw badRequest(`Unknown search parameter "${p.code}" for ${types.slice(0, 5).join(', ')}${types.length > 5 ? ', …' : ''}`, p.raw, 'not-supported');
+        return `(${known.map((t) => `(r.resource_type = ${bind(ctx, t)} AND ${compileParam(t, p, 'r', ctx)})`).join(' OR ')})`;
+      });
     } else attempt(p.raw, () => compileParam(type, p, 'r', ctx));
   }
   for (const h of parsed.has) attempt(h.raw, () => hasPredicate(type, h.raw, h.value, 'r', ctx));

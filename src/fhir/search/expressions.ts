@@ -6,7 +6,7 @@
 import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import type { Resource } from 'fhir/r4';
-import { searchParam, type SearchParamDef } from '../definitions/registry.js';
+import { searchParam, searchParamByUrl, type SearchParamDef } from '../definitions/registry.js';
 
 export interface CompiledParam {
   def: SearchParamDef;
@@ -55,4 +55,66 @@ export function stripResolve(expression: string): { expression: string; targets:
     return '';
   });
   return { expression: stripped, targets: targets.size > 0 ? [...targets] : null };
+}
+
+export interface CompiledComposite {
+  /** The elements the composite ranges over (e.g. the Observation itself and each `component`). */
+  elements(resource: Resource): ElementNode[];
+  /** Each component's parameter type and an evaluator relative to one element. */
+  components: Array<{ type: string; evaluate(element: ElementNode, resource: Resource): unknown[] }>;
+}
+
+/** fhirpath.js's node when `resolveInternalTypes` is off: the JSON plus its path in the model. */
+export interface ElementNode {
+  path: string;
+  data: unknown;
+}
+
+const compositeCache = new Map<string, CompiledComposite | null>();
+
+export function compiledComposite(type: string, code: string): CompiledComposite | null {
+  const key = `${type}.${code}`;
+  if (compositeCache.has(key)) return compositeCache.get(key)!;
+  const def = searchParam(type, code);
+  let compiled: CompiledComposite | null = null;
+  try {
+    if (def?.type === 'composite' && def.expression && def.components.length > 0) {
+      // Unresolved nodes keep their model path, which the component expressions need to resolve
+      // choice types (`value.as(Quantity)` on an Observation.component).
+      const elementsFn = fhirpath.compile(def.expression, r4 as never, { resolveInternalTypes: false }) as unknown as Evaluator;
+      const byBase = new Map<string, Evaluator>();
+      compiled = {
+        elements: (resource) => safely(() => elementsFn(resource) as ElementNode[]).filter((n) => n && typeof n.path === 'string'),
+        components: def.components.map((c) => {
+          // R4 writes `value.as(DateTime)`; the FHIR type name is `dateTime`, which is what matches.
+          const expression = c.expression.replace(/\bas\(DateTime\)/g, 'as(dateTime)');
+          return {
+            type: searchParamByUrl(c.definition)?.type ?? 'unknown',
+            evaluate: (element: ElementNode, resource: Resource) =>
+              safely(() => {
+                let fn = byBase.get(`${element.path}\u0000${expression}`);
+                if (!fn) {
+                  fn = fhirpath.compile({ base: element.path, expression } as never, r4 as never, { resolveInternalTypes: true }) as unknown as Evaluator;
+                  byBase.set(`${element.path}\u0000${expression}`, fn);
+                }
+                // `%resource` (MolecularSequence's coordinates) is the whole resource, not the element.
+                return (fn as unknown as (data: unknown, env: Record<string, unknown>) => unknown[])(element.data, { resource });
+              }).filter((v) => v !== null && v !== undefined),
+          };
+        }),
+      };
+    }
+  } catch {
+    compiled = null; // an expression the engine cannot compile is not searchable
+  }
+  compositeCache.set(key, compiled);
+  return compiled;
+}
+
+function safely<T>(fn: () => T[]): T[] {
+  try {
+    return fn();
+  } catch {
+    return [];
+  }
 }

@@ -5,17 +5,20 @@
  */
 import type { Resource } from 'fhir/r4';
 import { searchParamsFor } from '../definitions/registry.js';
-import { compiledParam } from './expressions.js';
+import { compiledComposite, compiledParam } from './expressions.js';
 import { dateRange, normalizeString } from './normalize.js';
 
+/** `element`: ordinal of the composite element a component row came from (null for ordinary rows). */
+type Row<T> = T & { element?: number };
+
 export interface IndexRows {
-  token: Array<{ code: string; system: string | null; value: string | null; text: string | null }>;
-  string: Array<{ code: string; norm: string; value: string }>;
-  reference: Array<{ code: string; targetType: string | null; targetId: string | null; url: string | null; identSystem: string | null; identValue: string | null }>;
-  date: Array<{ code: string; low: string; high: string }>;
-  number: Array<{ code: string; value: number }>;
-  quantity: Array<{ code: string; value: number; system: string | null; unit: string | null }>;
-  uri: Array<{ code: string; value: string }>;
+  token: Array<Row<{ code: string; system: string | null; value: string | null; text: string | null }>>;
+  string: Array<Row<{ code: string; norm: string; value: string }>>;
+  reference: Array<Row<{ code: string; targetType: string | null; targetId: string | null; url: string | null; identSystem: string | null; identValue: string | null }>>;
+  date: Array<Row<{ code: string; low: string; high: string }>>;
+  number: Array<Row<{ code: string; value: number }>>;
+  quantity: Array<Row<{ code: string; value: number; system: string | null; unit: string | null }>>;
+  uri: Array<Row<{ code: string; value: string }>>;
 }
 
 type Obj = Record<string, unknown>;
@@ -25,13 +28,35 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 
 export function extractIndexRows(resource: Resource): IndexRows {
   const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
   for (const def of searchParamsFor(resource.resourceType).values()) {
-    if (def.type === 'composite' || def.type === 'special') continue;
+    if (def.type === 'special') continue;
+    if (def.type === 'composite') {
+      addComposite(rows, resource, def.code);
+      continue;
+    }
     const compiled = compiledParam(resource.resourceType, def.code);
     if (!compiled) continue;
     const values = def.code === '_id' ? [resource.id] : compiled.evaluate(resource);
     for (const v of values) addValue(rows, def.type, def.code, v, compiled.resolveTargets);
   }
   return dedupe(rows);
+}
+
+/**
+ * One row per component value, tagged with the element's ordinal: matching then requires every
+ * component to hit the same element (see 004-composite.sql).
+ */
+function addComposite(rows: IndexRows, resource: Resource, code: string): void {
+  const composite = compiledComposite(resource.resourceType, code);
+  if (!composite) return;
+  composite.elements(resource).forEach((element, ordinal) => {
+    composite.components.forEach((component, k) => {
+      const list = rows[component.type as keyof IndexRows] as Array<{ element?: number }> | undefined;
+      if (!list) return;
+      const before = list.length;
+      for (const v of component.evaluate(element, resource)) addValue(rows, component.type, `${code}$${k}`, v, null);
+      for (let i = before; i < list.length; i++) list[i]!.element = ordinal;
+    });
+  });
 }
 
 function addValue(rows: IndexRows, type: string, code: string, v: unknown, targets: string[] | null): void {

@@ -26,16 +26,19 @@ async function insertRows(tx: Queryable, type: string, id: string, rows: IndexRo
     const unnest = casts.map((c, i) => `$${i + 3}::${c}[]`).join(', ');
     await tx.query(`INSERT INTO ${table} (resource_type, resource_id, ${columns.join(', ')}) SELECT $1, $2, * FROM unnest(${unnest})`, [type, id, ...data]);
   };
-  await insert('sp_token', ['code', 'system', 'value', 'text'], ['text', 'text', 'text', 'text'], [rows.token.map((r) => r.code), rows.token.map((r) => r.system), rows.token.map((r) => r.value), rows.token.map((r) => r.text)]);
-  await insert('sp_string', ['code', 'norm', 'value'], ['text', 'text', 'text'], [rows.string.map((r) => r.code), rows.string.map((r) => r.norm), rows.string.map((r) => r.value)]);
+  await insert('sp_token', ['code', 'system', 'value', 'text', 'element'], ['text', 'text', 'text', 'text', 'int4'], [rows.token.map((r) => r.code), rows.token.map((r) => r.system), rows.token.map((r) => r.value), rows.token.map((r) => r.text), elements(rows.token)]);
+  await insert('sp_string', ['code', 'norm', 'value', 'element'], ['text', 'text', 'text', 'int4'], [rows.string.map((r) => r.code), rows.string.map((r) => r.norm), rows.string.map((r) => r.value), elements(rows.string)]);
   await insert(
     'sp_reference',
-    ['code', 'target_type', 'target_id', 'url', 'ident_system', 'ident_value'],
-    ['text', 'text', 'text', 'text', 'text', 'text'],
-    [rows.reference.map((r) => r.code), rows.reference.map((r) => r.targetType), rows.reference.map((r) => r.targetId), rows.reference.map((r) => r.url), rows.reference.map((r) => r.identSystem), rows.reference.map((r) => r.identValue)],
+    ['code', 'target_type', 'target_id', 'url', 'ident_system', 'ident_value', 'element'],
+    ['text', 'text', 'text', 'text', 'text', 'text', 'int4'],
+    [rows.reference.map((r) => r.code), rows.reference.map((r) => r.targetType), rows.reference.map((r) => r.targetId), rows.reference.map((r) => r.url), rows.reference.map((r) => r.identSystem), rows.reference.map((r) => r.identValue), elements(rows.reference)],
   );
-  await insert('sp_date', ['code', 'low', 'high'], ['text', 'timestamptz', 'timestamptz'], [rows.date.map((r) => r.code), rows.date.map((r) => r.low), rows.date.map((r) => r.high)]);
-  await insert('sp_number', ['code', 'value'], ['text', 'numeric'], [rows.number.map((r) => r.code), rows.number.map((r) => r.value)]);
-  await insert('sp_quantity', ['code', 'value', 'system', 'unit'], ['text', 'numeric', 'text', 'text'], [rows.quantity.map((r) => r.code), rows.quantity.map((r) => r.value), rows.quantity.map((r) => r.system), rows.quantity.map((r) => r.unit)]);
-  await insert('sp_uri', ['code', 'value'], ['text', 'text'], [rows.uri.map((r) => r.code), rows.uri.map((r) => r.value)]);
+  await insert('sp_date', ['code', 'low', 'high', 'element'], ['text', 'timestamptz', 'timestamptz', 'int4'], [rows.date.map((r) => r.code), rows.date.map((r) => r.low), rows.date.map((r) => r.high), elements(rows.date)]);
+  await insert('sp_number', ['code', 'value', 'element'], ['text', 'numeric', 'int4'], [rows.number.map((r) => r.code), rows.number.map((r) => r.value), elements(rows.number)]);
+  await insert('sp_quantity', ['code', 'value', 'system', 'unit', 'element'], ['text', 'numeric', 'text', 'text', 'int4'], [rows.quantity.map((r) => r.code), rows.quantity.map((r) => r.value), rows.quantity.map((r) => r.system), rows.quantity.map((r) => r.unit), elements(rows.quantity)]);
+  await insert('sp_uri', ['code', 'value', 'element'], ['text', 'text', 'int4'], [rows.uri.map((r) => r.code), rows.uri.map((r) => r.value), elements(rows.uri)]);
 }
+
+/** Composite component rows carry their element ordinal (see 004-composite.sql); others NULL. */
+const elements = (list: ReadonlyArray<{ element?: number }>): Array<number | null> => list.map((r) => r.element ?? null);

@@ -28,10 +28,12 @@ export function dateRange(value: string): { low: Date; high: Date } | null {
   if (month < 0 || month > 11) return null;
   if (d === undefined) return { low: utc(year, month, 1), high: utc(year, month + 1, 1) };
   const day = Number(d);
-  if (day < 1 || day > 31) return null;
+  // Real calendar days only: 2024-02-30 is not a date (Date.UTC would roll it into March).
+  if (day < 1 || day > new Date(Date.UTC(year, month + 1, 0)).getUTCDate()) return null;
   if (h === undefined) return { low: utc(year, month, day), high: utc(year, month, day + 1) };
   const hour = Number(h);
   const minute = Number(mi);
+  if (hour > 23 || minute > 59 || (s !== undefined && Number(s) > 60) || (tz && tz !== 'Z' && Number(tz.slice(1, 3)) > 14)) return null;
   if (s === undefined) return { low: utc(year, month, day, hour, minute), high: utc(year, month, day, hour, minute + 1) };
   const second = Number(s);
   if (frac === undefined) return { low: utc(year, month, day, hour, minute, second), high: utc(year, month, day, hour, minute, second + 1) };

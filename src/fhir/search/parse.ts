@@ -30,7 +30,11 @@ export function splitValues(value: string): string[] {
   let cur = '';
   for (let i = 0; i < value.length; i++) {
     const c = value[i]!;
-    if (c === '\\' && i + 1 < value.length && (value[i + 1] === ',' || value[i + 1] === '$' || value[i + 1] === '|' || value[i + 1] === '\\')) {
+    if (c === '\\' && i + 1 < value.length && value[i + 1] === '$') {
+      // Kept escaped: a composite splits its parts on unescaped `$` later (compile.ts unescapes).
+      cur += value.slice(i, i + 2);
+      i++;
+    } else if (c === '\\' && i + 1 < value.length && (value[i + 1] === ',' || value[i + 1] === '|' || value[i + 1] === '\\')) {
       cur += value[++i];
     } else if (c === ',') {
       out.push(cur);
@@ -45,6 +49,11 @@ export function parseQuery(pairs: ReadonlyArray<readonly [string, string]>): Par
   const parsed: ParsedQuery = { params: [], has: [], control: new Map() };
   for (const [name, value] of pairs) {
     if (name.length > 200 || value.length > 4000) throw badRequest(`Search parameter "${name.slice(0, 40)}" is too long`, name.slice(0, 40));
+    // NUL is in no FHIR string, PostgreSQL text cannot hold it, and it marks :iterate below.
+    if (name.includes('\u0000') || value.includes('\u0000')) {
+      const shown = name.slice(0, 40).split('\u0000').join('');
+      throw badRequest(`Search parameter "${shown}" contains a NUL character`, shown);
+    }
     if (CONTROL_PARAMS.has(name) || /^_(include|revinclude)(:iterate|:recurse)?$/.test(name)) {
       const key = name.replace(/:(iterate|recurse)$/, '');
       const list = parsed.control.get(key) ?? [];

@@ -9,6 +9,8 @@ import { badRequest } from '../errors.js';
 
 const require = createRequire(import.meta.url);
 let summaryElements: Map<string, Set<string>> | null = null;
+/** Top-level elements with min ≥ 1, which `_elements` keeps unasked ("SHOULD always return mandatory elements"). */
+const mandatoryElements = new Map<string, Set<string>>();
 
 function summaryOf(type: string): Set<string> {
   if (!summaryElements) {
@@ -18,11 +20,14 @@ function summaryOf(type: string): Set<string> {
       const sd = e.resource;
       if (sd?.resourceType !== 'StructureDefinition' || sd.kind !== 'resource') continue;
       const names = new Set<string>();
+      const required = new Set<string>();
       for (const el of sd.snapshot?.element ?? []) {
         const parts = el.path.split('.');
         if (el.isSummary && parts.length === 2) names.add(parts[1]!.replace('[x]', ''));
+        if ((el.min ?? 0) > 0 && parts.length === 2) required.add(parts[1]!.replace('[x]', ''));
       }
       summaryElements.set(sd.type, names);
+      mandatoryElements.set(sd.type, required);
     }
   }
   return summaryElements.get(type) ?? new Set(['id', 'meta']);
@@ -49,7 +54,14 @@ export function shapeResource(resource: Resource, summary: SummaryMode | undefin
     for (const [k, v] of Object.entries(source)) if (k === 'resourceType' || k === 'id' || k === 'meta' || keep(k)) out[k] = v;
     return tagged(out as unknown as Resource);
   };
-  if (elements && elements.length > 0) return pick((k) => elements.includes(k.replace(/^(value|effective|onset|abatement|deceased|multipleBirth|occurrence|performed|medication)[A-Z].*$/, '$1')) || elements.includes(k));
+  if (elements && elements.length > 0) {
+    summaryOf(resource.resourceType); // loads mandatoryElements
+    const mandatory = mandatoryElements.get(resource.resourceType) ?? new Set<string>();
+    return pick((k) => {
+      const base = k.replace(/^(value|effective|onset|abatement|deceased|multipleBirth|occurrence|performed|medication)[A-Z].*$/, '$1');
+      return elements.includes(base) || elements.includes(k) || mandatory.has(base);
+    });
+  }
   switch (summary) {
     case 'true': {
       const names = summaryOf(resource.resourceType);
