@@ -35,7 +35,7 @@ describe('architecture: every path to patient data goes through the access decis
     for (const s of requestPaths) expect(/SYSTEM_ACCESS/.test(code(s.text)), s.file).to.equal(false);
     // Where it is used, it is internal work: seeding, the engine's own lookups, the log, terms, login.
     const users = sources.filter((s) => /\bSYSTEM_ACCESS\b/.test(code(s.text))).map((s) => s.file.split('/')[0]);
-    expect([...new Set(users)].sort()).to.deep.equal(['access', 'audit', 'auth', 'cli', 'seed']);
+    for (const u of new Set(users)) expect(['access', 'audit', 'auth', 'cli', 'seed'], u).to.include(u);
   });
 
   it('every FHIR interaction handler takes its access context from the authenticated request', () => {
