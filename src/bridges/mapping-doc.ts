@@ -2,7 +2,7 @@
  * The README's mapping table, generated from the mapping table itself so documentation and
  * behaviour cannot drift apart: `npx tsx -e "import('./src/bridges/mapping-doc.ts').then((m) => console.log(m.mappingTableMarkdown()))"`.
  */
-import { MAPPING, type Conversion, type Range, type Ucum } from './mapping.js';
+import { MAPPING, type Conversion, type MappingRow, type Range, type Ucum } from './mapping.js';
 
 export function mappingTableMarkdown(): string {
   const conv = (units: Record<string, Conversion>): string => Object.entries(units).map(([u, c]) => describeConversion(u, c)).join(', ');
@@ -26,6 +26,41 @@ export function mappingTableMarkdown(): string {
       const hk = r.healthKit ? `\`${r.healthKit.type}\` (${conv(r.healthKit.units)})` : '—';
       const gf = r.googleFit ? `\`${r.googleFit.dataTypeName}\` (value[${r.googleFit.field}].${r.googleFit.value}, ${describeConversion(r.googleFit.unit, r.googleFit.conversion)})` : '—';
       lines.push(`| ${r.text} | ${codes} | ${r.ucum.code} | ${r.category} | ${effective} | ${hk} | ${gf} | ${describeRange(r.range, r.ucum)} |`);
+    }
+  }
+  return lines.join('\n');
+}
+
+/**
+ * The same table turned around for integrators: one row per platform type (HealthKit type or Google
+ * Fit data type) and the Observation it becomes. docs/bridges.md embeds this output verbatim, and a
+ * test compares them.
+ */
+export function platformTableMarkdown(): string {
+  const lines = [
+    '| Platform | Type | Accepted unit → conversion | LOINC | UCUM | Category | effective[x] | Plausible (after conversion) |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  const effective = (r: MappingRow) => (r.effective === 'period' ? 'effectivePeriod' : 'effectiveDateTime¹');
+  const codes = (r: { code: ReadonlyArray<{ code?: string }> }) => r.code.map((c) => c.code).join(' + ');
+  const conv = (units: Record<string, Conversion>) => Object.entries(units).map(([u, c]) => describeConversion(u, c)).join('; ');
+  for (const r of MAPPING) {
+    if (r.kind === 'panel') {
+      const [sys, dia] = r.components;
+      const comps = `${codes(r)} panel: ${codes(sys)} systolic, ${codes(dia)} diastolic`;
+      const hk = `\`${r.healthKit.correlationType}\` (\`${sys.healthKit.type}\` + \`${dia.healthKit.type}\` in \`objects\`)`;
+      const range = `systolic ${describeRange(sys.range, sys.ucum)}; diastolic ${describeRange(dia.range, dia.ucum)}; diastolic < systolic`;
+      lines.push(`| HealthKit | ${hk} | ${conv(sys.healthKit.units)} | ${comps} | ${sys.ucum.code} | ${r.category} | ${effective(r)} | ${range} |`);
+      lines.push(`| Google Fit | \`${r.googleFit.dataTypeName}\` (value[0] systolic, value[1] diastolic) | ${sys.googleFit.unit} | ${comps} | ${sys.ucum.code} | ${r.category} | ${effective(r)} | ${range} |`);
+    } else if (r.kind === 'duration') {
+      const hkCounted = r.healthKit.counted.map((v) => v.replace('HKCategoryValueSleepAnalysis', '')).join(', ');
+      const range = `${describeRange(r.range, r.ucum)} per sample`;
+      lines.push(`| HealthKit | \`${r.healthKit.type}\` | value ${hkCounted} → minutes of the period (InBed, Awake rejected) | ${codes(r)} | ${r.ucum.code} | ${r.category} | ${effective(r)} | ${range} |`);
+      lines.push(`| Google Fit | \`${r.googleFit.dataTypeName}\` | stage ${r.googleFit.counted.join(', ')} → minutes of the period (1 awake, 3 out of bed rejected) | ${codes(r)} | ${r.ucum.code} | ${r.category} | ${effective(r)} | ${range} |`);
+    } else {
+      const range = describeRange(r.range, r.ucum);
+      if (r.healthKit) lines.push(`| HealthKit | \`${r.healthKit.type}\` | ${conv(r.healthKit.units)} | ${codes(r)} | ${r.ucum.code} | ${r.category} | ${effective(r)} | ${range} |`);
+      if (r.googleFit) lines.push(`| Google Fit | \`${r.googleFit.dataTypeName}\` | value[${r.googleFit.field}].${r.googleFit.value} ${describeConversion(r.googleFit.unit, r.googleFit.conversion)} | ${codes(r)} | ${r.ucum.code} | ${r.category} | ${effective(r)} | ${range} |`);
     }
   }
   return lines.join('\n');

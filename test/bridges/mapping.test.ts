@@ -8,7 +8,10 @@ import {
   rowForGoogleFitType,
   rowsForHealthKitType,
 } from '../../src/bridges/mapping.js';
-import { mappingTableMarkdown } from '../../src/bridges/mapping-doc.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { mappingTableMarkdown, platformTableMarkdown } from '../../src/bridges/mapping-doc.js';
+import { PROJECT_ROOT } from '../../src/paths.js';
 import { checkPeriod, checkRange, convert, parseInstant, parseNanos, Rejection } from '../../src/bridges/rules.js';
 import { hashUuid, identifierQuery } from '../../src/bridges/identity.js';
 
@@ -62,6 +65,16 @@ describe('bridge mapping table', () => {
     for (const r of MAPPING) expect(md).to.contain(r.code[0]!.code);
     expect(md).to.contain('lb → x × 0.45359237');
     expect(md).to.contain('degF → (x − 32) × 5/9');
+  });
+
+  it('docs/bridges.md shows the per-platform table exactly as the mapping produces it, one row per platform type', () => {
+    const md = platformTableMarkdown();
+    const doc = fs.readFileSync(path.join(PROJECT_ROOT, 'docs/bridges.md'), 'utf8');
+    const embedded = /<!-- mapping-table:start -->\n([\s\S]*?)\n<!-- mapping-table:end -->/.exec(doc)?.[1];
+    expect(embedded, 'regenerate with platformTableMarkdown() from src/bridges/mapping-doc.ts').to.equal(md);
+    // Each HealthKit type / unit family and each Google Fit type has its row.
+    for (const t of [...HEALTHKIT_TYPES, ...GOOGLE_FIT_TYPES]) expect(md).to.contain(`\`${t}\``);
+    expect(md.split('\n').filter((l) => l.startsWith('| Google Fit |'))).to.have.length(GOOGLE_FIT_TYPES.length);
   });
 });
 
