@@ -202,12 +202,13 @@ export class Repository {
     const prepared = prepareForWrite(resource, 1);
     await access.checkWrite('create', prepared, undefined);
     await checkGrantRules(prepared, this);
-    const seq = await this.nextSeq();
+    // Sequence, current row and history row in one statement: one round trip per stored version.
     await this.queryable.query(
-      'INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq) VALUES ($1, $2, 1, $3, false, $4, $5, $6)',
-      [prepared.resourceType, prepared.id, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), seq],
+      `WITH s AS (SELECT nextval('history_seq') AS seq),
+        r AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq) SELECT $1, $2, 1, $3, false, $4, $5, s.seq FROM s)
+       INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content) SELECT s.seq, $1, $2, 1, $3, false, $6, $4 FROM s`,
+      [prepared.resourceType, prepared.id, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), method],
     );
-    await this.insertHistory(seq, prepared.resourceType, prepared.id!, 1, prepared.meta!.lastUpdated!, false, method, prepared);
     await writeSearchIndex(this.queryable, prepared, { fresh: true });
     return prepared;
   }
@@ -217,12 +218,12 @@ export class Repository {
     const prepared = prepareForWrite(resource, versionId);
     await access.checkWrite(previous ? 'update' : 'create', prepared, previous);
     await checkGrantRules(prepared, this);
-    const seq = await this.nextSeq();
     await this.queryable.query(
-      'UPDATE resources SET version_id = $3, last_updated = $4, deleted = false, content = $5, compartments = $6, seq = $7 WHERE resource_type = $1 AND id = $2',
-      [prepared.resourceType, prepared.id, versionId, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), seq],
+      `WITH s AS (SELECT nextval('history_seq') AS seq),
+        r AS (UPDATE resources SET version_id = $3, last_updated = $4, deleted = false, content = $5, compartments = $6, seq = s.seq FROM s WHERE resource_type = $1 AND id = $2)
+       INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content) SELECT s.seq, $1, $2, $3, $4, false, $7, $5 FROM s`,
+      [prepared.resourceType, prepared.id, versionId, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), method],
     );
-    await this.insertHistory(seq, prepared.resourceType, prepared.id!, versionId, prepared.meta!.lastUpdated!, false, method, prepared);
     await writeSearchIndex(this.queryable, prepared);
     return prepared;
   }
