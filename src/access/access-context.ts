@@ -41,6 +41,17 @@ export interface AccessContext {
   readonly filters: readonly AccessFilter[];
   /** Throws a FhirError (403/404/422) when this write is not allowed. `previous` is the current version. */
   checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): void | Promise<void>;
+  /**
+   * Called by the repository after a write, inside the write's transaction, so the access log and
+   * provenance of a write commit or roll back with it. `tx` writes in that same transaction.
+   */
+  recordWrite?(tx: WriteRecorder, interaction: WriteInteraction, stored: Resource): Promise<void>;
+}
+
+/** What recordWrite may do in the write's transaction: store server-generated resources, now or just before commit. */
+export interface WriteRecorder {
+  create<T extends Resource>(resource: T, access: AccessContext): Promise<unknown>;
+  beforeCommit(key: object, work: (tx: WriteRecorder) => Promise<void>): void;
 }
 
 /** The context of the server itself (seeding, migrations, internal jobs): no filter, every write. */

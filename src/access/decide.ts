@@ -6,7 +6,8 @@
  * already passed by the relation (access-spec §0.2).
  */
 import type { Resource } from 'fhir/r4';
-import type { AccessContext, AccessFilter, FilterExpr, WriteInteraction } from './access-context.js';
+import { SYSTEM_ACCESS, type AccessContext, type AccessFilter, type FilterExpr, type WriteInteraction, type WriteRecorder } from './access-context.js';
+import { WriteLog } from '../audit/write-log.js';
 import { accessForPrincipal } from '../auth/access-for-principal.js';
 import type { Principal } from '../auth/principal.js';
 import { FhirError } from '../fhir/errors.js';
@@ -94,6 +95,7 @@ export function decideAccess(principal: Principal, relation: Relation, opts: Dec
   const byScope = accessForPrincipal(principal);
   const vars = sliceVars(relation, opts);
   const filters = [...byScope.filters, ...policyFilters(relation.actor, vars)];
+  const pendingWrites = new WeakMap<WriteRecorder, WriteLog>();
   return Object.freeze({
     actor: relation.actorRef ?? byScope.actor,
     patientId: byScope.patientId,
@@ -101,6 +103,22 @@ export function decideAccess(principal: Principal, relation: Relation, opts: Dec
     async checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): Promise<void> {
       await byScope.checkWrite(interaction, resource, previous);
       checkPolicyWrite(relation.actor, vars, interaction, resource, previous);
+    },
+    async recordWrite(tx: WriteRecorder, interaction: WriteInteraction, stored: Resource): Promise<void> {
+      // Collected per transaction and written once before it commits: a transaction Bundle of a
+      // thousand resources leaves one AuditEvent per patient and kind of write, not a thousand.
+      let pending = pendingWrites.get(tx);
+      if (!pending) {
+        const onBehalfOf = relation.actor !== 'self' && PATIENT_FACING.includes(relation.actor) ? relation.patientId : null;
+        const list = new WriteLog({ who: relation.actorRef, clientId: principal.clientId, grant: relation.grantRef, onBehalfOf });
+        pending = list;
+        pendingWrites.set(tx, list);
+        tx.beforeCommit(list, async (t) => {
+          pendingWrites.delete(tx);
+          for (const record of list.records()) await t.create(record, SYSTEM_ACCESS);
+        });
+      }
+      pending.add(interaction, stored);
     },
   });
 }

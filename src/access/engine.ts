@@ -50,6 +50,8 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
       };
       res.locals.auditor = (r: Request, body: unknown) => {
         const interaction = interactionOf(r);
+        // Writes are logged inside their own transaction (decide.ts recordWrite), not here.
+        if (WRITES.has(interaction)) return Promise.resolve();
         const query = interaction === 'search' ? new URLSearchParams(r.query as Record<string, string>).toString() : '';
         return accessLog.record(accessEvents({ ...facts, interaction, ...(query ? { query } : {}) }, shownResources(body)));
       };
@@ -57,6 +59,8 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
     },
   };
 }
+
+const WRITES = new Set<RestInteraction>(['create', 'update', 'patch', 'delete']);
 
 function interactionOf(req: Request): RestInteraction {
   const parts = req.path.split('/').filter(Boolean);

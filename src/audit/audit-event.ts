@@ -30,7 +30,7 @@ const ACTION: Record<RestInteraction, AuditEvent['action']> = {
   read: 'R', vread: 'R', search: 'E', history: 'R', create: 'C', update: 'U', patch: 'U', delete: 'D', operation: 'E',
 };
 
-export const MAX_ENTITIES = 20;
+export const MAX_ENTITIES = 100;
 
 export function buildAuditEvent(f: AuditFacts): AuditEvent {
   const agent: AuditEventAgent = {

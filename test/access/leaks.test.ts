@@ -148,6 +148,34 @@ describe('no way around the policy (issue 5: includes, chains, _has, history, ba
     expect(others).to.deep.equal([]);
   });
 
+  it('a proxy’s write is logged and given a Provenance in the same transaction; a rolled-back write leaves neither', async () => {
+    const write = await fetch(`${w.s.fhirBase}/Communication`, {
+      method: 'POST', headers: { authorization: `Bearer ${w.tokens.full}`, 'content-type': 'application/fhir+json', prefer: 'return=minimal' },
+      body: JSON.stringify({ resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' }, payload: [{ contentString: 'Fra Astrid' }] }),
+    });
+    expect(write.status).to.equal(201);
+    const id = write.headers.get('location')!.split('/Communication/')[1]!.split('/')[0]!;
+    const log = await get(w, 'self', `AuditEvent?entity=Communication/${id}`);
+    const events = (log.body.entry ?? []).map((e) => e.resource as AuditEvent);
+    expect(events).to.have.length(1);
+    expect(events[0]!.action).to.equal('C');
+    expect(events[0]!.agent[0]!.who?.reference).to.equal('RelatedPerson/fullmakt-kari-astrid');
+    const prov = await get(w, 'system', `Provenance?target=Communication/${id}`);
+    const p = prov.body.entry?.[0]?.resource as { agent: Array<{ who: { reference: string }; onBehalfOf: { reference: string } }> } | undefined;
+    expect(p?.agent[0]).to.deep.include({ who: { reference: 'RelatedPerson/fullmakt-kari-astrid' }, onBehalfOf: { reference: 'Patient/kari-nordmann' } });
+
+    const before = (await get(w, 'system', 'AuditEvent?_summary=count')).body.total;
+    const tx = await post(w, 'full', {
+      resourceType: 'Bundle', type: 'transaction',
+      entry: [
+        { request: { method: 'POST', url: 'Communication' }, resource: { resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' } } },
+        { request: { method: 'POST', url: 'AuditEvent' }, resource: { resourceType: 'AuditEvent' } },
+      ],
+    });
+    expect(tx.status).to.be.within(400, 499);
+    expect((await get(w, 'system', 'AuditEvent?_summary=count')).body.total).to.equal(before);
+  });
+
   it('a parent sees the child’s record but not what a clinician closed to parents (S12)', async () => {
     const docs = await get(w, 'parent', 'DocumentReference?_count=1000');
     expect(refs(docs.body)).to.include('DocumentReference/emma-personlig-notat-1');

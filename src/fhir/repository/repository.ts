@@ -50,10 +50,27 @@ export class Repository {
     return this.tx ?? this.db;
   }
 
+  /** Work registered during a transaction to run just before it commits (e.g. the access log of its writes). */
+  private readonly beforeCommitWork = new Map<object, (tx: Repository) => Promise<void>>();
+
   /** Runs `fn` with a repository whose every operation shares one database transaction. */
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.tx) return fn(this);
-    return this.db.transaction((tx) => fn(new Repository(this.db, tx)));
+    return this.db.transaction(async (tx) => {
+      const repo = new Repository(this.db, tx);
+      const result = await fn(repo);
+      for (const work of repo.beforeCommitWork.values()) await work(repo);
+      return result;
+    });
+  }
+
+  /**
+   * Registers (once per key) work that runs inside the current transaction just before it commits,
+   * so it commits or rolls back with the writes it describes.
+   */
+  beforeCommit(key: object, work: (tx: Repository) => Promise<void>): void {
+    if (!this.tx) throw new Error('beforeCommit needs an open transaction');
+    if (!this.beforeCommitWork.has(key)) this.beforeCommitWork.set(key, work);
   }
 
   async read<T extends Resource = Resource>(type: string, id: string, access: AccessContext): Promise<T> {
@@ -175,6 +192,7 @@ export class Repository {
       );
       await repo.insertHistory(seq, type, id, versionId, lastUpdated, true, 'DELETE', null);
       await deleteSearchIndex(repo.queryable, type, id);
+      await access.recordWrite?.(repo, 'delete', previous);
       return { deleted: true, versionId };
     });
   }
@@ -210,6 +228,7 @@ export class Repository {
       [prepared.resourceType, prepared.id, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), method],
     );
     await writeSearchIndex(this.queryable, prepared, { fresh: true });
+    await access.recordWrite?.(this, 'create', prepared);
     return prepared;
   }
 
@@ -225,6 +244,7 @@ export class Repository {
       [prepared.resourceType, prepared.id, versionId, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), method],
     );
     await writeSearchIndex(this.queryable, prepared);
+    await access.recordWrite?.(this, previous ? 'update' : 'create', prepared);
     return prepared;
   }
 
