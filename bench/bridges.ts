@@ -26,7 +26,8 @@ import type { ImportSummary } from '../src/bridges/apple-import.js';
 import { writeExport } from '../src/bridges/generate-export.js';
 import type { HealthKitSample } from '../src/bridges/healthkit.js';
 import type { BridgeResponse } from '../src/bridges/router.js';
-import { testConfig } from '../src/config/config.js';
+import { testConfig, type Config } from '../src/config/config.js';
+import type { Db } from '../src/db/db.js';
 import { openDatabase } from '../src/db/open.js';
 import { Repository } from '../src/fhir/repository/repository.js';
 import { createLogger } from '../src/log.js';
@@ -123,6 +124,23 @@ function runImporter(file: string, baseUrl: string, token: string): Promise<Impo
   });
 }
 
+/**
+ * A bridge token as the token endpoint would issue it: a Patient who accepted the terms, a public
+ * bridge client and a live grant with vital-signs and activity `patient/Observation.c`, valid 2 h.
+ */
+export async function bridgeToken(db: Db, repo: Repository, config: Config): Promise<string> {
+  const keys = new KeyStore(db);
+  const patient: Patient = { resourceType: 'Patient', name: [{ family: 'Benk', given: ['Kari'] }], birthDate: '1980-02-29' };
+  const patientId = (await repo.create(patient, SYSTEM_ACCESS)).resource.id!;
+  await recordTermsAcceptance(repo, patientId);
+  const category = 'http://terminology.hl7.org/CodeSystem/observation-category';
+  const scope = `launch/patient patient/Observation.c?category=${category}|vital-signs patient/Observation.c?category=${category}|activity`;
+  await saveClient(db, { clientId: 'bench-bridge', clientName: 'Bench bridge', clientType: 'public', authMethod: 'none', redirectUris: ['https://bench.example/cb'], launchUris: [], grantTypes: ['authorization_code'], scope, jwksUri: null, jwks: null, firstParty: false });
+  const grant = await createGrant(db, { clientId: 'bench-bridge', kind: 'patient', sub: null, patientId, fhirUser: `Patient/${patientId}`, scope, context: {}, sessionId: null, authTime: null, ttlSeconds: 7200 });
+  const { token } = await signAccessToken(keys, config, { grantId: grant.grantId, clientId: 'bench-bridge', scope, patientId, fhirUser: `Patient/${patientId}`, ttl: 7200 });
+  return token;
+}
+
 /** Standalone: helsebro on a fresh database, a patient who accepted the terms, and a bridge token. */
 async function main(): Promise<void> {
   const url = process.env.DATABASE_URL;
@@ -133,19 +151,11 @@ async function main(): Promise<void> {
   const logger = createLogger('silent');
   const repo = new Repository(db);
   const { app } = await buildServer({ config, db, logger, repo, devIdp: false });
-  const keys = new KeyStore(db);
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
-  const patient: Patient = { resourceType: 'Patient', name: [{ family: 'Benk', given: ['Kari'] }], birthDate: '1980-02-29' };
-  const patientId = (await repo.create(patient, SYSTEM_ACCESS)).resource.id!;
-  await recordTermsAcceptance(repo, patientId);
-  const category = 'http://terminology.hl7.org/CodeSystem/observation-category';
-  const scope = `launch/patient patient/Observation.c?category=${category}|vital-signs patient/Observation.c?category=${category}|activity`;
-  await saveClient(db, { clientId: 'bench-bridge', clientName: 'Bench bridge', clientType: 'public', authMethod: 'none', redirectUris: ['https://bench.example/cb'], launchUris: [], grantTypes: ['authorization_code'], scope, jwksUri: null, jwks: null, firstParty: false });
-  const grant = await createGrant(db, { clientId: 'bench-bridge', kind: 'patient', sub: null, patientId, fhirUser: `Patient/${patientId}`, scope, context: {}, sessionId: null, authTime: null, ttlSeconds: 7200 });
-  const { token } = await signAccessToken(keys, config, { grantId: grant.grantId, clientId: 'bench-bridge', scope, patientId, fhirUser: `Patient/${patientId}`, ttl: 3600 });
+  const token = await bridgeToken(db, repo, config);
 
   let serverPeak = process.memoryUsage().rss;
   const sampler = setInterval(() => (serverPeak = Math.max(serverPeak, process.memoryUsage().rss)), 200);

@@ -6,6 +6,8 @@
  *   npm run bench                     # PGlite
  *   DATABASE_URL=postgres://… npm run bench
  *   BENCH_SECONDS=10 BENCH_PATIENTS=500 npm run bench
+ *   BENCH_SEARCH_SIZES=200,2000 BENCH_SEARCH_OBS=20 npm run bench   # search rounds; BENCH_SEARCH=0 skips them
+ *   BENCH_BRIDGE_SAMPLES=5000 BENCH_BRIDGE_RECORDS=200000 npm run bench   # bridge rows; BENCH_BRIDGES=0 skips them
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -18,19 +20,13 @@ import { openDatabase } from '../src/db/open.js';
 import { Repository } from '../src/fhir/repository/repository.js';
 import { createLogger } from '../src/log.js';
 import { buildServer } from '../src/server.js';
-import { observation, observationBundle, obtainSystemToken, patientBundle } from './support.js';
+import { benchBridges, bridgeToken } from './bridges.js';
+import { runSearchBench } from './search.js';
+import { observation, observationBundle, obtainSystemToken, patientBundle, printTable, type BenchRow } from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 200);
 const OBS_PER_PATIENT = Number(process.env.BENCH_OBS ?? 50);
-
-export interface BenchRow {
-  name: string;
-  rate: string;
-  p50: string;
-  p99: string;
-  note: string;
-}
 
 async function main(): Promise<void> {
   const url = process.env.DATABASE_URL;
@@ -90,24 +86,32 @@ async function main(): Promise<void> {
   });
   rows.push(row('transaction of 100 Observations (4 conn)', tx, 'resources/s', 100));
 
-  printTable(target.kind, rows);
+  // Issue 6: one HealthKit push of 5,000 samples and the Apple Health importer on a generated export.
+  if (process.env.BENCH_BRIDGES !== '0') {
+    process.stderr.write('bench: bridges (one push, then the importer on a generated export.xml)\n');
+    const bridges = await benchBridges({
+      baseUrl: base,
+      token: await bridgeToken(db, repo, config),
+      samples: Number(process.env.BENCH_BRIDGE_SAMPLES ?? 5000),
+      records: Number(process.env.BENCH_BRIDGE_RECORDS ?? 200_000),
+    });
+    rows.push(...bridges.rows);
+  }
+
   server.close();
   for (const close of extraClosers) await close();
   await db.close();
   fs.rmSync(tmp, { recursive: true, force: true });
+
+  // Search runs on its own database, which it grows between rounds (bench/search.ts).
+  const search = process.env.BENCH_SEARCH === '0' ? null : await runSearchBench();
+  printTable(target.kind, [...rows, ...(search?.rows ?? [])]);
+  if (search) console.log(`\n\`\`\`\n${search.explain}\n\`\`\``);
 }
 
 function row(name: string, r: autocannon.Result, unit: string, multiplier = 1): BenchRow {
   const ok = r.non2xx === 0 && r.errors === 0 ? '' : ` (${r.non2xx} non-2xx, ${r.errors} errors)`;
   return { name, rate: `${Math.round(r.requests.average * multiplier)} ${unit}`, p50: `${r.latency.p50} ms`, p99: `${r.latency.p99} ms`, note: ok };
-}
-
-export function printTable(database: string, rows: BenchRow[]): void {
-  const cpu = os.cpus()[0]?.model ?? 'cpu';
-  console.log(`\n### helsebro bench — ${database}, ${os.cpus().length} × ${cpu}, Node ${process.version}\n`);
-  console.log('| benchmark | throughput | p50 | p99 | note |');
-  console.log('|---|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.name} | ${r.rate} | ${r.p50} | ${r.p99} | ${r.note} |`);
 }
 
 main().catch((err: unknown) => {

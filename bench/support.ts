@@ -1,4 +1,5 @@
-/** Data generators and the token helper shared by the benchmarks. */
+/** Data generators, the token helper and the result table shared by the benchmarks. */
+import os from 'node:os';
 import type { Bundle, FhirResource, Observation } from 'fhir/r4';
 import { syntheticFnr } from '../src/fhir/validation/fnr.js';
 
@@ -64,4 +65,20 @@ export function observationBundle(patientId: string, count: number): Bundle<Fhir
     type: 'transaction',
     entry: Array.from({ length: count }, (_, i) => ({ resource: observation(patientId, i), request: { method: 'POST', url: 'Observation' } })),
   };
+}
+
+export interface BenchRow {
+  name: string;
+  rate: string;
+  p50: string;
+  p99: string;
+  note: string;
+}
+
+export function printTable(database: string, rows: BenchRow[]): void {
+  const cpu = os.cpus()[0]?.model ?? 'cpu';
+  console.log(`\n### helsebro bench — ${database}, ${os.cpus().length} × ${cpu}, Node ${process.version}\n`);
+  console.log('| benchmark | throughput | p50 | p99 | note |');
+  console.log('|---|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.rate} | ${r.p50} | ${r.p99} | ${r.note} |`);
 }

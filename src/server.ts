@@ -1,6 +1,7 @@
 /**
  * Composes the whole server: the SMART authorization server, the bearer-token resource server in
- * front of the FHIR API, the device bridges, and (outside production) the ID-porten stand-in.
+ * front of the FHIR API, the device bridges, and (outside production) the ID-porten and HelseID
+ * stand-ins.
  * main.ts, the benchmarks and end-to-end tests all start helsebro through this one function.
  */
 import type { Express } from 'express';
@@ -42,6 +43,13 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
     config = { ...config, idportenIssuer: idp.issuer };
     extraClosers.push(() => idp.close());
     logger.info('ID-porten stand-in started', { issuer: idp.issuer, login: idp.loginOrigin });
+    if (config.helseidIssuer) {
+      // The clinicians' login (HelseID stand-in): a separate issuer with an HPR login form.
+      const helseid = await startDevIdp(config, { flavour: 'helseid' });
+      config = { ...config, helseidIssuer: helseid.issuer };
+      extraClosers.push(() => helseid.close());
+      logger.info('HelseID stand-in started', { issuer: helseid.issuer, login: helseid.loginOrigin });
+    }
   }
   const keys = new KeyStore(db);
   // The one access decision point: gates, policy and access log for every FHIR request,

@@ -11,6 +11,8 @@ import { getClient, randomToken, type Client } from './clients.js';
 import { OAuthError, param } from './oauth-errors.js';
 import { formatScopes, hasScope, intersectScopes, parseScopes } from './scopes.js';
 import { errorPage } from './pages/error-page.js';
+import { HELSEID_PATH } from './clinician-login.js';
+import { hasUserScopes } from './policy.js';
 
 export const REQUEST_TTL_SECONDS = 15 * 60;
 
@@ -27,6 +29,8 @@ export interface PendingParams {
   launchPatientId: string | null;
   /** Who the portal issued the launch for: only that person may complete it. */
   launchSub: string | null;
+  /** `helseid`: a clinician's request (user/ scopes), logged in through HelseID, not ID-porten. */
+  login?: 'helseid';
 }
 
 export interface PendingRequest {
@@ -66,7 +70,7 @@ export async function handleAuthorize(db: Queryable, config: Config, req: Reques
       `INSERT INTO auth_requests (request_id, client_id, params, csrf, expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))`,
       [requestId, client.clientId, JSON.stringify(params), randomToken(24), REQUEST_TTL_SECONDS],
     );
-    res.redirect(303, `${config.baseUrl}/auth/flow/${requestId}`);
+    res.redirect(303, flowUrl(config, requestId, params));
   } catch (err) {
     if (err instanceof OAuthError) {
       redirectWithError(res, config, redirectUri, err.code, err.description, state);
@@ -122,6 +126,10 @@ async function validateRest(db: Queryable, config: Config, client: Client, redir
   const allowed = intersectScopes(requested, parseScopes(client.scope));
   if (allowed.length === 0) throw new OAuthError('invalid_scope', 'None of the requested scopes can be granted to this client');
   if (launch !== undefined && !hasScope(requested, 'launch')) throw new OAuthError('invalid_scope', 'An EHR launch needs the launch scope');
+  // user/ scopes make it a clinician's request (HelseID); without a configured HelseID the citizen
+  // flow cuts them (citizens never receive user/ scopes).
+  const clinician = !!config.helseidIssuer && hasUserScopes(allowed);
+  if (clinician && launch !== undefined) throw new OAuthError('invalid_request', 'An EHR launch from the portal is for citizens; it cannot carry user/ scopes');
 
   return {
     redirectUri,
@@ -132,7 +140,13 @@ async function validateRest(db: Queryable, config: Config, client: Client, redir
     launchId: launch ?? null,
     launchPatientId,
     launchSub,
+    ...(clinician ? { login: 'helseid' as const } : {}),
   };
+}
+
+/** The login flow a parked request continues in: the citizen's (ID-porten) or the clinician's (HelseID). */
+export function flowUrl(config: Config, requestId: string, params: PendingParams): string {
+  return params.login === 'helseid' ? `${config.baseUrl}${HELSEID_PATH}/flow/${requestId}` : `${config.baseUrl}/auth/flow/${requestId}`;
 }
 
 export function redirectWithError(res: Response, config: Config, redirectUri: string, error: string, description: string, state: string | undefined): void {

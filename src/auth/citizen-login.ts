@@ -93,7 +93,7 @@ export async function currentPerson(req: Request, db: Queryable, config: Config)
 }
 
 /** Our stable subject for an ID-porten (issuer, pairwise sub); created on first login. */
-async function subjectFor(db: Queryable, issuer: string, idpSub: string): Promise<string> {
+export async function subjectFor(db: Queryable, issuer: string, idpSub: string): Promise<string> {
   await db.query('INSERT INTO auth_subjects (sub, idp_issuer, idp_sub) VALUES ($1, $2, $3) ON CONFLICT (idp_issuer, idp_sub) DO NOTHING', [randomUUID(), issuer, idpSub]);
   const rows = await db.query<{ sub: string; [k: string]: unknown }>('SELECT sub FROM auth_subjects WHERE idp_issuer = $1 AND idp_sub = $2', [issuer, idpSub]);
   return rows[0]!.sub;

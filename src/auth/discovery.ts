@@ -41,6 +41,8 @@ export const SCOPES_SUPPORTED = [
   'patient/*.read',
   'patient/*.write',
   'patient/*.*',
+  'user/*.rs',
+  'user/*.cruds',
   'system/*.rs',
   'system/*.cruds',
   'system/*.read',

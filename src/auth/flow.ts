@@ -8,7 +8,7 @@ import express, { type Request, type Response } from 'express';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { Repository } from '../fhir/repository/repository.js';
-import { loadPending, redirectWithError, type PendingRequest } from './authorize.js';
+import { flowUrl, loadPending, redirectWithError, type PendingRequest } from './authorize.js';
 import { currentPerson, isLoggedIn } from './citizen-login.js';
 import { getClient, type Client } from './clients.js';
 import { completeAuthorization } from './issue-code.js';
@@ -48,6 +48,11 @@ export function flowRouter(deps: FlowDeps): express.Router {
     if (!pending || !client) {
       res.status(400);
       errorPage(res, 'Forespørselen er utløpt', 'The request has expired', 'Start innloggingen på nytt fra appen. / Start again from the app.');
+      return null;
+    }
+    if (pending.params.login === 'helseid') {
+      // A clinician's request (user/ scopes) is never completed by a citizen's login.
+      res.redirect(303, flowUrl(config, rid, pending.params));
       return null;
     }
     if (!isLoggedIn(req)) {

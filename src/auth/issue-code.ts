@@ -18,9 +18,11 @@ export const ONLINE_GRANT_SECONDS = 8 * 3600;
 export interface Completion {
   pending: PendingRequest;
   client: Client;
-  person: Person;
-  option: ActingOption;
+  person: Pick<Person, 'sub' | 'sessionId' | 'authTime'>;
+  option: Pick<ActingOption, 'patientId' | 'fhirUser' | 'needPatientBanner'>;
   granted: Scope[];
+  /** `user` for a clinician's grant (default `patient`: a citizen's). */
+  kind?: 'patient' | 'user';
   /** Whether the token carries the patient context (patient/ scopes, launch/patient or an EHR launch). */
   withPatient: boolean;
 }
@@ -42,7 +44,7 @@ export async function completeAuthorization(deps: { config: Config; db: Db }, re
     }
     const grant = await createGrant(tx, {
       clientId: c.client.clientId,
-      kind: 'patient',
+      kind: c.kind ?? 'patient',
       sub: c.person.sub,
       patientId: c.withPatient ? c.option.patientId : null,
       fhirUser: c.option.fhirUser,

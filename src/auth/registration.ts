@@ -82,8 +82,9 @@ export function parseMetadata(body: unknown, config: Config): NewClient {
 
   const backend = grantTypes.includes('client_credentials');
   const requested = parseScopes(typeof m.scope === 'string' ? m.scope : backend ? 'system/*.rs' : DEFAULT_APP_SCOPE);
-  // A backend gets system/ scopes only; a user-facing app never does, and never user/ (citizens only here).
-  const scopes = requested.filter((s) => (backend ? s.kind === 'resource' && s.context === 'system' : !(s.kind === 'resource' && s.context !== 'patient')));
+  // A backend gets system/ scopes only; a user-facing app never does. user/ scopes are for apps
+  // used by clinicians (HelseID login); a citizen's grant never contains them whatever the client holds.
+  const scopes = requested.filter((s) => (backend ? s.kind === 'resource' && s.context === 'system' : !(s.kind === 'resource' && s.context === 'system')));
   if (scopes.length === 0) throw bad('scope contains nothing this server grants to this kind of client');
 
   const clientType: ClientType = method === 'none' ? 'public' : method === 'private_key_jwt' ? 'confidential-asymmetric' : 'confidential-symmetric';

@@ -11,6 +11,8 @@ import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
 import { handleAuthorize } from './authorize.js';
 import { citizenLoginMiddleware, LoginRejected } from './citizen-login.js';
+import { clinicianRouter } from './clinician-flow.js';
+import { HELSEID_PATH } from './clinician-login.js';
 import { JwksFetcher } from './client-assertion.js';
 import { ensureBuiltInClients } from './clients.js';
 import { brandBundle, openidConfiguration, smartConfiguration } from './discovery.js';
@@ -98,6 +100,8 @@ export function createAuthRouter(deps: AuthRouterDeps): express.Router {
   const pages = express.Router();
   pages.get('/auth/authorize', (req, res) => handleAuthorize(db, config, req, res));
   pages.post('/auth/authorize', form, (req, res) => handleAuthorize(db, config, req, res));
+  // The clinician's login (HelseID) and flow, before the citizen's relying party claims /auth.
+  if (config.helseidIssuer) pages.use(HELSEID_PATH, clinicianRouter({ config, db, repo: deps.repo, issuer: config.helseidIssuer }));
   pages.use('/auth', citizenLoginMiddleware(config));
   pages.use(flowRouter({ config, db, repo: deps.repo, actingOptions }));
   pages.use(manageRouter({ config, db, keys }));

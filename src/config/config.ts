@@ -28,6 +28,10 @@ export interface Config {
   idportenClientId: string;
   idportenClientSecret: string;
   idportenAcrValues: string;
+  /** Issuer of the clinician login (HelseID); in development the second stand-in; null = clinician login off. */
+  helseidIssuer: string | null;
+  helseidClientId: string;
+  helseidClientSecret: string;
   /** Seconds an access token lives. */
   accessTokenTtl: number;
   devSystemClientSecret: string;
@@ -58,11 +62,14 @@ export const CONFIG_DOCS: ReadonlyArray<[string, string, string]> = [
   ['BODY_LIMIT', '10mb', 'largest accepted request body (bytes, or with kb/mb suffix) → 413 above it'],
   ['SEARCH_DEFAULT_COUNT', '20', 'page size when _count is absent'],
   ['SEARCH_MAX_COUNT', '1000', 'largest page size a client may ask for'],
-  ['DEV_IDP_PORT', '$PORT+1', 'port of the ID-porten stand-in started in development'],
+  ['DEV_IDP_PORT', '$PORT+1', 'port of the ID-porten stand-in started in development (login host +1; the HelseID stand-in on +2 and +3)'],
   ['IDPORTEN_ISSUER', 'http://localhost:$DEV_IDP_PORT', 'issuer of the citizen login (https://idporten.no in production)'],
   ['IDPORTEN_CLIENT_ID', 'helsebro', 'our client id at ID-porten'],
   ['IDPORTEN_CLIENT_SECRET', 'dev-idporten-secret', 'our client secret at ID-porten (required in production)'],
   ['IDPORTEN_ACR_VALUES', 'idporten-loa-high', 'minimum level of assurance requested and enforced'],
+  ['HELSEID_ISSUER', 'http://localhost:$DEV_IDP_PORT+2', 'issuer of the clinician login (https://helseid-sts.nhn.no in production; unset there = no clinician login)'],
+  ['HELSEID_CLIENT_ID', 'helsebro', 'our client id at HelseID'],
+  ['HELSEID_CLIENT_SECRET', 'dev-helseid-secret', 'our client secret at HelseID (required in production when HELSEID_ISSUER is set)'],
   ['ACCESS_TOKEN_TTL', '300', 'access token lifetime in seconds'],
   ['DEV_SYSTEM_CLIENT_SECRET', 'dev-system-secret', 'secret of the development system client `dev-system`'],
   ['REGISTRATION_TOKEN', '(none)', 'initial access token for dynamic client registration; required in production'],
@@ -92,6 +99,8 @@ export function loadConfig(env: Env = process.env): Config {
   if (production && !env.SESSION_SECRET) problems.push('SESSION_SECRET is required when NODE_ENV=production');
   if (production && !env.IDPORTEN_ISSUER) problems.push('IDPORTEN_ISSUER is required when NODE_ENV=production (e.g. https://idporten.no)');
   if (production && !env.IDPORTEN_CLIENT_SECRET) problems.push('IDPORTEN_CLIENT_SECRET is required when NODE_ENV=production');
+  if (production && env.HELSEID_ISSUER && !env.HELSEID_CLIENT_SECRET) problems.push('HELSEID_CLIENT_SECRET is required when NODE_ENV=production and HELSEID_ISSUER is set');
+  const helseidDefault = production ? null : `http://localhost:${devIdpPort === 0 ? 0 : devIdpPort + 2}`;
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
@@ -109,6 +118,9 @@ export function loadConfig(env: Env = process.env): Config {
     idportenClientId: env.IDPORTEN_CLIENT_ID ?? 'helsebro',
     idportenClientSecret: env.IDPORTEN_CLIENT_SECRET ?? 'dev-idporten-secret',
     idportenAcrValues: env.IDPORTEN_ACR_VALUES ?? 'idporten-loa-high',
+    helseidIssuer: env.HELSEID_ISSUER ? trimSlash(env.HELSEID_ISSUER) : helseidDefault,
+    helseidClientId: env.HELSEID_CLIENT_ID ?? 'helsebro',
+    helseidClientSecret: env.HELSEID_CLIENT_SECRET ?? 'dev-helseid-secret',
     accessTokenTtl,
     devSystemClientSecret: env.DEV_SYSTEM_CLIENT_SECRET ?? 'dev-system-secret',
     registrationToken: env.REGISTRATION_TOKEN ?? null,

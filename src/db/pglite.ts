@@ -25,6 +25,18 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
     return run;
   };
 
+  // PGlite has no autovacuum worker, so nothing runs ANALYZE and the planner works without
+  // statistics: after a bulk load it picks nested loops that grow with the square of the data
+  // (docs/bench.md). Stand in for autoanalyze: ANALYZE after 8, 16, 32 … committed transactions, so
+  // statistics never lag the data by much more than 2×, at a logarithmic total cost.
+  let committed = 0;
+  let analyzeAt = 8;
+  const analyzeWhenDue = () => {
+    if (++committed < analyzeAt) return;
+    analyzeAt *= 2;
+    exclusive(() => pg.exec('ANALYZE')).catch(() => undefined); // statistics are an optimisation: never fail a request for them
+  };
+
   const query = async <T extends Row>(q: Queryable | PGlite, text: string, params?: readonly unknown[]): Promise<T[]> => {
     const res = await (q as PGlite).query<T>(text, params as unknown[] | undefined);
     return res.rows;
@@ -37,8 +49,8 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
       exclusive(async () => {
         await pg.exec(script);
       }),
-    transaction: <T>(fn: (tx: Queryable) => Promise<T>) =>
-      exclusive(() =>
+    transaction: async <T>(fn: (tx: Queryable) => Promise<T>) => {
+      const result = await exclusive(() =>
         pg.transaction(async (tx) => {
           const q: Queryable = {
             query: async <R extends Row = Row>(t: string, p?: readonly unknown[]) => (await tx.query<R>(t, p as unknown[] | undefined)).rows,
@@ -48,7 +60,10 @@ export async function openPglite(dataDir: string | null): Promise<Db> {
           };
           return fn(q);
         }),
-      ),
+      );
+      analyzeWhenDue();
+      return result;
+    },
     close: async () => {
       await exclusive(async () => {
         await pg.close();

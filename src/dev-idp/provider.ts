@@ -3,14 +3,21 @@
  * requirements 1–5): code flow only, PKCE S256, state and nonce mandatory, single-use codes living
  * 60 s, `iss` in the authorization response, id_tokens with `pid`, pairwise `sub`, `acr`,
  * `amr: ["TestID"]`, `locale`, `auth_time`, RS256-signed (`sid`, as at ID-porten, only for
- * clients registered for front-channel logout).
+ * clients registered for front-channel logout). The `helseid` flavour imitates HelseID for the
+ * clinician login instead: the account is an HPR number, the id_token carries
+ * `helseid://claims/hpr/hpr_number`, and `acr` is `Level4`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import Provider, { type KoaContext, type OidcContext } from 'oidc-provider';
+import { HELSEID_ACR, HPR_CLAIM } from '../auth/clinician-login.js';
 import { memoryAdapter } from './memory-adapter.js';
 
 export const ACR_LEVELS = ['idporten-loa-substantial', 'idporten-loa-high'] as const;
+
+/** Which real provider a stand-in imitates: ID-porten (citizens) or HelseID (clinicians). */
+export type Flavour = 'idporten' | 'helseid';
+export { HELSEID_ACR, HPR_CLAIM };
 
 export interface DevIdpClient {
   client_id: string;
@@ -31,6 +38,8 @@ export interface ProviderOptions {
   clients: DevIdpClient[];
   /** Returns true while the stand-in publishes a JWKS whose kids do not match its signing key. */
   wrongKid: () => boolean;
+  /** Default `idporten`. */
+  flavour?: Flavour;
 }
 
 /** A stable pairwise subject per (client sector, person), like ID-porten's per-client `sub`. */
@@ -42,6 +51,10 @@ export async function createProvider(opts: ProviderOptions): Promise<Provider> {
   const { privateKey } = await generateKeyPair('RS256', { extractable: true, modulusLength: 2048 });
   const signingJwk = { ...(await exportJWK(privateKey)), kid: `dev-idp-${randomBytes(4).toString('hex')}`, alg: 'RS256', use: 'sig' };
   const pkceOptional = new Set(opts.clients.filter((c) => c.pkceOptional).map((c) => c.client_id));
+  const helseid = opts.flavour === 'helseid';
+  // HelseID: the account id is the HPR number; the id_token carries it under HelseID's claim name.
+  const idClaims = helseid ? [HPR_CLAIM] : ['pid', 'locale'];
+  const name = helseid ? 'HelseID' : 'ID-porten';
 
   const configuration: Record<string, unknown> = {
     adapter: memoryAdapter(),
@@ -54,7 +67,11 @@ export async function createProvider(opts: ProviderOptions): Promise<Provider> {
       ...c,
     })),
     jwks: { keys: [signingJwk] },
-    cookies: { keys: [randomBytes(32).toString('hex')] },
+    // Both stand-ins run on localhost, and cookies ignore ports: the HelseID one needs its own names.
+    cookies: {
+      keys: [randomBytes(32).toString('hex')],
+      ...(helseid ? { names: { session: '_helseid_session', interaction: '_helseid_interaction', resume: '_helseid_interaction_resume' } } : {}),
+    },
     routes: {
       authorization: '/authorize',
       token: '/token',
@@ -67,10 +84,10 @@ export async function createProvider(opts: ProviderOptions): Promise<Provider> {
     },
     responseTypes: ['code'],
     scopes: ['openid', 'profile'],
-    claims: { openid: ['sub', 'pid', 'locale', 'acr', 'amr', 'auth_time'], profile: ['pid', 'locale'] },
-    // ID-porten puts `pid` in the id_token itself, not only behind userinfo.
+    claims: { openid: ['sub', 'acr', 'amr', 'auth_time', ...idClaims], profile: idClaims },
+    // ID-porten puts `pid` (HelseID the HPR number) in the id_token itself, not only behind userinfo.
     conformIdTokenClaims: false,
-    acrValues: [...ACR_LEVELS],
+    acrValues: helseid ? [HELSEID_ACR] : [...ACR_LEVELS],
     subjectTypes: ['public', 'pairwise'],
     pairwiseIdentifier: (_ctx: unknown, accountId: string, client: { sectorIdentifier: string }) => pairwise(client.sectorIdentifier, accountId),
     pkce: { required: (_ctx: unknown, client: { clientId: string }) => !pkceOptional.has(client.clientId) },
@@ -80,7 +97,7 @@ export async function createProvider(opts: ProviderOptions): Promise<Provider> {
         enabled: true,
         logoutSource: (ctx: KoaContext, form: string) => {
           ctx.type = 'html';
-          ctx.body = `<!doctype html><html lang="nb"><meta charset="utf-8"><title>Logg ut – ID-porten (test)</title><h1>Logg ut? <span lang="en">/ Log out?</span></h1>${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Logg ut / Log out</button></html>`;
+          ctx.body = `<!doctype html><html lang="nb"><meta charset="utf-8"><title>Logg ut – ${name} (test)</title><h1>Logg ut? <span lang="en">/ Log out?</span></h1>${form}<button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Logg ut / Log out</button></html>`;
         },
         postLogoutSuccessSource: (ctx: KoaContext) => {
           ctx.type = 'html';
@@ -94,7 +111,7 @@ export async function createProvider(opts: ProviderOptions): Promise<Provider> {
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     findAccount: (_ctx: unknown, id: string) => ({
       accountId: id,
-      claims: () => ({ sub: id, pid: id, locale: 'nb' }),
+      claims: () => (helseid ? { sub: id, [HPR_CLAIM]: id } : { sub: id, pid: id, locale: 'nb' }),
     }),
     // ID-porten asks for no consent to log in; grant openid/profile straight away.
     loadExistingGrant: async (ctx: OidcContext) => {
@@ -104,13 +121,13 @@ export async function createProvider(opts: ProviderOptions): Promise<Provider> {
       if (existing) return provider.Grant.find(existing);
       const grant = new provider.Grant({ accountId: session.accountId, clientId: client.clientId });
       grant.addOIDCScope('openid profile');
-      grant.addOIDCClaims(['pid', 'locale']);
+      grant.addOIDCClaims(idClaims);
       await grant.save();
       return grant;
     },
     renderError: (ctx: KoaContext, out: Record<string, string>) => {
       ctx.type = 'html';
-      ctx.body = `<!doctype html><html lang="en"><meta charset="utf-8"><title>ID-porten (dev) error</title><h1>${escape(out.error ?? 'error')}</h1><p>${escape(out.error_description ?? '')}</p></html>`;
+      ctx.body = `<!doctype html><html lang="en"><meta charset="utf-8"><title>${name} (dev) error</title><h1>${escape(out.error ?? 'error')}</h1><p>${escape(out.error_description ?? '')}</p></html>`;
     },
   };
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Config } from '../config/config.js';
 import { loginRouter } from './login.js';
-import { createProvider, type DevIdpClient } from './provider.js';
+import { createProvider, type DevIdpClient, type Flavour } from './provider.js';
 
 export interface DevIdp {
   /** The issuer identifier; point `idportenIssuer` at it. */
@@ -23,14 +23,18 @@ export interface DevIdp {
 export interface DevIdpOptions {
   /** Further relying parties besides helsebro itself (tests). */
   extraClients?: DevIdpClient[];
+  /** `helseid`: the clinician login's stand-in, on `devIdpPort + 2` (login host + 3), for `helseidClientId`. */
+  flavour?: Flavour;
 }
 
 export async function startDevIdp(config: Config, opts: DevIdpOptions = {}): Promise<DevIdp> {
-  if (config.production) throw new Error('the ID-porten stand-in must not run in production');
+  if (config.production) throw new Error('the development login stand-ins must not run in production');
   const issuerServer = http.createServer();
   const loginServer = http.createServer();
-  const issuerPort = await listen(issuerServer, config.devIdpPort);
-  const loginPort = await listen(loginServer, config.devIdpPort === 0 ? 0 : config.devIdpPort + 1).catch(async (err: unknown) => {
+  const helseid = opts.flavour === 'helseid';
+  const port = config.devIdpPort === 0 ? 0 : config.devIdpPort + (helseid ? 2 : 0);
+  const issuerPort = await listen(issuerServer, port);
+  const loginPort = await listen(loginServer, port === 0 ? 0 : port + 1).catch(async (err: unknown) => {
     await close(issuerServer);
     throw err;
   });
@@ -42,13 +46,21 @@ export async function startDevIdp(config: Config, opts: DevIdpOptions = {}): Pro
     issuer,
     loginOrigin,
     wrongKid: () => wrongKid,
+    flavour: opts.flavour ?? 'idporten',
     clients: [
-      {
-        client_id: config.idportenClientId,
-        client_secret: config.idportenClientSecret,
-        redirect_uris: [`${config.baseUrl}/auth/callback`],
-        post_logout_redirect_uris: [`${config.baseUrl}/auth/logged-out`],
-      },
+      helseid
+        ? {
+            client_id: config.helseidClientId,
+            client_secret: config.helseidClientSecret,
+            redirect_uris: [`${config.baseUrl}/auth/helseid/callback`],
+            post_logout_redirect_uris: [`${config.baseUrl}/auth/helseid/logged-out`],
+          }
+        : {
+            client_id: config.idportenClientId,
+            client_secret: config.idportenClientSecret,
+            redirect_uris: [`${config.baseUrl}/auth/callback`],
+            post_logout_redirect_uris: [`${config.baseUrl}/auth/logged-out`],
+          },
       ...(opts.extraClients ?? []),
     ],
   });
@@ -57,7 +69,7 @@ export async function startDevIdp(config: Config, opts: DevIdpOptions = {}): Pro
 
   const login = express();
   login.disable('x-powered-by');
-  login.use(loginRouter(provider));
+  login.use(loginRouter(provider, opts.flavour));
   login.use((req, res) => callback(req, res));
   loginServer.on('request', login);
 

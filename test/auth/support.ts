@@ -36,6 +36,8 @@ export interface AuthTestServer {
   repo: Repository;
   app: Express;
   idp: DevIdp;
+  /** The HelseID stand-in (clinician login). */
+  helseid: DevIdp;
   keys: KeyStore;
   close(): Promise<void>;
 }
@@ -48,7 +50,9 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
   const base = testConfig({ baseUrl, fhirBase: `${baseUrl}/fhir`, devIdpPort: 0, sessionSecret: randomBytes(32).toString('hex'), ...overrides });
   // The stand-in never runs in production; production-mode tests still need a login provider.
   const idp = await startDevIdp({ ...base, production: false });
-  const config: Config = { ...base, idportenIssuer: idp.issuer };
+  // The clinicians' login (HelseID stand-in), a separate issuer with an HPR login form.
+  const helseid = await startDevIdp({ ...base, production: false }, { flavour: 'helseid' });
+  const config: Config = { ...base, idportenIssuer: idp.issuer, helseidIssuer: helseid.issuer };
   const db = await openTestDatabase();
   const repo = new Repository(db);
   const logger = createLogger('error');
@@ -72,6 +76,7 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
     repo,
     app,
     idp,
+    helseid,
     keys,
     close: async () => {
       await new Promise<void>((resolve) => {
@@ -79,6 +84,7 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
         server.closeAllConnections();
       });
       await idp.close();
+      await helseid.close();
       await db.close();
     },
   };
@@ -133,6 +139,8 @@ export const APP_REDIRECT = 'http://localhost:9/app/callback';
 export interface LaunchOptions {
   clientId: string;
   pid: string;
+  /** HPR number for the HelseID stand-in's login form (clinician requests). */
+  hpr?: string;
   scope?: string;
   redirectUri?: string;
   browser?: Browser;
@@ -156,7 +164,7 @@ export interface LaunchResult {
  * Answers the pages a person meets — ID-porten stand-in login (pid), terms (first login), picker,
  * consent — until a redirect leaves for `stopAt` or a page is none of those.
  */
-export async function drive(browser: Browser, first: Page, o: { pid: string; patient?: string; acr?: string; decision?: 'approve' | 'deny' }, stopAt: string): Promise<{ page: Page; steps: string[] }> {
+export async function drive(browser: Browser, first: Page, o: { pid: string; hpr?: string; patient?: string; acr?: string; decision?: 'approve' | 'deny' }, stopAt: string): Promise<{ page: Page; steps: string[] }> {
   let page = first;
   const steps: string[] = [];
   for (let step = 0; step < 8; step++) {
@@ -165,6 +173,9 @@ export async function drive(browser: Browser, first: Page, o: { pid: string; pat
     if (page.body.includes('name="pid"')) {
       steps.push('login');
       page = await browser.submit(page, { pid: o.pid, acr: o.acr ?? 'idporten-loa-high' }, stopAt);
+    } else if (page.body.includes('name="hpr"')) {
+      steps.push('helseid-login');
+      page = await browser.submit(page, { hpr: o.hpr ?? '' }, stopAt);
     } else if (page.body.includes('name="accept_terms"')) {
       steps.push('terms');
       page = await browser.submit(page, { accept_terms: 'yes', decision }, stopAt);

@@ -76,3 +76,20 @@ export function consentPage(action: string, csrf: string, appName: string, patie
 </form>`;
   return layout(`Gi ${appName} tilgang?`, body);
 }
+
+/** The clinician's consent: the app acts as the logged-in health professional, within their duty of confidentiality. */
+export function clinicianConsentPage(action: string, csrf: string, appName: string, practitionerLabel: string, lines: ScopeLine[]): string {
+  const body = html`
+<h1>Gi ${appName} tilgang? <span lang="en" class="en">Give ${appName} access?</span></h1>
+<p>Appen ber om tilgang til pasientopplysninger på vegne av deg som helsepersonell (<strong>${practitionerLabel}</strong>). <span lang="en" class="en">The app asks for access to patient information on your behalf as health personnel (${practitionerLabel}).</span></p>
+<h2>Appen vil kunne <span lang="en" class="en">/ The app will be able to</span></h2>
+<ul class="scopes">
+  ${lines.map((l) => html`<li>${l.nb} <span lang="en" class="en">— ${l.en}</span></li>`)}
+</ul>
+<p>Tilgangen gjelder klinisk informasjon; pasientenes personlige notater er aldri tilgjengelige. <span lang="en" class="en">Access covers clinical information; patients' personal notes are never available.</span></p>
+<form method="post" action="${action}">
+  <input type="hidden" name="csrf" value="${csrf}">
+  ${buttons('Gi tilgang', 'Allow', 'Avslå', 'Deny')}
+</form>`;
+  return layout(`Gi ${appName} tilgang?`, body);
+}

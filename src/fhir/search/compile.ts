@@ -230,9 +230,10 @@ export function datePredicate(low: string, high: string, raw: string, ctx: Compi
     case 'eq': return contained();
     case 'ne': return `NOT ${contained()}`;
     case 'gt': return `${high} > ${hi()}::timestamptz`;
-    case 'ge': return `(${high} > ${hi()}::timestamptz OR ${contained()})`;
+    // ge/le also state the bound both of their cases imply, so an index range scan can use it.
+    case 'ge': return `(${high} > ${lo()}::timestamptz AND (${high} > ${hi()}::timestamptz OR ${contained()}))`;
     case 'lt': return `${low} < ${lo()}::timestamptz`;
-    case 'le': return `(${low} < ${lo()}::timestamptz OR ${contained()})`;
+    case 'le': return `(${low} < ${hi()}::timestamptz AND (${low} < ${lo()}::timestamptz OR ${contained()}))`;
     case 'sa': return `${low} >= ${hi()}::timestamptz`;
     case 'eb': return `${high} <= ${lo()}::timestamptz`;
     default: return `(${low} < ${hi()}::timestamptz AND ${high} > ${lo()}::timestamptz)`; // ap: overlaps

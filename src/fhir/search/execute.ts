@@ -17,6 +17,9 @@ import { parseQuery, type ParsedQuery } from './parse.js';
 import { parseSummary, shapeResource } from './shape.js';
 import { compileSort } from './sort.js';
 
+/** Up to this many matches (known from the count) a page is sorted from the collected matches. */
+const COLLECT_FIRST_BELOW = 2000;
+
 export interface SearchRequest {
   resourceType: string | null;
   params: Array<[string, string]>;
@@ -64,8 +67,13 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   }
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', ...(total !== undefined ? { total } : {}), link: [], entry: [] };
   if (summary !== 'count') {
+    // For ORDER BY … LIMIT PostgreSQL likes to walk the last_updated index backwards and test each
+    // row, which visits the whole table when the matches are few or old (docs/bench.md). When the
+    // count says they are few, collect them first (OFFSET 0 keeps the subquery from being merged
+    // into the outer query) and sort only those; many matches are dense, and the walk stops early.
+    const source = total !== undefined && total <= COLLECT_FIRST_BELOW ? `(SELECT r.* FROM resources r WHERE ${whereSql} OFFSET 0) r` : `resources r WHERE ${whereSql}`;
     const rows = await q.query<ResourceRow & Record<string, unknown>>(
-      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, r.seq FROM resources r WHERE ${whereSql} ORDER BY ${sort} LIMIT $${pageParams.push(count + 1)} OFFSET $${pageParams.push(offset)}`,
+      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, r.seq FROM ${source} ORDER BY ${sort} LIMIT $${pageParams.push(count + 1)} OFFSET $${pageParams.push(offset)}`,
       pageParams,
     );
     const page = rows.slice(0, count).map((r) => resourceFromRow(r));

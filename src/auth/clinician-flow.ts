@@ -1,0 +1,127 @@
+/**
+ * The clinician's way from a parked authorization request (one with `user/` scopes) to a code:
+ * HelseID login → the health professional matched to a Practitioner by HPR number (refused when
+ * none) → consent → code. No patient picker and no terms: the grant is `kind: 'user'` with
+ * `fhirUser = Practitioner/{id}` and no patient context; the access engine turns it into the
+ * `clinician` actor (clinical data per scope, never personal notes). Mounted at HELSEID_PATH
+ * behind its own relying party, so `req.oidc` here is the HelseID session.
+ */
+import express, { type Request, type Response } from 'express';
+import type { Practitioner } from 'fhir/r4';
+import { SYSTEM_ACCESS } from '../access/access-context.js';
+import type { Config } from '../config/config.js';
+import type { Db } from '../db/db.js';
+import type { Repository } from '../fhir/repository/repository.js';
+import { loadPending, redirectWithError, type PendingRequest } from './authorize.js';
+import { clinicianLoginMiddleware, currentClinician, HELSEID_ACR, HELSEID_PATH, isClinicianLoggedIn, type Clinician } from './clinician-login.js';
+import { getClient, type Client } from './clients.js';
+import { completeAuthorization } from './issue-code.js';
+import { param } from './oauth-errors.js';
+import { errorPage } from './pages/error-page.js';
+import { clinicianConsentPage } from './pages/flow-pages.js';
+import { sendPage } from './pages/send.js';
+import { describeScopes } from './pages/scope-text.js';
+import { clinicianScopes } from './policy.js';
+
+export interface ClinicianFlowDeps {
+  config: Config;
+  db: Db;
+  repo: Repository;
+  /** The HelseID issuer (config.helseidIssuer). */
+  issuer: string;
+}
+
+interface State {
+  pending: PendingRequest;
+  client: Client;
+  clinician: Clinician;
+  practitionerId: string;
+}
+
+export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
+  const { config, db, issuer } = deps;
+  const router = express.Router();
+  const form = express.urlencoded({ extended: false, limit: '20kb' });
+  router.use(clinicianLoginMiddleware(config, issuer));
+
+  const deny = async (res: Response, pending: PendingRequest, description: string) => {
+    await db.query('DELETE FROM auth_requests WHERE request_id = $1', [pending.requestId]);
+    redirectWithError(res, config, pending.params.redirectUri, 'access_denied', description, pending.params.state);
+  };
+
+  async function begin(req: Request, res: Response): Promise<State | null> {
+    const rid = String(req.params.rid);
+    const pending = await loadPending(db, rid);
+    const client = pending ? await getClient(db, pending.clientId) : null;
+    if (!pending || !client || pending.params.login !== 'helseid') {
+      res.status(400);
+      errorPage(res, 'Forespørselen er utløpt', 'The request has expired', 'Start innloggingen på nytt fra appen. / Start again from the app.');
+      return null;
+    }
+    if (!isClinicianLoggedIn(req)) {
+      await res.oidc.login({ returnTo: `${config.baseUrl}${HELSEID_PATH}/flow/${rid}`, authorizationParams: { acr_values: HELSEID_ACR } });
+      return null;
+    }
+    const clinician = await currentClinician(req, db, issuer);
+    if (!clinician) {
+      res.status(403);
+      errorPage(res, 'Innloggingen kan ikke brukes', 'This login cannot be used', 'Logg inn med HelseID på høyt sikkerhetsnivå. / Log in with HelseID at a high level of assurance.');
+      return null;
+    }
+    if (pending.sub === null) {
+      await db.query('UPDATE auth_requests SET sub = $2 WHERE request_id = $1 AND sub IS NULL', [rid, clinician.sub]);
+      pending.sub = clinician.sub;
+    }
+    if (pending.sub !== clinician.sub || (req.method === 'POST' && param(req.body, 'csrf') !== pending.csrf)) {
+      res.status(403);
+      errorPage(res, 'Forespørselen tilhører en annen innlogging', 'The request belongs to another login', 'Start på nytt fra appen. / Start again from the app.');
+      return null;
+    }
+    if (!clinician.practitionerId) {
+      await deny(res, pending, 'The health professional (HPR number) is not registered as a Practitioner here');
+      return null;
+    }
+    return { pending, client, clinician, practitionerId: clinician.practitionerId };
+  }
+
+  async function next(res: Response, st: State): Promise<void> {
+    const { pending, client, clinician, practitionerId } = st;
+    const granted = clinicianScopes(pending.params.scope);
+    if (!granted.some((s) => s.kind === 'resource')) return deny(res, pending, 'None of the requested access can be granted to health personnel');
+    if (!client.firstParty && !res.locals.consentGiven) {
+      const practitioner = await deps.repo.read<Practitioner>('Practitioner', practitionerId, SYSTEM_ACCESS).catch(() => null);
+      sendPage(res, clinicianConsentPage(`${config.baseUrl}${HELSEID_PATH}/flow/${pending.requestId}/consent`, pending.csrf, client.clientName, practitionerName(practitioner, clinician.hpr), describeScopes(granted)));
+      return;
+    }
+    await completeAuthorization({ config, db }, res, {
+      pending,
+      client,
+      person: clinician,
+      option: { patientId: '', fhirUser: `Practitioner/${practitionerId}`, needPatientBanner: false },
+      granted,
+      withPatient: false,
+      kind: 'user',
+    });
+  }
+
+  router.get('/flow/:rid', async (req, res) => {
+    const st = await begin(req, res);
+    if (st) await next(res, st);
+  });
+
+  router.post('/flow/:rid/consent', form, async (req, res) => {
+    const st = await begin(req, res);
+    if (!st) return;
+    if (param(req.body, 'decision') !== 'approve') return deny(res, st.pending, 'The health professional did not allow access');
+    res.locals.consentGiven = true;
+    await next(res, st);
+  });
+
+  return router;
+}
+
+function practitionerName(p: Practitioner | null, hpr: string): string {
+  const name = p?.name?.find((n) => n.use === 'official') ?? p?.name?.[0];
+  const text = name?.text ?? [...(name?.given ?? []), name?.family].filter(Boolean).join(' ');
+  return `${text || 'Helsepersonell'}, HPR ${hpr}`;
+}
