@@ -72,6 +72,8 @@ describe('bridge mapping table', () => {
     const doc = fs.readFileSync(path.join(PROJECT_ROOT, 'docs/bridges.md'), 'utf8');
     const embedded = /<!-- mapping-table:start -->\n([\s\S]*?)\n<!-- mapping-table:end -->/.exec(doc)?.[1];
     expect(embedded, 'regenerate with platformTableMarkdown() from src/bridges/mapping-doc.ts').to.equal(md);
+    const readme = fs.readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8');
+    expect(/<!-- mapping-table:start -->\n([\s\S]*?)\n<!-- mapping-table:end -->/.exec(readme)?.[1], 'README.md mapping table').to.equal(md);
     // Each HealthKit type / unit family and each Google Fit type has its row.
     for (const t of [...HEALTHKIT_TYPES, ...GOOGLE_FIT_TYPES]) expect(md).to.contain(`\`${t}\``);
     expect(md.split('\n').filter((l) => l.startsWith('| Google Fit |'))).to.have.length(GOOGLE_FIT_TYPES.length);
