@@ -12,7 +12,7 @@ import { SYSTEM_ACCESS } from '../access/access-context.js';
 import type { Config } from '../config/config.js';
 import type { Queryable } from '../db/db.js';
 import { findMatchingIds } from '../fhir/search/find-ids.js';
-import { LoginRejected, subjectFor } from './citizen-login.js';
+import { decodeClaims, LoginRejected, subjectFor } from './citizen-login.js';
 
 type Session = Parameters<NonNullable<ConfigParams['afterCallback']>>[2];
 
@@ -62,16 +62,6 @@ export function clinicianLoginMiddleware(config: Config, issuer: string): Reques
     },
   };
   return auth(params);
-}
-
-function decodeClaims(idToken: string): Record<string, unknown> {
-  const payload = idToken.split('.')[1];
-  if (!payload) return {};
-  try {
-    return JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as Record<string, unknown>;
-  } catch {
-    return {};
-  }
 }
 
 export function isClinicianLoggedIn(req: Request): boolean {
