@@ -50,7 +50,7 @@ export interface AccessContext {
 
 /** What recordWrite may do in the write's transaction: store server-generated resources, now or just before commit. */
 export interface WriteRecorder {
-  create<T extends Resource>(resource: T, access: AccessContext): Promise<unknown>;
+  createServerGenerated(resources: readonly Resource[]): Promise<void>;
   beforeCommit(key: object, work: (tx: WriteRecorder) => Promise<void>): void;
 }
 

@@ -6,7 +6,7 @@
  * already passed by the relation (access-spec §0.2).
  */
 import type { Resource } from 'fhir/r4';
-import { SYSTEM_ACCESS, type AccessContext, type AccessFilter, type FilterExpr, type WriteInteraction, type WriteRecorder } from './access-context.js';
+import { type AccessContext, type AccessFilter, type FilterExpr, type WriteInteraction, type WriteRecorder } from './access-context.js';
 import { WriteLog } from '../audit/write-log.js';
 import { accessForPrincipal } from '../auth/access-for-principal.js';
 import type { Principal } from '../auth/principal.js';
@@ -115,7 +115,7 @@ export function decideAccess(principal: Principal, relation: Relation, opts: Dec
         pendingWrites.set(tx, list);
         tx.beforeCommit(list, async (t) => {
           pendingWrites.delete(tx);
-          for (const record of list.records()) await t.create(record, SYSTEM_ACCESS);
+          await t.createServerGenerated(list.records());
         });
       }
       pending.add(interaction, stored);

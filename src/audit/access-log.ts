@@ -7,7 +7,6 @@
  * so under load one database transaction records many accesses and an idle request waits for one.
  */
 import type { AuditEvent, Bundle, Resource } from 'fhir/r4';
-import { SYSTEM_ACCESS } from '../access/access-context.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import { patientCompartmentsOf } from '../fhir/search/compartments.js';
 import type { Logger } from '../log.js';
@@ -43,9 +42,7 @@ export class AccessLog {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0);
         try {
-          await this.repo.transaction(async (tx) => {
-            for (const p of batch) for (const e of p.events) await tx.create(e, SYSTEM_ACCESS);
-          });
+          await this.repo.createServerGenerated(batch.flatMap((p) => p.events));
           batch.forEach((p) => p.resolve());
         } catch (err) {
           this.logger.error('access log write failed', { error: (err as Error).message, events: batch.reduce((n, p) => n + p.events.length, 0) });

@@ -14,7 +14,7 @@ import { isResourceType } from '../definitions/registry.js';
 import { compileAccessPredicate } from '../search/access-sql.js';
 import { patientCompartmentsOf } from '../search/compartments.js';
 import { findMatchingIds } from '../search/find-ids.js';
-import { deleteSearchIndex, writeSearchIndex } from '../search/index-writer.js';
+import { deleteSearchIndex, writeSearchIndex, writeSearchIndexFresh } from '../search/index-writer.js';
 import { validateResource } from '../validation/validate.js';
 import { applyJsonPatch } from './json-patch.js';
 import { RESOURCE_COLUMNS, resourceFromRow, withServerMeta, type ResourceRow } from './rows.js';
@@ -197,6 +197,28 @@ export class Repository {
     });
   }
 
+  /**
+   * Stores resources the server itself generated (the access log, provenance of proxy writes):
+   * validated like any write, but without access checks or conditional logic, and all of them in
+   * three statements however many there are, because every read of patient data writes some.
+   */
+  async createServerGenerated(resources: readonly Resource[]): Promise<void> {
+    if (resources.length === 0) return;
+    await this.transaction(async (repo) => {
+      const now = new Date().toISOString();
+      const prepared = resources.map((r) => prepareForWrite({ ...r, id: randomUUID() }, 1, now));
+      const rows = prepared.map((p) => ({ rt: p.resourceType, id: p.id, content: p, comp: patientCompartmentsOf(p) }));
+      // nextval in a CTE read twice is evaluated once per row (a CTE with a volatile function is materialised).
+      await repo.queryable.query(
+        `WITH d AS (SELECT x.rt, x.id, x.content, x.comp, nextval('history_seq') AS seq FROM jsonb_to_recordset($1::jsonb) AS x(rt text, id text, content jsonb, comp text[])),
+          r AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq) SELECT rt, id, 1, $2, false, content, comp, seq FROM d)
+         INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content) SELECT seq, rt, id, 1, $2, false, 'POST', content FROM d`,
+        [JSON.stringify(rows), now],
+      );
+      await writeSearchIndexFresh(repo.queryable, prepared);
+    });
+  }
+
   /** The current version of a resource for writing; the row lock serialises concurrent writers. */
   private async lockCurrent(type: string, id: string): Promise<ResourceRow | undefined> {
     const rows = await this.queryable.query<ResourceRow & Record<string, unknown>>(
@@ -257,10 +279,10 @@ export class Repository {
 }
 
 /** Validates and stamps the server-owned meta; throws 422 with every problem found. */
-function prepareForWrite<T extends Resource>(resource: T, versionId: number): T {
+function prepareForWrite<T extends Resource>(resource: T, versionId: number, lastUpdated = new Date().toISOString()): T {
   const issues = validateResource(resource);
   if (issues.some((i) => (i.severity ?? 'error') === 'error' || i.severity === 'fatal')) throw unprocessable(issues);
-  return withServerMeta(resource, versionId, new Date().toISOString());
+  return withServerMeta(resource, versionId, lastUpdated);
 }
 
 function assertType(type: string): void {

@@ -16,10 +16,13 @@ export async function deleteSearchIndex(tx: Queryable, resourceType: string, id:
 
 /** `fresh`: the resource was just created, so it has no rows to remove. */
 export async function writeSearchIndex(tx: Queryable, resource: Resource, opts: { fresh?: boolean } = {}): Promise<void> {
-  const type = resource.resourceType;
-  const id = resource.id!;
-  if (!opts.fresh) await deleteSearchIndex(tx, type, id);
-  await insertRows(tx, type, id, extractIndexRows(resource));
+  if (!opts.fresh) await deleteSearchIndex(tx, resource.resourceType, resource.id!);
+  await insertRows(tx, [{ type: resource.resourceType, id: resource.id!, rows: extractIndexRows(resource) }]);
+}
+
+/** The index rows of many just-created resources, in one statement. */
+export async function writeSearchIndexFresh(tx: Queryable, resources: readonly Resource[]): Promise<void> {
+  await insertRows(tx, resources.map((r) => ({ type: r.resourceType, id: r.id!, rows: extractIndexRows(r) })));
 }
 
 interface TableRows {
@@ -29,27 +32,38 @@ interface TableRows {
   data: unknown[][];
 }
 
-/** All index rows of a resource in one statement: a data-modifying CTE per non-empty table, each an unnest of arrays. */
-async function insertRows(tx: Queryable, type: string, id: string, rows: IndexRows): Promise<void> {
+type Owned<T> = T & { rt: string; rid: string };
+
+/** All index rows of the given resources in one statement: a data-modifying CTE per non-empty table, each an unnest of arrays. */
+async function insertRows(tx: Queryable, list: ReadonlyArray<{ type: string; id: string; rows: IndexRows }>): Promise<void> {
+  const all = <K extends keyof IndexRows>(k: K): Array<Owned<IndexRows[K][number]>> => list.flatMap((x) => x.rows[k].map((r) => ({ ...r, rt: x.type, rid: x.id })));
+  const token = all('token');
+  const string = all('string');
+  const reference = all('reference');
+  const date = all('date');
+  const number = all('number');
+  const quantity = all('quantity');
+  const uri = all('uri');
+  const owner = (rows: ReadonlyArray<{ rt: string; rid: string }>) => [rows.map((r) => r.rt), rows.map((r) => r.rid)];
   const tables: TableRows[] = [
-    { table: 'sp_token', columns: ['code', 'system', 'value', 'text', 'element'], casts: ['text', 'text', 'text', 'text', 'int4'], data: [rows.token.map((r) => r.code), rows.token.map((r) => r.system), rows.token.map((r) => r.value), rows.token.map((r) => r.text), elements(rows.token)] },
-    { table: 'sp_string', columns: ['code', 'norm', 'value', 'element'], casts: ['text', 'text', 'text', 'int4'], data: [rows.string.map((r) => r.code), rows.string.map((r) => r.norm), rows.string.map((r) => r.value), elements(rows.string)] },
+    { table: 'sp_token', columns: ['code', 'system', 'value', 'text', 'element'], casts: ['text', 'text', 'text', 'text', 'int4'], data: [...owner(token), token.map((r) => r.code), token.map((r) => r.system), token.map((r) => r.value), token.map((r) => r.text), elements(token)] },
+    { table: 'sp_string', columns: ['code', 'norm', 'value', 'element'], casts: ['text', 'text', 'text', 'int4'], data: [...owner(string), string.map((r) => r.code), string.map((r) => r.norm), string.map((r) => r.value), elements(string)] },
     {
       table: 'sp_reference',
       columns: ['code', 'target_type', 'target_id', 'url', 'ident_system', 'ident_value', 'element'],
       casts: ['text', 'text', 'text', 'text', 'text', 'text', 'int4'],
-      data: [rows.reference.map((r) => r.code), rows.reference.map((r) => r.targetType), rows.reference.map((r) => r.targetId), rows.reference.map((r) => r.url), rows.reference.map((r) => r.identSystem), rows.reference.map((r) => r.identValue), elements(rows.reference)],
+      data: [...owner(reference), reference.map((r) => r.code), reference.map((r) => r.targetType), reference.map((r) => r.targetId), reference.map((r) => r.url), reference.map((r) => r.identSystem), reference.map((r) => r.identValue), elements(reference)],
     },
-    { table: 'sp_date', columns: ['code', 'low', 'high', 'element'], casts: ['text', 'timestamptz', 'timestamptz', 'int4'], data: [rows.date.map((r) => r.code), rows.date.map((r) => r.low), rows.date.map((r) => r.high), elements(rows.date)] },
-    { table: 'sp_number', columns: ['code', 'value', 'element'], casts: ['text', 'numeric', 'int4'], data: [rows.number.map((r) => r.code), rows.number.map((r) => r.value), elements(rows.number)] },
-    { table: 'sp_quantity', columns: ['code', 'value', 'system', 'unit', 'element'], casts: ['text', 'numeric', 'text', 'text', 'int4'], data: [rows.quantity.map((r) => r.code), rows.quantity.map((r) => r.value), rows.quantity.map((r) => r.system), rows.quantity.map((r) => r.unit), elements(rows.quantity)] },
-    { table: 'sp_uri', columns: ['code', 'value', 'element'], casts: ['text', 'text', 'int4'], data: [rows.uri.map((r) => r.code), rows.uri.map((r) => r.value), elements(rows.uri)] },
+    { table: 'sp_date', columns: ['code', 'low', 'high', 'element'], casts: ['text', 'timestamptz', 'timestamptz', 'int4'], data: [...owner(date), date.map((r) => r.code), date.map((r) => r.low), date.map((r) => r.high), elements(date)] },
+    { table: 'sp_number', columns: ['code', 'value', 'element'], casts: ['text', 'numeric', 'int4'], data: [...owner(number), number.map((r) => r.code), number.map((r) => r.value), elements(number)] },
+    { table: 'sp_quantity', columns: ['code', 'value', 'system', 'unit', 'element'], casts: ['text', 'numeric', 'text', 'text', 'int4'], data: [...owner(quantity), quantity.map((r) => r.code), quantity.map((r) => r.value), quantity.map((r) => r.system), quantity.map((r) => r.unit), elements(quantity)] },
+    { table: 'sp_uri', columns: ['code', 'value', 'element'], casts: ['text', 'text', 'int4'], data: [...owner(uri), uri.map((r) => r.code), uri.map((r) => r.value), elements(uri)] },
   ].filter((t) => t.data[0]!.length > 0);
   if (tables.length === 0) return;
-  const params: unknown[] = [type, id];
+  const params: unknown[] = [];
   const ctes = tables.map((t) => {
-    const unnest = t.casts.map((c, i) => `$${params.push(t.data[i])}::${c}[]`).join(', ');
-    return `i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, ${t.columns.join(', ')}) SELECT $1, $2, * FROM unnest(${unnest}))`;
+    const unnest = ['text', 'text', ...t.casts].map((c, i) => `$${params.push(t.data[i])}::${c}[]`).join(', ');
+    return `i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, ${t.columns.join(', ')}) SELECT * FROM unnest(${unnest}))`;
   });
   await tx.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
 }
