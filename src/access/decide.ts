@@ -10,8 +10,8 @@ import { type AccessContext, type AccessFilter, type FilterExpr, type WriteInter
 import { WriteLog } from '../audit/write-log.js';
 import { accessForPrincipal } from '../auth/access-for-principal.js';
 import type { Principal } from '../auth/principal.js';
-import { FhirError } from '../fhir/errors.js';
-import { CS, PATIENT_FACING, POLICY_TYPES, type Actor } from './policy.js';
+import { forbidden } from '../fhir/errors.js';
+import { CS, PATIENT_FACING, POLICY_TYPES, rowsFor, type Actor } from './policy.js';
 import type { Relation } from './relations.js';
 import { sliceExprs, sliceOf, type SliceVars } from './slices.js';
 
@@ -43,7 +43,7 @@ export function policyFilters(actor: Actor, vars: SliceVars): AccessFilter[] {
   const patientFacing = PATIENT_FACING.includes(actor);
   if (patientFacing) {
     // Deny by default: a type the policy does not name stays closed to the citizen side.
-    filters.push({ kind: 'types', allowed: POLICY_TYPES.filter((t) => sliceExprs(t, vars).some((s) => s.row.allow[actor].includes('r'))) });
+    filters.push({ kind: 'types', allowed: POLICY_TYPES.filter((t) => rowsFor(t).some((r) => r.allow[actor].includes('r'))) });
   }
   for (const type of POLICY_TYPES) {
     const slices = sliceExprs(type, vars);
@@ -78,10 +78,6 @@ export function checkPolicyWrite(actor: Actor, vars: SliceVars, interaction: Wri
   if (actor === 'parent' && previous?.meta?.security?.some((s) => s.system === CS.proxyRestriction && s.code === 'no-parent')) {
     throw forbidden('A clinician has closed this resource to parents');
   }
-}
-
-function forbidden(diagnostics: string): FhirError {
-  return new FhirError(403, { code: 'forbidden', diagnostics });
 }
 
 const ACTOR_LABEL: Record<Actor, string> = {

@@ -4,8 +4,8 @@
  * authorize and refresh refuse, and live tokens get 401. Each result names its gate so logs,
  * tests and the README speak the same language.
  */
-import type { Address, Consent, Patient, RelatedPerson, Resource } from 'fhir/r4';
-import { ageInYears } from '../auth/people.js';
+import type { Address, Consent, Extension, Patient, RelatedPerson } from 'fhir/r4';
+import { ageInYears, osloDate } from '../auth/people.js';
 import { FNR_SYSTEM, DNR_SYSTEM, parseIdNumber } from '../fhir/validation/fnr.js';
 import { CS } from './policy.js';
 
@@ -24,8 +24,10 @@ export const PROXY_RELATIONSHIP = { system: 'http://terminology.hl7.org/CodeSyst
 export const ADULT_AGE = 18;
 export const CONSENT_AGE = 16;
 
-const extCode = (r: { extension?: Resource['meta'] extends unknown ? Patient['extension'] : never }, url: string): string | undefined =>
-  r.extension?.find((e) => e.url === url)?.valueCode ?? r.extension?.find((e) => e.url === url)?.valueCoding?.code;
+const extCode = (r: { extension?: Extension[] }, url: string): string | undefined => {
+  const e = r.extension?.find((x) => x.url === url);
+  return e?.valueCode ?? e?.valueCoding?.code;
+};
 
 export const isDeceased = (p: Patient): boolean => p.deceasedBoolean === true || !!p.deceasedDateTime;
 export const isDeactivated = (p: Patient): boolean => extCode(p, EXT.accountState) === 'deactivated';
@@ -109,9 +111,4 @@ export function parentGates(child: Patient, parent: RelatedPerson, allParents: r
   if (isProtected(child) || isProtected(parent) || holders.some(isProtected)) return fail('G11', 'a protected address applies');
   if (child.meta?.security?.some((s) => s.system === CS.proxyRestriction && s.code === 'no-parent')) return fail('G12', 'a clinician has closed the record to parents');
   return OK;
-}
-
-/** The calendar date in Europe/Oslo (YYYY-MM-DD): ages and grant periods turn at Oslo midnight. */
-export function osloDate(now: Date): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Oslo', year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
 }

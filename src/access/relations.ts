@@ -10,7 +10,7 @@ import type { Repository } from '../fhir/repository/repository.js';
 import type { Queryable } from '../db/db.js';
 import { findMatchingIds } from '../fhir/search/find-ids.js';
 import { hasAcceptedTerms } from '../auth/terms.js';
-import { accountGates, isDeactivated, parentalCode, parentGates, proxyGates, proxyLevelOf, selfGates, PROXY_RELATIONSHIP, type GateResult } from './gates.js';
+import { accountGates, parentalCode, parentGates, proxyGates, proxyLevelOf, selfGates, PROXY_RELATIONSHIP, type GateResult } from './gates.js';
 import { isProxyLevel, type Actor } from './policy.js';
 
 export interface Relation {
@@ -100,4 +100,3 @@ async function parentsOf(db: Queryable, repo: Repository, childId: string): Prom
   return all.filter((r): r is RelatedPerson => !!r && parentalCode(r) !== null);
 }
 
-export { isDeactivated };

@@ -10,8 +10,8 @@ import { extractIndexRows, type IndexRows } from '../fhir/search/extract.js';
 import { dateRange } from '../fhir/search/normalize.js';
 import { splitPrefix } from '../fhir/search/parse.js';
 
-export function matchesQuery(resource: Resource, query: string): boolean {
-  const rows = extractIndexRows(resource);
+/** `rows`: the resource's index rows when the caller already has them (one extraction per decision). */
+export function matchesQuery(resource: Resource, query: string, rows: IndexRows = extractIndexRows(resource)): boolean {
   return [...new URLSearchParams(query)].every(([name, value]) => matchesParam(resource, rows, name, value));
 }
 

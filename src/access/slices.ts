@@ -6,6 +6,7 @@
  */
 import type { FhirResource, Resource } from 'fhir/r4';
 import type { FilterExpr } from './access-context.js';
+import { extractIndexRows, type IndexRows } from '../fhir/search/extract.js';
 import { matchesQuery } from './slice-match.js';
 import { rowsFor, type PolicyRow } from './policy.js';
 
@@ -51,9 +52,10 @@ export function sliceExprs(resourceType: string, vars: SliceVars): Array<{ row: 
 /** The slice a resource falls in (first explicit match, else 'otherwise'/'all'); null when the type has no row. */
 export function sliceOf(resource: Resource | FhirResource, vars: SliceVars): PolicyRow | null {
   const rows = rowsFor(resource.resourceType);
+  let index: IndexRows | undefined;
   for (const r of rows) {
     const qs = ownQueries(r, vars);
-    if (qs && qs.some((q) => matchesQuery(resource, q))) return r;
+    if (qs && qs.some((q) => matchesQuery(resource as Resource, q, (index ??= extractIndexRows(resource as Resource))))) return r;
   }
   return rows.find((r) => r.match === 'otherwise' || r.match === 'all') ?? null;
 }

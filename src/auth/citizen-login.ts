@@ -30,12 +30,16 @@ interface SessionExtras {
   helsebro_csrf?: string;
 }
 
-export function citizenLoginMiddleware(config: Config): RequestHandler {
-  const params: ConfigParams = {
-    issuerBaseURL: config.idportenIssuer,
-    baseURL: `${config.baseUrl}/auth`,
-    clientID: config.idportenClientId,
-    clientSecret: config.idportenClientSecret,
+/**
+ * What both our logins (ID-porten for citizens, HelseID for clinicians) share as an OIDC relying
+ * party: code flow with PKCE, state and nonce, RS256 id_tokens, a rolling session cookie.
+ */
+export function relyingPartyParams(config: Config, rp: { issuer: string; basePath: string; clientId: string; clientSecret: string; acrValues: string; sessionName?: string }): ConfigParams {
+  return {
+    issuerBaseURL: rp.issuer,
+    baseURL: `${config.baseUrl}${rp.basePath}`,
+    clientID: rp.clientId,
+    clientSecret: rp.clientSecret,
     secret: config.sessionSecret,
     authRequired: false,
     auth0Logout: false,
@@ -44,8 +48,14 @@ export function citizenLoginMiddleware(config: Config): RequestHandler {
     clientAuthMethod: 'client_secret_basic',
     idTokenSigningAlg: 'RS256',
     routes: { login: false, logout: false, callback: '/callback', postLogoutRedirect: '/logged-out' },
-    authorizationParams: { response_type: 'code', scope: 'openid profile', acr_values: config.idportenAcrValues, ui_locales: 'nb' },
-    session: { rolling: true, rollingDuration: 30 * 60, absoluteDuration: 8 * 3600, cookie: { sameSite: 'Lax', httpOnly: true } },
+    authorizationParams: { response_type: 'code', scope: 'openid profile', acr_values: rp.acrValues, ui_locales: 'nb' },
+    session: { ...(rp.sessionName ? { name: rp.sessionName } : {}), rolling: true, rollingDuration: 30 * 60, absoluteDuration: 8 * 3600, cookie: { sameSite: 'Lax', httpOnly: true } },
+  };
+}
+
+export function citizenLoginMiddleware(config: Config): RequestHandler {
+  const params: ConfigParams = {
+    ...relyingPartyParams(config, { issuer: config.idportenIssuer, basePath: '/auth', clientId: config.idportenClientId, clientSecret: config.idportenClientSecret, acrValues: config.idportenAcrValues }),
     afterCallback: (_req, _res, session: Session): Session => {
       const claims = decodeClaims(String(session.id_token ?? ''));
       if (!acrSatisfies(claims.acr, config.idportenAcrValues)) throw new LoginRejected('The login level of assurance is too low');

@@ -12,7 +12,7 @@ import { SYSTEM_ACCESS } from '../access/access-context.js';
 import type { Config } from '../config/config.js';
 import type { Queryable } from '../db/db.js';
 import { findMatchingIds } from '../fhir/search/find-ids.js';
-import { decodeClaims, LoginRejected, subjectFor } from './citizen-login.js';
+import { decodeClaims, LoginRejected, relyingPartyParams, subjectFor } from './citizen-login.js';
 
 type Session = Parameters<NonNullable<ConfigParams['afterCallback']>>[2];
 
@@ -39,20 +39,7 @@ export interface Clinician {
 
 export function clinicianLoginMiddleware(config: Config, issuer: string): RequestHandler {
   const params: ConfigParams = {
-    issuerBaseURL: issuer,
-    baseURL: `${config.baseUrl}${HELSEID_PATH}`,
-    clientID: config.helseidClientId,
-    clientSecret: config.helseidClientSecret,
-    secret: config.sessionSecret,
-    authRequired: false,
-    auth0Logout: false,
-    idpLogout: true,
-    enableTelemetry: false,
-    clientAuthMethod: 'client_secret_basic',
-    idTokenSigningAlg: 'RS256',
-    routes: { login: false, logout: false, callback: '/callback', postLogoutRedirect: '/logged-out' },
-    authorizationParams: { response_type: 'code', scope: 'openid profile', acr_values: HELSEID_ACR, ui_locales: 'nb' },
-    session: { name: SESSION_NAME, rolling: true, rollingDuration: 30 * 60, absoluteDuration: 8 * 3600, cookie: { sameSite: 'Lax', httpOnly: true } },
+    ...relyingPartyParams(config, { issuer, basePath: HELSEID_PATH, clientId: config.helseidClientId, clientSecret: config.helseidClientSecret, acrValues: HELSEID_ACR, sessionName: SESSION_NAME }),
     transactionCookie: { name: 'helseid_verification' },
     afterCallback: (_req, _res, session: Session): Session => {
       const claims = decodeClaims(String(session.id_token ?? ''));

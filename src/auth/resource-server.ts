@@ -2,7 +2,8 @@
  * Bearer-token authentication for the FHIR API (app-launch §access-fhir-api; access-spec §1.7,
  * §1.12). Every request: our alg allow-list, signature, `exp`, `iss`, `aud` = FHIR base, the grant
  * still live and the token not revoked (revocation, logout and deactivation act on the next
- * request), the eligibility gate, then a coarse type/interaction scope check from the URL.
+ * request), a coarse type/interaction scope check from the URL, then the access engine (whose
+ * eligibility gates run on every request).
  * Failures: 401 + `WWW-Authenticate: Bearer error="invalid_token"` + OperationOutcome `login`
  * (`expired` for an expired token); the reason is never echoed.
  */
@@ -14,8 +15,7 @@ import { isResourceType } from '../fhir/definitions/registry.js';
 import { FhirError } from '../fhir/errors.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
-import { accessForPrincipal, requireScope } from './access-for-principal.js';
-import { selfGate, type GrantGate } from './gates.js';
+import { requireScope } from './access-for-principal.js';
 import { liveGrantForToken } from './grants.js';
 import { KeyStore } from './keys.js';
 import type { Principal } from './principal.js';
@@ -28,10 +28,8 @@ export interface ResourceServerDeps {
   logger: Logger;
   repo: Repository;
   keys?: KeyStore;
-  /** Eligibility gates checked on every request (default: the self path's gates, unless `toAccess` is given and gates itself). */
-  gate?: GrantGate;
-  /** Principal → AccessContext (default: the self/system rules of access-for-principal.ts). */
-  toAccess?: (principal: Principal, req: Request, res: Response) => AccessContext | Promise<AccessContext>;
+  /** Principal → AccessContext: the access engine, which also re-checks the eligibility gates (401 when one fails). */
+  toAccess: (principal: Principal, req: Request, res: Response) => AccessContext | Promise<AccessContext>;
 }
 
 export function unauthorized(reason: 'login' | 'expired'): FhirError {
@@ -44,8 +42,7 @@ export function unauthorized(reason: 'login' | 'expired'): FhirError {
 
 export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
   const keys = deps.keys ?? new KeyStore(deps.db);
-  const gate = deps.gate ?? (deps.toAccess ? null : selfGate(deps.db, deps.repo));
-  const toAccess = deps.toAccess ?? accessForPrincipal;
+  const { toAccess } = deps;
 
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     try {
@@ -61,7 +58,6 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
       }
       const grant = await liveGrantForToken(deps.db, claims.grant_id, claims.jti);
       if (!grant || grant.clientId !== claims.client_id) throw unauthorized('login');
-      if (gate && !(await gate(grant))) throw unauthorized('login');
       const principal: Principal = {
         kind: grant.kind,
         clientId: grant.clientId,

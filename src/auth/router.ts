@@ -17,14 +17,14 @@ import { JwksFetcher } from './client-assertion.js';
 import { ensureBuiltInClients } from './clients.js';
 import { brandBundle, openidConfiguration, smartConfiguration } from './discovery.js';
 import { flowRouter } from './flow.js';
-import { selfGate, type GrantGate } from './gates.js';
+import type { GrantGate } from './gates.js';
 import { purgeExpired } from './grants.js';
 import { handleIntrospect } from './introspect.js';
 import { KeyStore } from './keys.js';
 import { manageRouter } from './manage.js';
 import { oauthErrorHandler } from './oauth-errors.js';
 import { errorPage } from './pages/error-page.js';
-import { selfOptionsResolver, type ActingOptionsResolver } from './people.js';
+import type { ActingOptionsResolver } from './people.js';
 import { handleRegister } from './registration.js';
 import { handleRevoke } from './revoke.js';
 import { handleToken } from './token.js';
@@ -35,10 +35,10 @@ export interface AuthRouterDeps {
   logger: Logger;
   repo: Repository;
   keys?: KeyStore;
-  /** Who a logged-in person may act for (default: themself only; the access engine adds proxies and children). */
-  actingOptions?: ActingOptionsResolver;
-  /** Eligibility re-checked at refresh (default: the self path's gates). */
-  gate?: GrantGate;
+  /** Who a logged-in person may act for: the access engine's patient picker. */
+  actingOptions: ActingOptionsResolver;
+  /** Eligibility re-checked at refresh: the access engine's gates. */
+  gate: GrantGate;
   /** Fetch used for client JWKS URLs (tests inject one). */
   fetchImpl?: typeof fetch;
 }
@@ -49,8 +49,7 @@ export function createAuthRouter(deps: AuthRouterDeps): express.Router {
   const { config, db, logger } = deps;
   const keys = deps.keys ?? new KeyStore(db);
   const jwks = new JwksFetcher(deps.fetchImpl);
-  const gate = deps.gate ?? selfGate(db, deps.repo);
-  const actingOptions = deps.actingOptions ?? selfOptionsResolver(deps.repo);
+  const { gate, actingOptions } = deps;
 
   // Built-in clients and the first signing key exist before the first request is answered.
   const ready = (async () => {
