@@ -29,9 +29,9 @@ import type { BridgeResponse } from '../src/bridges/router.js';
 import { testConfig, type Config } from '../src/config/config.js';
 import type { Db } from '../src/db/db.js';
 import { openDatabase } from '../src/db/open.js';
-import { Repository } from '../src/fhir/repository/repository.js';
+import type { Repository } from '../src/fhir/repository/repository.js';
 import { createLogger } from '../src/log.js';
-import { buildServer } from '../src/server.js';
+import { buildServer, createRepository } from '../src/server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -149,7 +149,7 @@ async function main(): Promise<void> {
   const db = await openDatabase(target, { schema: `bench_${randomBytes(4).toString('hex')}`, max: 10 });
   const config = testConfig({ database: target, logLevel: 'silent' });
   const logger = createLogger('silent');
-  const repo = new Repository(db);
+  const repo = createRepository(db);
   const { app } = await buildServer({ config, db, logger, repo, devIdp: false });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));

@@ -21,9 +21,8 @@ import type { Bundle, FhirResource, Patient } from 'fhir/r4';
 import { testConfig } from '../src/config/config.js';
 import type { Db } from '../src/db/db.js';
 import { openDatabase } from '../src/db/open.js';
-import { Repository } from '../src/fhir/repository/repository.js';
 import { createLogger } from '../src/log.js';
-import { buildServer } from '../src/server.js';
+import { buildServer, createRepository } from '../src/server.js';
 import { observation, obtainSystemToken, patientBundle, printTable, type BenchRow } from './support.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -84,7 +83,7 @@ export async function runSearchBench(): Promise<{ rows: BenchRow[]; explain: str
   const raw = await openDatabase(target, { schema: `bench_search_${randomBytes(4).toString('hex')}`, max: 20 });
   const db = recording(raw, log);
   const config = testConfig({ database: target, port: 0, logLevel: 'silent', bodyLimit: 50 * 1024 * 1024 });
-  const { app, extraClosers } = await buildServer({ config, db, logger: createLogger('silent'), repo: new Repository(db), devIdp: false });
+  const { app, extraClosers } = await buildServer({ config, db, logger: createLogger('silent'), repo: createRepository(db), devIdp: false });
   const server = app.listen(0, '127.0.0.1');
   await new Promise((r) => server.once('listening', r));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

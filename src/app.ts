@@ -10,7 +10,7 @@ import type { Config } from './config/config.js';
 import type { Db } from './db/db.js';
 import { capabilityStatement } from './fhir/capability.js';
 import { notFound } from './fhir/errors.js';
-import { Repository } from './fhir/repository/repository.js';
+import type { Repository } from './fhir/repository/repository.js';
 import { createFhirRouter } from './fhir/routes.js';
 import { negotiate } from './http/negotiate.js';
 import { accessLog, cors, requestId, securityHeaders } from './http/middleware.js';
@@ -23,7 +23,7 @@ export interface AppDeps {
   config: Config;
   db: Db;
   logger: Logger;
-  repo?: Repository;
+  repo: Repository;
   /** Sets `res.locals.access` (and the principal) from the request's credentials, or fails with 401. */
   authenticate: RequestHandler;
   /** Routers mounted at the root before the FHIR API (SMART authorization server, bridges …). */
@@ -32,7 +32,7 @@ export interface AppDeps {
 
 export function createApp(deps: AppDeps): Express {
   const { config, db, logger } = deps;
-  const repo = deps.repo ?? new Repository(db);
+  const repo = deps.repo;
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'extended');

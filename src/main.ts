@@ -3,10 +3,9 @@ import type { Server } from 'node:http';
 import { ConfigError, loadConfig } from './config/config.js';
 import { openDatabase } from './db/open.js';
 import { DataDirLockedError } from './db/lock.js';
-import { Repository } from './fhir/repository/repository.js';
 import { createLogger } from './log.js';
 import { isEmpty, seedDemoData } from './seed/seed.js';
-import { buildServer } from './server.js';
+import { buildServer, createRepository } from './server.js';
 
 async function main(): Promise<void> {
   let config;
@@ -30,7 +29,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const repo = new Repository(db);
+  const repo = createRepository(db);
   if (!config.production && (await isEmpty(db))) {
     const n = await seedDemoData(repo, logger, config.fhirBase);
     logger.info('demo data loaded', { resources: n });

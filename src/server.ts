@@ -14,7 +14,9 @@ import { bridgesRouter } from './bridges/wiring.js';
 import type { Config } from './config/config.js';
 import type { Db } from './db/db.js';
 import { startDevIdp } from './dev-idp/start.js';
-import type { Repository } from './fhir/repository/repository.js';
+import { Repository } from './fhir/repository/repository.js';
+import { proxyGrantRule } from './access/grant-rules.js';
+import type { WriteRule } from './fhir/repository/write-rules.js';
 import type { Logger } from './log.js';
 
 export interface ServerParts {
@@ -31,6 +33,16 @@ export interface BuildOptions {
   repo: Repository;
   /** Start the ID-porten stand-in (default: whenever not in production). */
   devIdp?: boolean;
+}
+
+/** The business rules every write passes, in order (access-spec §5.2; grant rules S3). */
+export function writeRules(): WriteRule[] {
+  return [proxyGrantRule];
+}
+
+/** The repository as the server uses it: the only path to data, with every write rule installed. */
+export function createRepository(db: Db): Repository {
+  return new Repository(db, { rules: writeRules() });
 }
 
 export async function buildServer(opts: BuildOptions): Promise<ServerParts> {

@@ -8,10 +8,16 @@
 import type { Consent, Patient, RelatedPerson, Resource } from 'fhir/r4';
 import { SYSTEM_ACCESS } from './access-context.js';
 import type { Repository } from '../fhir/repository/repository.js';
+import type { WriteRule } from '../fhir/repository/write-rules.js';
 import { businessRule } from '../fhir/errors.js';
 import { ageInYears } from '../auth/people.js';
 import { ADULT_AGE, birthDateOf, CONSENT_AGE, PROXY_RELATIONSHIP, proxyLevelOf } from './gates.js';
 import { isProxyLevel } from './policy.js';
+
+/** The grant rules as a repository write rule (handed in at assembly, src/server.ts). */
+export const proxyGrantRule: WriteRule = async (change, tx) => {
+  if (change.interaction !== 'delete') await checkGrantRules(change.resource, tx);
+};
 
 export async function checkGrantRules(resource: Resource, repo: Repository, now = new Date()): Promise<void> {
   if (resource.resourceType !== 'Consent') return;

@@ -23,9 +23,10 @@ import { DataDirLockedError } from '../db/lock.js';
 import { openDatabase } from '../db/open.js';
 import { processBundle } from '../fhir/bundle/transaction.js';
 import { rewriteReferences } from '../fhir/bundle/references.js';
-import { Repository } from '../fhir/repository/repository.js';
+import type { Repository } from '../fhir/repository/repository.js';
 import { createLogger, type Logger } from '../log.js';
 import { demoBundleFiles } from '../seed/seed.js';
+import { createRepository } from '../server.js';
 
 const USAGE = 'usage: npm run seed [-- --force] [--dry-run]   (database from DATABASE_URL; see README "Configuration")';
 
@@ -161,7 +162,7 @@ async function main(): Promise<number> {
   let total = 0;
   try {
     logger.info('seed started', { database, force: args.force, dryRun: args['dry-run'] });
-    const summary = await seed(new Repository(db), config, {
+    const summary = await seed(createRepository(db), config, {
       dryRun: args['dry-run'],
       onFile: (r, done, of) => {
         total += r.entries;

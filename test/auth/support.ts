@@ -19,12 +19,13 @@ import { KeyStore } from '../../src/auth/keys.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/db/db.js';
 import { startDevIdp, type DevIdp } from '../../src/dev-idp/start.js';
-import { Repository } from '../../src/fhir/repository/repository.js';
+import type { Repository } from '../../src/fhir/repository/repository.js';
 import { FNR_SYSTEM, syntheticFnr } from '../../src/fhir/validation/fnr.js';
 import { createLogger } from '../../src/log.js';
 import { openTestDatabase } from '../support/app.js';
 import { Browser, radioValues, type Page } from './browser.js';
 import { pkcePair } from './pkce.js';
+import { createRepository } from '../../src/server.js';
 
 export { pkcePair };
 
@@ -54,7 +55,7 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
   const helseid = await startDevIdp({ ...base, production: false }, { flavour: 'helseid' });
   const config: Config = { ...base, idportenIssuer: idp.issuer, helseidIssuer: helseid.issuer };
   const db = await openTestDatabase();
-  const repo = new Repository(db);
+  const repo = createRepository(db);
   const logger = createLogger('error');
   const keys = new KeyStore(db);
   // The real access engine, as buildServer wires it: gates, policy, picker and access log.

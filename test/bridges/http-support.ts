@@ -14,9 +14,9 @@ import { recordTermsAcceptance } from '../../src/auth/terms.js';
 import { signAccessToken } from '../../src/auth/tokens.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/db/db.js';
-import { Repository } from '../../src/fhir/repository/repository.js';
+import type { Repository } from '../../src/fhir/repository/repository.js';
 import { createLogger } from '../../src/log.js';
-import { buildServer } from '../../src/server.js';
+import { buildServer, createRepository } from '../../src/server.js';
 import { openTestDatabase } from '../support/app.js';
 
 export const BRIDGE_CLIENT = 'test-healthkit-bridge';
@@ -38,7 +38,7 @@ export interface BridgeServer {
 export async function startBridgeServer(): Promise<BridgeServer> {
   const config = testConfig();
   const db = await openTestDatabase();
-  const repo = new Repository(db);
+  const repo = createRepository(db);
   const logger = createLogger('silent');
   const { app } = await buildServer({ config, db, logger, repo, devIdp: false });
   // Tokens are signed with the server's key: KeyStore keeps the signing key in the database.

@@ -11,9 +11,10 @@ import { expect } from 'chai';
 import type { Bundle, Resource } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
 import { openDatabase } from '../../src/db/open.js';
-import { Repository } from '../../src/fhir/repository/repository.js';
+import type { Repository } from '../../src/fhir/repository/repository.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { demoBundleFiles } from '../../src/seed/seed.js';
+import { createRepository } from '../../src/server.js';
 
 interface Run {
   code: number | null;
@@ -41,7 +42,7 @@ const expected: Resource[] = demoBundleFiles().flatMap((f) => ((JSON.parse(fs.re
 async function withDb<T>(dataDir: string, fn: (repo: Repository) => Promise<T>): Promise<T> {
   const db = await openDatabase({ kind: 'pglite', dataDir });
   try {
-    return await fn(new Repository(db));
+    return await fn(createRepository(db));
   } finally {
     await db.close();
   }

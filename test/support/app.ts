@@ -11,9 +11,9 @@ import request from 'supertest';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/db/db.js';
 import { openDatabase } from '../../src/db/open.js';
-import { Repository } from '../../src/fhir/repository/repository.js';
+import type { Repository } from '../../src/fhir/repository/repository.js';
 import { createLogger } from '../../src/log.js';
-import { buildServer } from '../../src/server.js';
+import { buildServer, createRepository } from '../../src/server.js';
 
 export interface TestContext {
   /** The server, with a system token added to requests that bring none. */
@@ -39,7 +39,7 @@ export async function createTestContext(overrides: Partial<Config> = {}): Promis
   const config = testConfig({ accessTokenTtl: 3600, ...overrides });
   const db = await openTestDatabase();
   const logger = createLogger('silent');
-  const repo = new Repository(db);
+  const repo = createRepository(db);
   const { app: bareApp, extraClosers } = await buildServer({ config, db, logger, repo, devIdp: false });
   const token = await systemToken(bareApp, config.devSystemClientSecret);
   const app = express();

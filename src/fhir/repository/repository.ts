@@ -7,7 +7,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4';
 import type { AccessContext } from '../../access/access-context.js';
-import { checkGrantRules } from '../../access/grant-rules.js';
 import { isUniqueViolation, type Db, type Queryable } from '../../db/db.js';
 import { badRequest, FhirError, forbidden, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
 import { isResourceType } from '../definitions/registry.js';
@@ -18,6 +17,7 @@ import { deleteSearchIndex, writeSearchIndex, writeSearchIndexFresh } from '../s
 import { validateResource } from '../validation/validate.js';
 import { applyJsonPatch } from './json-patch.js';
 import { RESOURCE_COLUMNS, resourceFromRow, withServerMeta, type ResourceRow } from './rows.js';
+import type { WriteChange, WriteRule } from './write-rules.js';
 
 export interface WriteResult<T extends Resource = Resource> {
   resource: T;
@@ -34,12 +34,24 @@ export interface UpdateOptions {
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
+export interface RepositoryOptions {
+  /** Business rules run on every write inside its transaction (write-rules.ts). */
+  rules?: readonly WriteRule[];
+  /** Set when this repository is bound to an open transaction (batch/transaction bundles). */
+  tx?: Queryable | null;
+}
+
 export class Repository {
+  private readonly tx: Queryable | null;
+  private readonly rules: readonly WriteRule[];
+
   constructor(
     private readonly db: Db,
-    /** Set when this repository is bound to an open transaction (batch/transaction bundles). */
-    private readonly tx: Queryable | null = null,
-  ) {}
+    opts: RepositoryOptions = {},
+  ) {
+    this.tx = opts.tx ?? null;
+    this.rules = opts.rules ?? [];
+  }
 
   get kind(): Db['kind'] {
     return this.db.kind;
@@ -57,7 +69,7 @@ export class Repository {
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.tx) return fn(this);
     return this.db.transaction(async (tx) => {
-      const repo = new Repository(this.db, tx);
+      const repo = new Repository(this.db, { tx, rules: this.rules });
       const result = await fn(repo);
       for (const work of repo.beforeCommitWork.values()) await work(repo);
       return result;
@@ -183,6 +195,7 @@ export class Repository {
       if (current.deleted) return { deleted: false, versionId: Number(current.version_id) };
       const previous = resourceFromRow(current);
       await access.checkWrite('delete', previous, previous);
+      await repo.applyRules({ interaction: 'delete', resource: previous, previous, access });
       const versionId = Number(current.version_id) + 1;
       const lastUpdated = new Date().toISOString();
       const seq = await repo.nextSeq();
@@ -233,6 +246,10 @@ export class Repository {
     await this.queryable.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
   }
 
+  private async applyRules(change: WriteChange): Promise<void> {
+    for (const rule of this.rules) await rule(change, this);
+  }
+
   private async nextSeq(): Promise<number> {
     const rows = await this.queryable.query<{ seq: number | string }>("SELECT nextval('history_seq') AS seq");
     return Number(rows[0]!.seq);
@@ -241,7 +258,7 @@ export class Repository {
   private async insertNew<T extends Resource>(resource: T, access: AccessContext, method: string): Promise<T> {
     const prepared = prepareForWrite(resource, 1);
     await access.checkWrite('create', prepared, undefined);
-    await checkGrantRules(prepared, this);
+    await this.applyRules({ interaction: 'create', resource: prepared, previous: undefined, access });
     // Sequence, current row and history row in one statement: one round trip per stored version.
     await this.queryable.query(
       `WITH s AS (SELECT nextval('history_seq') AS seq),
@@ -258,7 +275,7 @@ export class Repository {
     const versionId = currentVersion + 1;
     const prepared = prepareForWrite(resource, versionId);
     await access.checkWrite(previous ? 'update' : 'create', prepared, previous);
-    await checkGrantRules(prepared, this);
+    await this.applyRules({ interaction: previous ? (method === 'PATCH' ? 'patch' : 'update') : 'create', resource: prepared, previous, access });
     await this.queryable.query(
       `WITH s AS (SELECT nextval('history_seq') AS seq),
         r AS (UPDATE resources SET version_id = $3, last_updated = $4, deleted = false, content = $5, compartments = $6, seq = s.seq FROM s WHERE resource_type = $1 AND id = $2)

@@ -3,11 +3,11 @@
 import type { Patient } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../../../src/access/access-context.js';
 import { openDatabase } from '../../../src/db/open.js';
-import { Repository } from '../../../src/fhir/repository/repository.js';
+import { createRepository } from '../../../src/server.js';
 
 const dir = process.argv[2]!;
 const db = await openDatabase({ kind: 'pglite', dataDir: dir });
-const repo = new Repository(db);
+const repo = createRepository(db);
 const { resource } = await repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Durable' }] }, SYSTEM_ACCESS);
 process.stdout.write(`ACK ${resource.id}\n`);
 setInterval(() => undefined, 1000);
