@@ -5,7 +5,8 @@ import { openDatabase } from './db/open.js';
 import { DataDirLockedError } from './db/lock.js';
 import { createLogger } from './log.js';
 import { isEmpty, seedDemoData } from './seed/seed.js';
-import { buildServer, createRepository } from './server.js';
+import { isClusterWorker, superviseWorkers } from './cluster.js';
+import { buildServer, createRepository, startStandIns } from './server.js';
 
 async function main(): Promise<void> {
   let config;
@@ -30,11 +31,28 @@ async function main(): Promise<void> {
     throw err;
   }
   const repo = createRepository(db);
-  if (!config.production && (await isEmpty(db))) {
+  if (!isClusterWorker() && !config.production && (await isEmpty(db))) {
     const n = await seedDemoData(repo, logger, config.fhirBase);
     logger.info('demo data loaded', { resources: n });
   }
-  const { app, extraClosers } = await buildServer({ config, db, logger, repo });
+  if (config.workers > 1 && !isClusterWorker()) {
+    // The primary only supervises: it has migrated and seeded; workers share the port.
+    await db.close();
+    const standIns = config.production ? { config, closers: [] } : await startStandIns(config, logger);
+    const env: Record<string, string> = { SESSION_SECRET: config.sessionSecret, IDPORTEN_ISSUER: standIns.config.idportenIssuer };
+    if (standIns.config.helseidIssuer) env.HELSEID_ISSUER = standIns.config.helseidIssuer;
+    superviseWorkers({
+      count: config.workers,
+      env,
+      logger,
+      onStopped: async () => {
+        for (const close of standIns.closers) await close().catch(() => undefined);
+      },
+    });
+    return;
+  }
+  // A worker's login stand-ins run in the primary (cluster.ts).
+  const { app, extraClosers } = await buildServer({ config, db, logger, repo, devIdp: !isClusterWorker() });
   const server: Server = app.listen(config.port, () => logger.info('listening', { url: `${config.baseUrl}/fhir`, database: config.database.kind }));
 
   let closing = false;

@@ -45,23 +45,35 @@ export function createRepository(db: Db): Repository {
   return new Repository(db, { rules: writeRules() });
 }
 
+/**
+ * Starts the ID-porten and HelseID stand-ins (development only) and returns the configuration that
+ * points at them. In a multi-process server the primary runs them once for every worker (cluster.ts).
+ */
+export async function startStandIns(config: Config, logger: Logger): Promise<{ config: Config; closers: Array<() => Promise<void>> }> {
+  const closers: Array<() => Promise<void>> = [];
+  const idp = await startDevIdp(config);
+  // On port 0 the stand-in's address is known only now; the login must talk to that issuer.
+  config = { ...config, idportenIssuer: idp.issuer };
+  closers.push(() => idp.close());
+  logger.info('ID-porten stand-in started', { issuer: idp.issuer, login: idp.loginOrigin });
+  if (config.helseidIssuer) {
+    // The clinicians' login (HelseID stand-in): a separate issuer with an HPR login form.
+    const helseid = await startDevIdp(config, { flavour: 'helseid' });
+    config = { ...config, helseidIssuer: helseid.issuer };
+    closers.push(() => helseid.close());
+    logger.info('HelseID stand-in started', { issuer: helseid.issuer, login: helseid.loginOrigin });
+  }
+  return { config, closers };
+}
+
 export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
   let { config } = opts;
   const { db, logger, repo } = opts;
   const extraClosers: Array<() => Promise<void>> = [];
   if (!config.production && (opts.devIdp ?? true)) {
-    const idp = await startDevIdp(config);
-    // On port 0 the stand-in's address is known only now; the login must talk to that issuer.
-    config = { ...config, idportenIssuer: idp.issuer };
-    extraClosers.push(() => idp.close());
-    logger.info('ID-porten stand-in started', { issuer: idp.issuer, login: idp.loginOrigin });
-    if (config.helseidIssuer) {
-      // The clinicians' login (HelseID stand-in): a separate issuer with an HPR login form.
-      const helseid = await startDevIdp(config, { flavour: 'helseid' });
-      config = { ...config, helseidIssuer: helseid.issuer };
-      extraClosers.push(() => helseid.close());
-      logger.info('HelseID stand-in started', { issuer: helseid.issuer, login: helseid.loginOrigin });
-    }
+    const standIns = await startStandIns(config, logger);
+    config = standIns.config;
+    extraClosers.push(...standIns.closers);
   }
   const keys = new KeyStore(db);
   // The one access decision point: gates, policy and access log for every FHIR request,

@@ -2,6 +2,7 @@
  * The only reader of process.env. Every setting is declared once here with its default and its
  * documentation; `loadConfig` validates all of them and reports every problem at once.
  */
+import os from 'node:os';
 import path from 'node:path';
 
 export type DatabaseTarget =
@@ -39,6 +40,8 @@ export interface Config {
   registrationToken: string | null;
   /** Secret used to sign the portal's session cookies. */
   sessionSecret: string;
+  /** Server processes over one PostgreSQL (cluster.ts); always 1 on PGlite. */
+  workers: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -74,6 +77,7 @@ export const CONFIG_DOCS: ReadonlyArray<[string, string, string]> = [
   ['DEV_SYSTEM_CLIENT_SECRET', 'dev-system-secret', 'secret of the development system client `dev-system`'],
   ['REGISTRATION_TOKEN', '(none)', 'initial access token for dynamic client registration; required in production'],
   ['SESSION_SECRET', '(random in development)', 'secret for login session cookies; required in production'],
+  ['WORKERS', '(number of CPUs)', 'server processes sharing the port over one PostgreSQL; PGlite always runs one'],
 ];
 
 export function loadConfig(env: Env = process.env): Config {
@@ -102,6 +106,9 @@ export function loadConfig(env: Env = process.env): Config {
   if (production && env.HELSEID_ISSUER && !env.HELSEID_CLIENT_SECRET) problems.push('HELSEID_CLIENT_SECRET is required when NODE_ENV=production and HELSEID_ISSUER is set');
   const helseidDefault = production ? null : `http://localhost:${devIdpPort === 0 ? 0 : devIdpPort + 2}`;
 
+  const cpus = Math.max(1, os.availableParallelism());
+  const workers = database.kind === 'pglite' ? 1 : parseInteger(env.WORKERS ?? String(cpus), 'WORKERS', 1, 256, problems);
+
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     port,
@@ -125,6 +132,7 @@ export function loadConfig(env: Env = process.env): Config {
     devSystemClientSecret: env.DEV_SYSTEM_CLIENT_SECRET ?? 'dev-system-secret',
     registrationToken: env.REGISTRATION_TOKEN ?? null,
     sessionSecret,
+    workers,
   };
 }
 
