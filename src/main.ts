@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from './config/config.js';
 import { openDatabase } from './db/open.js';
 import { DataDirLockedError } from './db/lock.js';
 import { createLogger } from './log.js';
-import { isEmpty, seedDemoData } from './seed/seed.js';
+import { seedIfEmpty } from './seed/seed.js';
 import { isClusterWorker, superviseWorkers } from './cluster.js';
 import { buildServer, createRepository, startStandIns } from './server.js';
 
@@ -31,9 +31,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const repo = createRepository(db);
-  if (!isClusterWorker() && !config.production && (await isEmpty(db))) {
-    const n = await seedDemoData(repo, logger, config.fhirBase);
-    logger.info('demo data loaded', { resources: n });
+  if (!isClusterWorker() && !config.production) {
+    const n = await seedIfEmpty(repo, logger, config.fhirBase);
+    if (n > 0) logger.info('demo data loaded', { resources: n });
   }
   if (config.workers > 1 && !isClusterWorker()) {
     // The primary only supervises: it has migrated and seeded; workers share the port.

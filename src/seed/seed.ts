@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { SYSTEM_ACCESS } from '../access/access-context.js';
-import type { Db } from '../db/db.js';
+import type { Queryable } from '../db/db.js';
 import { processBundle } from '../fhir/bundle/transaction.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
@@ -20,7 +20,7 @@ export function demoBundleFiles(dir = FIXTURES_DIR): string[] {
     .map((f) => path.join(dir, f));
 }
 
-export async function isEmpty(db: Db): Promise<boolean> {
+export async function isEmpty(db: Queryable): Promise<boolean> {
   const rows = await db.query('SELECT 1 FROM resources LIMIT 1');
   return rows.length === 0;
 }
@@ -35,4 +35,19 @@ export async function seedDemoData(repo: Repository, logger: Logger, fhirBase: s
     logger.info('seed progress', { file: path.basename(file), done: i + 1, of: files.length, resources: count });
   }
   return count;
+}
+
+const SEED_LOCK = 724_201_2;
+
+/**
+ * Seeds the demo population once, whichever of several processes starting on one empty PostgreSQL
+ * gets there first: the check and the load share one transaction under an advisory lock, so the
+ * others wait and then find the data there. Returns the number of resources loaded (0 if none).
+ */
+export async function seedIfEmpty(repo: Repository, logger: Logger, fhirBase: string): Promise<number> {
+  return repo.transaction(async (tx) => {
+    if (tx.kind === 'postgres') await tx.queryable.query('SELECT pg_advisory_xact_lock($1)', [SEED_LOCK]);
+    if (!(await isEmpty(tx.queryable))) return 0;
+    return seedDemoData(tx, logger, fhirBase);
+  });
 }
