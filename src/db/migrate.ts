@@ -6,10 +6,19 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Db } from './db.js';
+import type { Db, Queryable } from './db.js';
+import { backfillVersionIndex } from '../fhir/search/version-backfill.js';
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
 const LOCK_KEY = 724_201_1;
+
+/**
+ * Steps that run in TypeScript right after a migration's SQL, in the same transaction, for data SQL
+ * cannot derive (index rows and compartments of old versions need FHIRPath extraction).
+ */
+const DATA_STEPS: Readonly<Record<number, (tx: Queryable) => Promise<unknown>>> = {
+  6: backfillVersionIndex,
+};
 
 export async function listMigrations(): Promise<Array<{ version: number; name: string; file: string }>> {
   const files = (await fs.readdir(MIGRATIONS_DIR)).filter((f) => /^\d{3}-[\w-]+\.sql$/.test(f)).sort();
@@ -26,6 +35,7 @@ export async function migrate(db: Db): Promise<number[]> {
       if (done.has(m.version)) continue;
       const sql = await fs.readFile(m.file, 'utf8');
       await tx.exec(sql);
+      await DATA_STEPS[m.version]?.(tx);
       await tx.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [m.version, m.name]);
       applied.push(m.version);
     }

@@ -1,8 +1,7 @@
 /** Search (GET and POST _search, type, system, compartment) and history handlers. */
 import type { Request, Response } from 'express';
-import { badRequest } from '../errors.js';
 import { sendJson, preferStrictHandling } from '../../http/respond.js';
-import { readHistory } from '../repository/history.js';
+import { parseHistoryPaging, readHistory } from '../repository/history.js';
 import { executeSearch } from '../search/execute.js';
 import { accessOf, type FhirDeps } from './context.js';
 import { assertOwnPatient } from '../../access/search-guard.js';
@@ -39,15 +38,12 @@ export async function search(deps: FhirDeps, req: Request, res: Response, type: 
 
 export async function history(deps: FhirDeps, req: Request, res: Response, type?: string, id?: string): Promise<void> {
   const q = req.query;
-  const count = q._count === undefined ? deps.config.searchDefaultCount : Number(q._count);
-  if (!Number.isInteger(count) || count < 0) throw badRequest(`_count must be a non-negative integer, got "${String(q._count)}"`, '_count');
-  const before = q._before === undefined ? undefined : Number(q._before);
-  if (before !== undefined && !Number.isInteger(before)) throw badRequest('_before must be an integer cursor', '_before');
+  const { count, before } = parseHistoryPaging(q._count, q._before, deps.config.searchDefaultCount, deps.config.searchMaxCount);
   const bundle = await readHistory(deps.repo.queryable, accessOf(res), {
     resourceType: type,
     id,
     since: typeof q._since === 'string' ? q._since : undefined,
-    count: Math.min(count, deps.config.searchMaxCount),
+    count,
     before,
     fhirBase: deps.config.fhirBase,
     path: [type, id, '_history'].filter(Boolean).join('/'),

@@ -1,12 +1,18 @@
 /**
- * History (instance, type, system) with `_since`, `_at`-free keyset paging over the global history
- * sequence, so pages stay stable while new versions are written. Visibility follows the resource's
- * current version under the request's access filters.
+ * Versions: vread and history (instance, type, system) with `_since` and keyset paging over the
+ * global history sequence, so pages stay stable while new versions are written.
+ *
+ * Visibility is decided per version shown (access-spec §5.1): a version is shown when the caller
+ * could see it had it been current. The request's access predicate is compiled against the version
+ * row `v` that decides it (`h.access_seq`: the version itself, or for a delete tombstone the version
+ * it deleted), whose own index rows and compartments are kept (006-per-version-index.sql). So a
+ * personal note stays hidden from clinicians after deletion, a held result deleted before release
+ * stays hidden from the patient side, and the held versions of a released result are not shown.
  */
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import type { AccessContext } from '../../access/access-context.js';
 import type { Queryable } from '../../db/db.js';
-import { badRequest, notFound } from '../errors.js';
+import { badRequest, gone, notFound } from '../errors.js';
 import { compileAccessPredicate } from '../search/access-sql.js';
 import { isoTime, resourceFromRow, type ResourceRow } from './rows.js';
 
@@ -22,6 +28,49 @@ export interface HistoryRequest {
   path: string;
 }
 
+/**
+ * `resource_history h` joined to the version `v` that decides its visibility, with the access
+ * predicate on `v`; '*' means every type (system history). Binds into `params`.
+ */
+export function visibleVersionsFrom(resourceType: string, access: AccessContext, params: unknown[]): string {
+  const predicate = compileAccessPredicate(resourceType, access.filters, 'v', params);
+  return `(resource_history h JOIN resource_history v ON v.seq = h.access_seq AND (${predicate}))`;
+}
+
+const HISTORY_COLUMNS = 'h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.content, h.seq, h.method';
+
+/** vread: 404 for a version the caller may not see, worded as for a missing id when no version is visible. */
+export async function readVersion<T extends Resource>(q: Queryable, type: string, id: string, versionId: string, access: AccessContext): Promise<T> {
+  if (/^\d{1,9}$/.test(versionId)) {
+    const params: unknown[] = [type, id, Number(versionId)];
+    const rows = await q.query<ResourceRow & Record<string, unknown>>(
+      `SELECT ${HISTORY_COLUMNS} FROM ${visibleVersionsFrom(type, access, params)} WHERE h.resource_type = $1 AND h.id = $2 AND h.version_id = $3`,
+      params,
+    );
+    const row = rows[0];
+    if (row?.deleted) throw gone(`${type}/${id} version ${versionId} is a deletion`);
+    if (row) return resourceFromRow<T>(row);
+  }
+  const params: unknown[] = [type, id];
+  const any = await q.query(`SELECT 1 FROM ${visibleVersionsFrom(type, access, params)} WHERE h.resource_type = $1 AND h.id = $2 LIMIT 1`, params);
+  if (any.length === 0) throw notFound(`${type}/${id} is not known`);
+  throw notFound(`${type}/${id} has no version ${versionId}`);
+}
+
+/**
+ * `_count` and `_before` of a history request. `_count=0` asks for no entries (FHIR search rules:
+ * a page of zero, so a valid empty Bundle, never an error); `_before` is a history sequence number,
+ * so anything but a plain integer in bigint range is a 400 naming it.
+ */
+export function parseHistoryPaging(count: unknown, before: unknown, defaultCount: number, maxCount: number): { count: number; before?: number } {
+  const one = (v: unknown) => (Array.isArray(v) ? v[v.length - 1] : v) as unknown;
+  const c = one(count);
+  const b = one(before);
+  if (c !== undefined && (typeof c !== 'string' || !/^\d{1,12}$/.test(c))) throw badRequest(`_count must be a non-negative integer, got "${String(c)}"`, '_count');
+  if (b !== undefined && (typeof b !== 'string' || !/^\d{1,15}$/.test(b))) throw badRequest(`_before must be a history cursor (a non-negative integer below 10^15), got "${String(b)}"`, '_before');
+  return { count: c === undefined ? defaultCount : Math.min(Number(c), maxCount), ...(b !== undefined ? { before: Number(b) } : {}) };
+}
+
 export async function readHistory(q: Queryable, access: AccessContext, req: HistoryRequest): Promise<Bundle> {
   const params: unknown[] = [];
   const where: string[] = [];
@@ -35,7 +84,8 @@ export async function readHistory(q: Queryable, access: AccessContext, req: Hist
   }
   if (req.since) {
     const since = Date.parse(req.since);
-    if (Number.isNaN(since)) throw badRequest(`_since must be an instant, got "${req.since}"`, '_since');
+    // PostgreSQL's timestamptz starts at 4713 BC; keep to years a history can hold.
+    if (Number.isNaN(since) || since < Date.UTC(1, 0, 1) || since > Date.UTC(9999, 11, 31)) throw badRequest(`_since must be an instant between years 1 and 9999, got "${req.since}"`, '_since');
     params.push(new Date(since).toISOString());
     where.push(`h.last_updated >= $${params.length}`);
   }
@@ -43,14 +93,12 @@ export async function readHistory(q: Queryable, access: AccessContext, req: Hist
     params.push(req.before);
     where.push(`h.seq < $${params.length}`);
   }
-  // Visibility is decided per resource type by the access filters applied to the current row.
-  const predicate = compileAccessPredicate(req.resourceType ?? '*', access.filters, 'r', params);
-  where.push(`(${predicate})`);
-  params.push(req.count + 1);
+  const from = visibleVersionsFrom(req.resourceType ?? '*', access, params);
+  // One more than the page tells whether a next page exists; _count=0 still reads one row, so an
+  // instance history of an id the caller cannot see is 404 however it is asked.
+  params.push(Math.max(req.count, 1) + (req.count > 0 ? 1 : 0));
   const rows = await q.query<ResourceRow & Record<string, unknown>>(
-    `SELECT h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.content, h.seq, h.method
-       FROM resource_history h JOIN resources r ON r.resource_type = h.resource_type AND r.id = h.id
-      WHERE ${where.join(' AND ')}
+    `SELECT ${HISTORY_COLUMNS} FROM ${from}${where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''}
       ORDER BY h.seq DESC LIMIT $${params.length}`,
     params,
   );
@@ -67,8 +115,8 @@ export async function readHistory(q: Queryable, access: AccessContext, req: Hist
     link: [{ relation: 'self', url: query(req.before !== undefined ? { _before: String(req.before) } : {}) }],
     entry: page.map((row) => historyEntry(row, req.fhirBase)),
   };
-  if (rows.length > req.count) bundle.link!.push({ relation: 'next', url: query({ _before: String(page[page.length - 1]!.seq) }) });
-  if (req.before === undefined) bundle.total = undefined;
+  if (req.count > 0 && rows.length > req.count) bundle.link!.push({ relation: 'next', url: query({ _before: String(page[page.length - 1]!.seq) }) });
+  if (bundle.entry!.length === 0) delete bundle.entry;
   return bundle;
 }
 

@@ -10,11 +10,11 @@ import type { AccessContext } from '../../access/access-context.js';
 import { isUniqueViolation, type Db, type Queryable } from '../../db/db.js';
 import { badRequest, FhirError, forbidden, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
 import { isResourceType } from '../definitions/registry.js';
-import { compileAccessPredicate } from '../search/access-sql.js';
 import { patientCompartmentsOf } from '../search/compartments.js';
 import { findMatchingIds } from '../search/find-ids.js';
-import { deleteSearchIndex, writeSearchIndex, writeSearchIndexFresh } from '../search/index-writer.js';
+import { writeSearchIndex } from '../search/index-writer.js';
 import { validateResource } from '../validation/validate.js';
+import { readVersion, visibleVersionsFrom } from './history.js';
 import { applyJsonPatch } from './json-patch.js';
 import { RESOURCE_COLUMNS, resourceFromRow, withServerMeta, type ResourceRow } from './rows.js';
 import type { WriteChange, WriteRule } from './write-rules.js';
@@ -92,31 +92,28 @@ export class Repository {
     return resourceFromRow<T>(row);
   }
 
-  /** The current row (deleted or not) if it exists and the access context may see it. */
+  /**
+   * The current row (deleted or not) if it exists and the access context may see it. Judged on the
+   * current version, or for a deleted resource on the version that was deleted (access-spec §5.1):
+   * a deleted resource the caller could never see is as unknown as an id that never existed.
+   */
   async visibleRow(type: string, id: string, access: AccessContext): Promise<ResourceRow | undefined> {
     assertType(type);
     if (!ID_PATTERN.test(id)) return undefined;
     const params: unknown[] = [type, id];
-    const predicate = compileAccessPredicate(type, access.filters, 'r', params);
     const rows = await this.queryable.query<ResourceRow & Record<string, unknown>>(
-      `SELECT ${RESOURCE_COLUMNS} FROM resources r WHERE r.resource_type = $1 AND r.id = $2 AND (${predicate})`,
+      `SELECT ${RESOURCE_COLUMNS} FROM resources r JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq
+        WHERE r.resource_type = $1 AND r.id = $2`,
       params,
     );
     return rows[0];
   }
 
+  /** One version, if the caller could see it had it been current (access-spec §5.1, history.ts). */
   async vread<T extends Resource = Resource>(type: string, id: string, versionId: string, access: AccessContext): Promise<T> {
-    const current = await this.visibleRow(type, id, access);
-    if (!current) throw notFound(`${type}/${id} is not known`);
-    if (!/^\d{1,9}$/.test(versionId)) throw notFound(`${type}/${id} has no version ${versionId}`);
-    const rows = await this.queryable.query<ResourceRow & Record<string, unknown>>(
-      'SELECT resource_type, id, version_id, last_updated, deleted, content, seq FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3',
-      [type, id, Number(versionId)],
-    );
-    const row = rows[0];
-    if (!row) throw notFound(`${type}/${id} has no version ${versionId}`);
-    if (row.deleted) throw gone(`${type}/${id} version ${versionId} is a deletion`);
-    return resourceFromRow<T>(row);
+    assertType(type);
+    if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id} is not known`);
+    return readVersion<T>(this.queryable, type, id, versionId, access);
   }
 
   /**
@@ -203,8 +200,7 @@ export class Repository {
         'UPDATE resources SET version_id = $3, last_updated = $4, deleted = true, content = NULL, seq = $5 WHERE resource_type = $1 AND id = $2',
         [type, id, versionId, lastUpdated, seq],
       );
-      await repo.insertHistory(seq, type, id, versionId, lastUpdated, true, 'DELETE', null);
-      await deleteSearchIndex(repo.queryable, type, id);
+      await repo.insertTombstone(seq, type, id, versionId, lastUpdated, Number(current.seq));
       await access.recordWrite?.(repo, 'delete', previous);
       return { deleted: true, versionId };
     });
@@ -222,13 +218,15 @@ export class Repository {
       const prepared = resources.map((r) => prepareForWrite({ ...r, id: randomUUID() }, 1, now));
       const rows = prepared.map((p) => ({ rt: p.resourceType, id: p.id, content: p, comp: patientCompartmentsOf(p) }));
       // nextval in a CTE read twice is evaluated once per row (a CTE with a volatile function is materialised).
-      await repo.queryable.query(
+      const seqs = await repo.queryable.query<{ rt: string; id: string; seq: number | string }>(
         `WITH d AS (SELECT x.rt, x.id, x.content, x.comp, nextval('history_seq') AS seq FROM jsonb_to_recordset($1::jsonb) AS x(rt text, id text, content jsonb, comp text[])),
           r AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq) SELECT rt, id, 1, $2, false, content, comp, seq FROM d)
-         INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content) SELECT seq, rt, id, 1, $2, false, 'POST', content FROM d`,
+         INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq) SELECT seq, rt, id, 1, $2, false, 'POST', content, comp, seq FROM d
+         RETURNING resource_type AS rt, id, seq`,
         [JSON.stringify(rows), now],
       );
-      await writeSearchIndexFresh(repo.queryable, prepared);
+      const seqOf = new Map(seqs.map((x) => [`${x.rt}/${x.id}`, Number(x.seq)]));
+      await writeSearchIndex(repo.queryable, prepared.map((p) => ({ resource: p, seq: seqOf.get(`${p.resourceType}/${p.id}`)! })));
     });
   }
 
@@ -260,13 +258,14 @@ export class Repository {
     await access.checkWrite('create', prepared, undefined);
     await this.applyRules({ interaction: 'create', resource: prepared, previous: undefined, access });
     // Sequence, current row and history row in one statement: one round trip per stored version.
-    await this.queryable.query(
+    const [row] = await this.queryable.query<{ seq: number | string }>(
       `WITH s AS (SELECT nextval('history_seq') AS seq),
         r AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq) SELECT $1, $2, 1, $3, false, $4, $5, s.seq FROM s)
-       INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content) SELECT s.seq, $1, $2, 1, $3, false, $6, $4 FROM s`,
+       INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq) SELECT s.seq, $1, $2, 1, $3, false, $6, $4, $5, s.seq FROM s
+       RETURNING seq`,
       [prepared.resourceType, prepared.id, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), method],
     );
-    await writeSearchIndex(this.queryable, prepared, { fresh: true });
+    await writeSearchIndex(this.queryable, [{ resource: prepared, seq: Number(row!.seq) }]);
     await access.recordWrite?.(this, 'create', prepared);
     return prepared;
   }
@@ -276,21 +275,25 @@ export class Repository {
     const prepared = prepareForWrite(resource, versionId);
     await access.checkWrite(previous ? 'update' : 'create', prepared, previous);
     await this.applyRules({ interaction: previous ? (method === 'PATCH' ? 'patch' : 'update') : 'create', resource: prepared, previous, access });
-    await this.queryable.query(
+    const [row] = await this.queryable.query<{ seq: number | string }>(
       `WITH s AS (SELECT nextval('history_seq') AS seq),
         r AS (UPDATE resources SET version_id = $3, last_updated = $4, deleted = false, content = $5, compartments = $6, seq = s.seq FROM s WHERE resource_type = $1 AND id = $2)
-       INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content) SELECT s.seq, $1, $2, $3, $4, false, $7, $5 FROM s`,
+       INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq) SELECT s.seq, $1, $2, $3, $4, false, $7, $5, $6, s.seq FROM s
+       RETURNING seq`,
       [prepared.resourceType, prepared.id, versionId, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), method],
     );
-    await writeSearchIndex(this.queryable, prepared);
+    // The new version's own index rows; the previous version keeps its rows for vread/_history.
+    await writeSearchIndex(this.queryable, [{ resource: prepared, seq: Number(row!.seq) }]);
     await access.recordWrite?.(this, previous ? 'update' : 'create', prepared);
     return prepared;
   }
 
-  private async insertHistory(seq: number, type: string, id: string, versionId: number, lastUpdated: string, deleted: boolean, method: string, content: Resource | null): Promise<void> {
+  /** A delete's version: no content, judged by the version it deleted (`access_seq`, access-spec §5.1). */
+  private async insertTombstone(seq: number, type: string, id: string, versionId: number, lastUpdated: string, deletedSeq: number): Promise<void> {
     await this.queryable.query(
-      'INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)',
-      [seq, type, id, versionId, lastUpdated, deleted, method, content],
+      `INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq)
+       SELECT $1, $2, $3, $4, $5, true, 'DELETE', NULL, p.compartments, p.seq FROM resource_history p WHERE p.seq = $6`,
+      [seq, type, id, versionId, lastUpdated, deletedSeq],
     );
   }
 }

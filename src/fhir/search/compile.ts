@@ -1,8 +1,11 @@
 /**
- * Search AST → parameterised SQL predicates over a `resources` alias. Each parameter becomes
- * `alias.id IN (SELECT resource_id FROM sp_<type> WHERE resource_type = … AND code = … AND …)`, an
- * index range scan; OR values are ORed inside, repeated parameters ANDed outside. Values are always
- * bound parameters. Chains and `_has` nest the same construction and carry the access filters.
+ * Search AST → parameterised SQL predicates over an alias of `resources` (current versions) or of
+ * `resource_history` (one version, for vread and _history). Each parameter becomes
+ * `alias.seq IN (SELECT seq FROM sp_<type> WHERE resource_type = … AND code = … AND …)`, an index
+ * range scan: index rows belong to the version they were extracted from (006-per-version-index.sql),
+ * so the same predicate judges a current resource or any stored version by its own content. OR
+ * values are ORed inside, repeated parameters ANDed outside. Values are always bound parameters.
+ * Chains and `_has` nest the same construction over current resources and carry the access filters.
  */
 import type { AccessFilter } from '../../access/access-context.js';
 import { badRequest } from '../errors.js';
@@ -47,8 +50,8 @@ export function compileParam(type: string, node: ParamNode, alias: string, ctx: 
   const table = tableFor(def);
   const sub = nextAlias('i');
   const ors = node.values.map((v) => valuePredicate(def, node, v, sub, ctx));
-  const inner = `SELECT ${sub}.resource_id FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${sub}.code = ${bind(ctx, codeFor(def, node))} AND (${ors.join(' OR ')})`;
-  return node.modifier === 'not' ? `${alias}.id NOT IN (${inner})` : `${alias}.id IN (${inner})`;
+  const inner = `SELECT ${sub}.seq FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${sub}.code = ${bind(ctx, codeFor(def, node))} AND (${ors.join(' OR ')})`;
+  return node.modifier === 'not' ? `${alias}.seq NOT IN (${inner})` : `${alias}.seq IN (${inner})`;
 }
 
 function tableFor(def: SearchParamDef): string {
@@ -67,8 +70,8 @@ function missingPredicate(type: string, def: SearchParamDef, node: ParamNode, al
   const sub = nextAlias('m');
   // A composite is present when its first component is (its rows live under `<code>$0`).
   const [table, code] = def.type === 'composite' ? [tableFor(componentDefs(def, node)[0]!), `${def.code}$0`] : [tableFor(def), def.code];
-  const inner = `SELECT ${sub}.resource_id FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${sub}.code = ${bind(ctx, code)}`;
-  return v === 'true' ? `${alias}.id NOT IN (${inner})` : `${alias}.id IN (${inner})`;
+  const inner = `SELECT ${sub}.seq FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${sub}.code = ${bind(ctx, code)}`;
+  return v === 'true' ? `${alias}.seq NOT IN (${inner})` : `${alias}.seq IN (${inner})`;
 }
 
 function valuePredicate(def: SearchParamDef, node: ParamNode, escaped: string, t: string, ctx: CompileCtx): string {
@@ -123,8 +126,8 @@ function compositePredicate(type: string, def: SearchParamDef, node: ParamNode, 
     }).join(' AND ')})`;
   });
   const [first, ...rest] = aliases;
-  const joins = rest.map((a, j) => `JOIN ${tables[j + 1]} ${a} ON ${a}.resource_type = ${first}.resource_type AND ${a}.resource_id = ${first}.resource_id AND ${a}.code = ${bind(ctx, `${def.code}$${j + 1}`)} AND ${a}.element = ${first}.element`);
-  return `${alias}.id IN (SELECT ${first}.resource_id FROM ${tables[0]} ${first} ${joins.join(' ')} WHERE ${first}.resource_type = ${bind(ctx, type)} AND ${first}.code = ${bind(ctx, `${def.code}$0`)} AND (${ors.join(' OR ')}))`;
+  const joins = rest.map((a, j) => `JOIN ${tables[j + 1]} ${a} ON ${a}.seq = ${first}.seq AND ${a}.code = ${bind(ctx, `${def.code}$${j + 1}`)} AND ${a}.element = ${first}.element`);
+  return `${alias}.seq IN (SELECT ${first}.seq FROM ${tables[0]} ${first} ${joins.join(' ')} WHERE ${first}.resource_type = ${bind(ctx, type)} AND ${first}.code = ${bind(ctx, `${def.code}$0`)} AND (${ors.join(' OR ')}))`;
 }
 
 /** A composite's components as parameter definitions of their own types (from their canonical URLs). */
@@ -190,7 +193,7 @@ function chainPredicate(type: string, def: SearchParamDef, node: ParamNode, alia
     const access = ctx.accessPredicate(target, tgt, ctx);
     return `(${ref}.target_type = ${bind(ctx, target)} AND ${ref}.target_id IN (SELECT ${tgt}.id FROM resources ${tgt} WHERE ${tgt}.resource_type = ${bind(ctx, target)} AND NOT ${tgt}.deleted AND ${inner} AND ${access}))`;
   });
-  return `${alias}.id IN (SELECT ${ref}.resource_id FROM sp_reference ${ref} WHERE ${ref}.resource_type = ${bind(ctx, type)} AND ${ref}.code = ${bind(ctx, def.code)} AND (${ors.join(' OR ')}))`;
+  return `${alias}.seq IN (SELECT ${ref}.seq FROM sp_reference ${ref} WHERE ${ref}.resource_type = ${bind(ctx, type)} AND ${ref}.code = ${bind(ctx, def.code)} AND (${ors.join(' OR ')}))`;
 }
 
 /** `_has:Observation:patient:code=1234` (nestable). */
@@ -212,7 +215,7 @@ export function hasPredicate(type: string, raw: string, value: string, alias: st
     inner = compileParam(other!, { raw, code: code!, modifier, chain, values: splitValues(value) }, o, next);
   }
   const access = ctx.accessPredicate(other!, o, ctx);
-  return `${alias}.id IN (SELECT ${ref}.target_id FROM sp_reference ${ref} JOIN resources ${o} ON ${o}.resource_type = ${ref}.resource_type AND ${o}.id = ${ref}.resource_id WHERE ${ref}.resource_type = ${bind(ctx, other)} AND ${ref}.code = ${bind(ctx, refCode)} AND ${ref}.target_type = ${bind(ctx, type)} AND NOT ${o}.deleted AND ${inner} AND ${access})`;
+  return `${alias}.id IN (SELECT ${ref}.target_id FROM sp_reference ${ref} JOIN resources ${o} ON ${o}.seq = ${ref}.seq WHERE ${ref}.resource_type = ${bind(ctx, other)} AND ${ref}.code = ${bind(ctx, refCode)} AND ${ref}.target_type = ${bind(ctx, type)} AND NOT ${o}.deleted AND ${inner} AND ${access})`;
 }
 
 export function datePredicate(low: string, high: string, raw: string, ctx: CompileCtx, name: string): string {

@@ -142,7 +142,7 @@ function compartmentPredicate(types: string[], patientId: string, ctx: CompileCt
     if (t === 'Patient') return `(r.resource_type = 'Patient' AND r.id = ${bind(ctx, patientId)})`;
     const codes = patientCompartmentParams(t);
     if (codes.length === 0) return null;
-    return `(r.resource_type = ${bind(ctx, t)} AND r.id IN (SELECT cr.resource_id FROM sp_reference cr WHERE cr.resource_type = ${bind(ctx, t)} AND cr.code = ANY(${bind(ctx, [...codes])}::text[]) AND cr.target_type = 'Patient' AND cr.target_id = ${bind(ctx, patientId)}))`;
+    return `(r.resource_type = ${bind(ctx, t)} AND r.seq IN (SELECT cr.seq FROM sp_reference cr WHERE cr.resource_type = ${bind(ctx, t)} AND cr.code = ANY(${bind(ctx, [...codes])}::text[]) AND cr.target_type = 'Patient' AND cr.target_id = ${bind(ctx, patientId)}))`;
   });
   const valid = ors.filter((o): o is string => o !== null);
   return valid.length === 0 ? 'FALSE' : `(${valid.join(' OR ')})`;

@@ -64,7 +64,7 @@ async function forward(q: Queryable, from: Resource[], spec: IncludeSpec, req: S
   const targetFilter = spec.targetType ? `AND i.target_type = ${bind(ctx, spec.targetType)}` : '';
   const rows = await q.query<ResourceRow & Record<string, unknown>>(
     `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, r.seq FROM resources r
-      WHERE (r.resource_type, r.id) IN (SELECT i.target_type, i.target_id FROM sp_reference i WHERE i.resource_type = ${bind(ctx, spec.sourceType)} AND i.code = ANY(${bind(ctx, codes)}::text[]) AND i.resource_id = ANY(${bind(ctx, sources)}::text[]) AND i.target_id IS NOT NULL ${targetFilter})
+      WHERE (r.resource_type, r.id) IN (SELECT i.target_type, i.target_id FROM sp_reference i WHERE i.resource_type = ${bind(ctx, spec.sourceType)} AND i.code = ANY(${bind(ctx, codes)}::text[]) AND i.seq IN (SELECT src.seq FROM resources src WHERE src.resource_type = ${bind(ctx, spec.sourceType)} AND src.id = ANY(${bind(ctx, sources)}::text[])) AND i.target_id IS NOT NULL ${targetFilter})
         AND NOT r.deleted AND ${accessPredicateFor('*', 'r', ctx)} LIMIT ${MAX_INCLUDED}`,
     params,
   );
@@ -79,7 +79,7 @@ async function reverse(q: Queryable, targets: Resource[], spec: IncludeSpec, req
   const keys = targets.map((t) => `${t.resourceType}/${t.id}`);
   const rows = await q.query<ResourceRow & Record<string, unknown>>(
     `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, r.seq FROM resources r
-      WHERE r.resource_type = ${bind(ctx, spec.sourceType)} AND r.id IN (SELECT i.resource_id FROM sp_reference i WHERE i.resource_type = ${bind(ctx, spec.sourceType)} AND i.code = ANY(${bind(ctx, codes)}::text[]) AND i.target_id = ANY(${bind(ctx, targets.map((t) => t.id))}::text[]) AND (i.target_type || '/' || i.target_id) = ANY(${bind(ctx, keys)}::text[]))
+      WHERE r.resource_type = ${bind(ctx, spec.sourceType)} AND r.seq IN (SELECT i.seq FROM sp_reference i WHERE i.resource_type = ${bind(ctx, spec.sourceType)} AND i.code = ANY(${bind(ctx, codes)}::text[]) AND i.target_id = ANY(${bind(ctx, targets.map((t) => t.id))}::text[]) AND (i.target_type || '/' || i.target_id) = ANY(${bind(ctx, keys)}::text[]))
         AND NOT r.deleted AND ${accessPredicateFor(spec.sourceType, 'r', ctx)} LIMIT ${MAX_INCLUDED}`,
     params,
   );

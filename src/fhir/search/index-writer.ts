@@ -1,6 +1,8 @@
 /**
- * Writes a resource's search index rows inside the write transaction: the old rows go, the new
- * rows come in one statement (a data-modifying CTE per table, each an unnest of arrays).
+ * Writes the search index rows of stored versions inside the write transaction. Rows belong to a
+ * version (`seq` = resource_history.seq, 006-per-version-index.sql) and are never rewritten or
+ * deleted: a query on current resources joins them by `resources.seq`, vread and _history by the
+ * version shown, so every version is judged by its own content (access-spec §5.1).
  */
 import type { Resource } from 'fhir/r4';
 import type { Queryable } from '../../db/db.js';
@@ -8,21 +10,15 @@ import { extractIndexRows, type IndexRows } from './extract.js';
 
 export const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_reference', 'sp_date', 'sp_number', 'sp_quantity', 'sp_uri'] as const;
 
-export async function deleteSearchIndex(tx: Queryable, resourceType: string, id: string): Promise<void> {
-  // One statement (data-modifying CTEs) instead of one round trip per table.
-  const ctes = INDEX_TABLES.map((t) => `d_${t} AS (DELETE FROM ${t} WHERE resource_type = $1 AND resource_id = $2)`);
-  await tx.query(`WITH ${ctes.join(', ')} SELECT 1`, [resourceType, id]);
+/** A stored version and its history sequence number. */
+export interface StoredVersion {
+  resource: Resource;
+  seq: number;
 }
 
-/** `fresh`: the resource was just created, so it has no rows to remove. */
-export async function writeSearchIndex(tx: Queryable, resource: Resource, opts: { fresh?: boolean } = {}): Promise<void> {
-  if (!opts.fresh) await deleteSearchIndex(tx, resource.resourceType, resource.id!);
-  await insertRows(tx, [{ type: resource.resourceType, id: resource.id!, rows: extractIndexRows(resource) }]);
-}
-
-/** The index rows of many just-created resources, in one statement. */
-export async function writeSearchIndexFresh(tx: Queryable, resources: readonly Resource[]): Promise<void> {
-  await insertRows(tx, resources.map((r) => ({ type: r.resourceType, id: r.id!, rows: extractIndexRows(r) })));
+/** The index rows of the given stored versions, all in one statement. */
+export async function writeSearchIndex(tx: Queryable, versions: readonly StoredVersion[]): Promise<void> {
+  await insertRows(tx, versions.map((v) => ({ type: v.resource.resourceType, id: v.resource.id!, seq: v.seq, rows: extractIndexRows(v.resource) })));
 }
 
 interface TableRows {
@@ -32,11 +28,11 @@ interface TableRows {
   data: unknown[][];
 }
 
-type Owned<T> = T & { rt: string; rid: string };
+type Owned<T> = T & { rt: string; rid: string; seq: number };
 
 /** All index rows of the given resources in one statement: a data-modifying CTE per non-empty table, each an unnest of arrays. */
-async function insertRows(tx: Queryable, list: ReadonlyArray<{ type: string; id: string; rows: IndexRows }>): Promise<void> {
-  const all = <K extends keyof IndexRows>(k: K): Array<Owned<IndexRows[K][number]>> => list.flatMap((x) => x.rows[k].map((r) => ({ ...r, rt: x.type, rid: x.id })));
+async function insertRows(tx: Queryable, list: ReadonlyArray<{ type: string; id: string; seq: number; rows: IndexRows }>): Promise<void> {
+  const all = <K extends keyof IndexRows>(k: K): Array<Owned<IndexRows[K][number]>> => list.flatMap((x) => x.rows[k].map((r) => ({ ...r, rt: x.type, rid: x.id, seq: x.seq })));
   const token = all('token');
   const string = all('string');
   const reference = all('reference');
@@ -44,7 +40,7 @@ async function insertRows(tx: Queryable, list: ReadonlyArray<{ type: string; id:
   const number = all('number');
   const quantity = all('quantity');
   const uri = all('uri');
-  const owner = (rows: ReadonlyArray<{ rt: string; rid: string }>) => [rows.map((r) => r.rt), rows.map((r) => r.rid)];
+  const owner = (rows: ReadonlyArray<{ rt: string; rid: string; seq: number }>) => [rows.map((r) => r.rt), rows.map((r) => r.rid), rows.map((r) => r.seq)];
   const tables: TableRows[] = [
     { table: 'sp_token', columns: ['code', 'system', 'value', 'text', 'element'], casts: ['text', 'text', 'text', 'text', 'int4'], data: [...owner(token), token.map((r) => r.code), token.map((r) => r.system), token.map((r) => r.value), token.map((r) => r.text), elements(token)] },
     { table: 'sp_string', columns: ['code', 'norm', 'value', 'element'], casts: ['text', 'text', 'text', 'int4'], data: [...owner(string), string.map((r) => r.code), string.map((r) => r.norm), string.map((r) => r.value), elements(string)] },
@@ -62,8 +58,8 @@ async function insertRows(tx: Queryable, list: ReadonlyArray<{ type: string; id:
   if (tables.length === 0) return;
   const params: unknown[] = [];
   const ctes = tables.map((t) => {
-    const unnest = ['text', 'text', ...t.casts].map((c, i) => `$${params.push(t.data[i])}::${c}[]`).join(', ');
-    return `i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, ${t.columns.join(', ')}) SELECT * FROM unnest(${unnest}))`;
+    const unnest = ['text', 'text', 'int8', ...t.casts].map((c, i) => `$${params.push(t.data[i])}::${c}[]`).join(', ');
+    return `i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, seq, ${t.columns.join(', ')}) SELECT * FROM unnest(${unnest}))`;
   });
   await tx.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
 }

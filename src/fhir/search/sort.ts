@@ -21,7 +21,7 @@ export function compileSort(value: string | undefined, type: string, ctx: Compil
       const col = def ? SORT_COLUMN[def.type] : undefined;
       if (!def || !col) throw badRequest(`Cannot sort by "${code}" on ${type}`, '_sort');
       const agg = desc && col[0] === 'sp_date' ? 'max(s.high)' : desc ? `max(s.${col[1]})` : `min(s.${col[1]})`;
-      keys.push(`(SELECT ${agg} FROM ${col[0]} s WHERE s.resource_type = r.resource_type AND s.resource_id = r.id AND s.code = ${bind(ctx, code)}) ${dir} NULLS LAST`);
+      keys.push(`(SELECT ${agg} FROM ${col[0]} s WHERE s.seq = r.seq AND s.code = ${bind(ctx, code)}) ${dir} NULLS LAST`);
     }
   }
   keys.push('r.last_updated DESC', 'r.id ASC');
