@@ -8,8 +8,8 @@
 import type { Resource } from 'fhir/r4';
 import { type AccessContext, type AccessFilter, type FilterExpr, type WriteInteraction, type WriteRecorder } from './access-context.js';
 import { WriteLog } from '../audit/write-log.js';
-import { accessForPrincipal } from '../auth/access-for-principal.js';
-import type { Principal } from '../auth/principal.js';
+import { accessForPrincipal } from './scope-access.js';
+import type { Principal } from '../identity/principal.js';
 import { forbidden } from '../fhir/errors.js';
 import { CS, PATIENT_FACING, POLICY_TYPES, rowsFor, type Actor } from './policy.js';
 import type { Relation } from './relations.js';

@@ -120,7 +120,7 @@ describe('gates act on live tokens, on the next request (S8, S13, S15)', functio
   it('the demo picker offers each persona exactly who the fixtures say', async () => {
     const options = async (pid: string) => {
       const { accessOptionsResolver } = await import('../../src/access/options.js');
-      const { findPatientByPid } = await import('../../src/auth/people.js');
+      const { findPatientByPid } = await import('../../src/identity/people.js');
       const selfPatientId = await findPatientByPid(w.s.db, pid);
       return (await accessOptionsResolver(w.s.db, w.s.repo)({ sub: 'x', pid, selfPatientId, sessionId: null, authTime: null })).map((o) => o.patientId).sort();
     };
