@@ -70,7 +70,7 @@ function literals(text: string): string[] {
 export function readingStatements(file: string, text: string): Array<{ file: string; sql: string; filtered: boolean }> {
   const out: Array<{ file: string; sql: string; filtered: boolean }> = [];
   // Functions and methods start at column 0 or 2 (the project's formatting).
-  const chunks = text.split(/\n(?=(?:export )?(?:async )?function |  (?:private |public |static )*(?:async )?[a-zA-Z]+(?:<[^>\n]*>)?\()/);
+  const chunks = text.split(/\n(?=(?:export )?(?:async )?function | {2}(?:private |public |static )*(?:async )?[a-zA-Z]+(?:<[^>\n]*>)?\()/);
   for (const chunk of chunks) {
     const derived = new Set<string>();
     for (let changed = true; changed; ) {
