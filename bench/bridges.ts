@@ -20,7 +20,7 @@ import { SYSTEM_ACCESS } from '../src/access/access-context.js';
 import { saveClient } from '../src/auth/clients.js';
 import { createGrant } from '../src/auth/grants.js';
 import { KeyStore } from '../src/auth/keys.js';
-import { recordTermsAcceptance } from '../src/auth/terms.js';
+import { recordTermsAcceptance } from '../src/identity/terms.js';
 import { signAccessToken } from '../src/auth/tokens.js';
 import type { ImportSummary } from '../src/bridges/apple-import.js';
 import { writeExport } from '../src/bridges/generate-export.js';

@@ -15,7 +15,11 @@ import type { Config } from './config/config.js';
 import type { Db } from './db/db.js';
 import { startDevIdp } from './dev-idp/start.js';
 import { Repository } from './fhir/repository/repository.js';
+import { authorFieldsRule } from './access/authorship.js';
+import { confineToPatientRule } from './access/confine.js';
 import { proxyGrantRule } from './access/grant-rules.js';
+import { serverOwnedFieldsRule } from './access/server-owned.js';
+import { uniqueNationalIdRule } from './access/unique-national-id.js';
 import type { WriteRule } from './fhir/repository/write-rules.js';
 import type { Logger } from './log.js';
 
@@ -35,9 +39,14 @@ export interface BuildOptions {
   devIdp?: boolean;
 }
 
-/** The business rules every write passes, in order (access-spec §5.2; grant rules S3). */
+/**
+ * The business rules every write passes, in order, inside its transaction (access-spec §5.2; grant
+ * rules S3): register fields and labels stay the server's, the author comes from the token (filled
+ * in before confinement looks at the result), patient-side writes stay in the token's patient's
+ * record, one Patient per national identifier, and the proxy-grant rules.
+ */
 export function writeRules(): WriteRule[] {
-  return [proxyGrantRule];
+  return [serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule];
 }
 
 /** The repository as the server uses it: the only path to data, with every write rule installed. */

@@ -33,11 +33,19 @@ export type FilterExpr = boolean | { query: string } | { and: readonly FilterExp
 
 export type WriteInteraction = 'create' | 'update' | 'patch' | 'delete';
 
+/**
+ * Patient side = the patient, proxies, parents and the apps acting for them (a token with a patient
+ * context, access-spec §5.2); clinicians (`user/`) and backend clients (`system/`) are not.
+ */
+export type AccessSide = 'patient' | 'clinician' | 'system';
+
 export interface AccessContext {
   /** Who acts, for logs and audit (e.g. `Patient/123`, `RelatedPerson/9`, `Client/dev-system`). */
   readonly actor: string | null;
   /** The patient the request is confined to, if any (token `patient` context). */
   readonly patientId: string | null;
+  /** Which side writes; the write rules of §5.2 bind the patient side. Absent: the server itself. */
+  readonly side?: AccessSide;
   readonly filters: readonly AccessFilter[];
   /** Throws a FhirError (403/404/422) when this write is not allowed. `previous` is the current version. */
   checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): void | Promise<void>;
@@ -58,6 +66,7 @@ export interface WriteRecorder {
 export const SYSTEM_ACCESS: AccessContext = Object.freeze({
   actor: null,
   patientId: null,
+  side: 'system',
   filters: [],
   checkWrite: () => undefined,
 });

@@ -12,7 +12,7 @@ import type { Consent, Patient } from 'fhir/r4';
 import { SYSTEM_ACCESS } from './access-context.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import { findMatchingIds } from '../fhir/search/find-ids.js';
-import { hasAcceptedTerms, recordTermsAcceptance, TERMS_CATEGORY_CODE, TERMS_CATEGORY_SYSTEM } from '../auth/terms.js';
+import { hasAcceptedTerms, recordTermsAcceptance, TERMS_CATEGORY_CODE, TERMS_CATEGORY_SYSTEM } from '../identity/terms.js';
 import { EXT, isDeactivated, proxyLevelOf } from './gates.js';
 
 export const SUSPENDED_NOTE = 'Suspended when the patient deactivated their account; re-confirm to restore (G3)';

@@ -6,10 +6,11 @@
  * already passed by the relation (access-spec §0.2).
  */
 import type { Resource } from 'fhir/r4';
-import { type AccessContext, type AccessFilter, type FilterExpr, type WriteInteraction, type WriteRecorder } from './access-context.js';
-import { WriteLog } from '../audit/write-log.js';
-import { accessForPrincipal } from '../auth/access-for-principal.js';
-import type { Principal } from '../auth/principal.js';
+import { type AccessContext, type AccessFilter, type FilterExpr, type WriteInteraction } from './access-context.js';
+import { withTokenAuthors } from './authorship.js';
+import { buildAccessContext } from './context-builder.js';
+import { accessForPrincipal } from './scope-access.js';
+import type { Principal } from '../identity/principal.js';
 import { forbidden } from '../fhir/errors.js';
 import { CS, PATIENT_FACING, POLICY_TYPES, rowsFor, type Actor } from './policy.js';
 import type { Relation } from './relations.js';
@@ -90,31 +91,18 @@ const actorLabel = (a: Actor) => ACTOR_LABEL[a];
 export function decideAccess(principal: Principal, relation: Relation, opts: DecideOptions = {}): AccessContext {
   const byScope = accessForPrincipal(principal);
   const vars = sliceVars(relation, opts);
-  const filters = [...byScope.filters, ...policyFilters(relation.actor, vars)];
-  const pendingWrites = new WeakMap<WriteRecorder, WriteLog>();
-  return Object.freeze({
-    actor: relation.actorRef ?? byScope.actor,
-    patientId: byScope.patientId,
-    filters: Object.freeze(filters),
+  const patientSide = PATIENT_FACING.includes(relation.actor);
+  return buildAccessContext({
+    relation,
+    clientId: principal.clientId,
+    fallbackActor: byScope.actor,
+    filters: [...byScope.filters, ...policyFilters(relation.actor, vars)],
     async checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): Promise<void> {
-      await byScope.checkWrite(interaction, resource, previous);
-      checkPolicyWrite(relation.actor, vars, interaction, resource, previous);
-    },
-    async recordWrite(tx: WriteRecorder, interaction: WriteInteraction, stored: Resource): Promise<void> {
-      // Collected per transaction and written once before it commits: a transaction Bundle of a
-      // thousand resources leaves one AuditEvent per patient and kind of write, not a thousand.
-      let pending = pendingWrites.get(tx);
-      if (!pending) {
-        const onBehalfOf = relation.actor !== 'self' && PATIENT_FACING.includes(relation.actor) ? relation.patientId : null;
-        const list = new WriteLog({ who: relation.actorRef, clientId: principal.clientId, grant: relation.grantRef, onBehalfOf });
-        pending = list;
-        pendingWrites.set(tx, list);
-        tx.beforeCommit(list, async (t) => {
-          pendingWrites.delete(tx);
-          await t.createServerGenerated(list.records());
-        });
-      }
-      pending.add(interaction, stored);
+      // Judged as it will be stored: the author fields the write rule fills in from the token
+      // (authorship.ts) decide the slice, e.g. a patient-reported MedicationStatement (§4.4 row 5).
+      const judged = patientSide && interaction !== 'delete' ? withTokenAuthors(resource, previous, vars.actor) : resource;
+      await byScope.checkWrite(interaction, judged, previous);
+      checkPolicyWrite(relation.actor, vars, interaction, judged, previous);
     },
   });
 }

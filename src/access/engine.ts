@@ -3,24 +3,36 @@
  * (relation → gates → decision → access log), the refresh gate of the token endpoint, and the
  * patient picker. One place decides; the repository only executes the filters it is given.
  */
-import type { Request, Response } from 'express';
 import type { AccessContext } from './access-context.js';
 import type { Db } from '../db/db.js';
+import { unauthorized } from '../fhir/errors.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
-import type { GrantGate } from '../auth/gates.js';
-import type { Principal } from '../auth/principal.js';
-import type { ActingOptionsResolver } from '../auth/people.js';
-import { unauthorized } from '../auth/resource-server.js';
+import type { Principal } from '../identity/principal.js';
+import type { ActingOptionsResolver } from '../identity/people.js';
 import { AccessLog, accessEvents, shownResources, type AccessFacts } from '../audit/access-log.js';
 import type { RestInteraction } from '../audit/audit-event.js';
 import { decideAccess, type DecideOptions } from './decide.js';
 import { accessOptionsResolver } from './options.js';
-import { resolveRelation, type Relation } from './relations.js';
+import { resolveRelation, type Relation, type WhoActs } from './relations.js';
+
+/**
+ * What the engine reads of an HTTP request and where it leaves the request's relation and auditor.
+ * Structural, so the access layer needs neither express nor the resource server (auth calls access).
+ */
+export interface RequestFacts {
+  method: string;
+  path: string;
+  query: unknown;
+}
+export interface ResponseLocals {
+  locals: Record<string, unknown>;
+}
 
 export interface AccessEngine {
-  toAccess(principal: Principal, req: Request, res: Response): Promise<AccessContext>;
-  gate: GrantGate;
+  toAccess(principal: Principal, req: RequestFacts, res: ResponseLocals): Promise<AccessContext>;
+  /** The refresh gate: does the relation a grant was issued for still pass every gate (access-spec §4.2)? */
+  gate: (who: WhoActs) => Promise<boolean>;
   actingOptions: ActingOptionsResolver;
   accessLog: AccessLog;
 }
@@ -48,7 +60,7 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
       const facts: Omit<AccessFacts, 'interaction' | 'query'> = {
         who: relation.actorRef, clientId: principal.clientId, grant: relation.grantRef, contextPatientId: relation.patientId,
       };
-      res.locals.auditor = (r: Request, body: unknown) => {
+      res.locals.auditor = (r: RequestFacts, body: unknown) => {
         const interaction = interactionOf(r);
         // Writes are logged inside their own transaction (decide.ts recordWrite), not here.
         if (WRITES.has(interaction)) return Promise.resolve();
@@ -62,7 +74,7 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
 
 const WRITES = new Set<RestInteraction>(['create', 'update', 'patch', 'delete']);
 
-function interactionOf(req: Request): RestInteraction {
+function interactionOf(req: RequestFacts): RestInteraction {
   const parts = req.path.split('/').filter(Boolean);
   if (parts.some((p) => p.startsWith('$'))) return 'operation';
   if (parts.includes('_history')) return parts.length === 4 ? 'vread' : 'history';

@@ -5,8 +5,7 @@
  * tests and the README speak the same language.
  */
 import type { Address, Consent, Extension, Patient, RelatedPerson } from 'fhir/r4';
-import { ageInYears, osloDate } from '../auth/people.js';
-import { FNR_SYSTEM, DNR_SYSTEM, parseIdNumber } from '../fhir/validation/fnr.js';
+import { ageInYears, birthDateOf, osloDate } from '../identity/age.js';
 import { CS } from './policy.js';
 
 export type GateResult = { ok: true } | { ok: false; gate: string; why: string };
@@ -33,13 +32,6 @@ export const isDeceased = (p: Patient): boolean => p.deceasedBoolean === true ||
 export const isDeactivated = (p: Patient): boolean => extCode(p, EXT.accountState) === 'deactivated';
 export const protectionOf = (r: Patient | RelatedPerson): string => extCode(r, EXT.addressProtection) ?? 'ugradert';
 export const isProtected = (r: Patient | RelatedPerson): boolean => protectionOf(r) !== 'ugradert';
-
-/** Birth date from the record, else from the fødselsnummer/D-number (issue 5: "age from the Patient record or else from the fødselsnummer"). */
-export function birthDateOf(r: Patient | RelatedPerson): string | null {
-  if (r.birthDate && r.birthDate.length === 10) return r.birthDate;
-  const id = r.identifier?.find((i) => i.system === FNR_SYSTEM || i.system === DNR_SYSTEM);
-  return (id?.value && parseIdNumber(id.value)?.birthDate) || null;
-}
 
 /** G1 death and G2 deactivation apply to the patient and everyone acting for them. */
 export function accountGates(patient: Patient): GateResult {

@@ -10,8 +10,8 @@ import { SYSTEM_ACCESS } from './access-context.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { WriteRule } from '../fhir/repository/write-rules.js';
 import { businessRule } from '../fhir/errors.js';
-import { ageInYears } from '../auth/people.js';
-import { ADULT_AGE, birthDateOf, CONSENT_AGE, PROXY_RELATIONSHIP, proxyLevelOf } from './gates.js';
+import { ageInYears, birthDateOf } from '../identity/age.js';
+import { ADULT_AGE, CONSENT_AGE, PROXY_RELATIONSHIP, proxyLevelOf } from './gates.js';
 import { isProxyLevel } from './policy.js';
 
 /** The grant rules as a repository write rule (handed in at assembly, src/server.ts). */

@@ -10,7 +10,7 @@ import type { Queryable } from '../db/db.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import { findMatchingIds } from '../fhir/search/find-ids.js';
 import { DNR_SYSTEM, FNR_SYSTEM, parseIdNumber } from '../fhir/validation/fnr.js';
-import { displayName, type ActingOption, type ActingOptionsResolver } from '../auth/people.js';
+import { displayName, type ActingOption, type ActingOptionsResolver } from '../identity/people.js';
 import { selfGates } from './gates.js';
 import { POLICY_TYPES, typeLetters, type Actor } from './policy.js';
 import { relationThrough } from './relations.js';

@@ -9,7 +9,7 @@ import { SYSTEM_ACCESS } from './access-context.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Queryable } from '../db/db.js';
 import { findMatchingIds } from '../fhir/search/find-ids.js';
-import { hasAcceptedTerms } from '../auth/terms.js';
+import { hasAcceptedTerms } from '../identity/terms.js';
 import { accountGates, parentalCode, parentGates, proxyGates, proxyLevelOf, selfGates, PROXY_RELATIONSHIP, type GateResult } from './gates.js';
 import { isProxyLevel, type Actor } from './policy.js';
 

@@ -9,7 +9,7 @@ import type { Config } from '../config/config.js';
 import type { Queryable } from '../db/db.js';
 import { getClient, randomToken, type Client } from './clients.js';
 import { OAuthError, param } from './oauth-errors.js';
-import { formatScopes, hasScope, intersectScopes, parseScopes } from './scopes.js';
+import { formatScopes, hasScope, intersectScopes, parseScopes } from '../identity/scopes.js';
 import { errorPage } from './pages/error-page.js';
 import { HELSEID_PATH } from './clinician-login.js';
 import { hasUserScopes } from './policy.js';

@@ -12,7 +12,7 @@ type Session = Parameters<NonNullable<ConfigParams['afterCallback']>>[2];
 import type { Config } from '../config/config.js';
 import type { Queryable } from '../db/db.js';
 import { hasValidCheckDigits } from '../fhir/validation/fnr.js';
-import { findPatientByPid, type Person } from './people.js';
+import { findPatientByPid, type Person } from '../identity/people.js';
 
 const ACR_ORDER = ['idporten-loa-substantial', 'idporten-loa-high'];
 

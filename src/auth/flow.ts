@@ -17,9 +17,9 @@ import { errorPage } from './pages/error-page.js';
 import { consentPage, pickerPage, termsPage } from './pages/flow-pages.js';
 import { sendPage } from './pages/send.js';
 import { describeScopes } from './pages/scope-text.js';
-import type { ActingOption, ActingOptionsResolver, Person } from './people.js';
+import type { ActingOption, ActingOptionsResolver, Person } from '../identity/people.js';
 import { finalScopes, needsPatientContext } from './policy.js';
-import { hasAcceptedTerms } from './terms.js';
+import { hasAcceptedTerms } from '../identity/terms.js';
 import { reactivateAccount } from '../access/account.js';
 
 export interface FlowDeps {

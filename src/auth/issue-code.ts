@@ -9,8 +9,8 @@ import type { Db } from '../db/db.js';
 import type { PendingRequest } from './authorize.js';
 import type { Client } from './clients.js';
 import { CODE_TTL_SECONDS, createGrant, issueCode, REFRESH_TTL_SECONDS } from './grants.js';
-import type { ActingOption, Person } from './people.js';
-import { formatScopes, hasScope, type Scope } from './scopes.js';
+import type { ActingOption, Person } from '../identity/people.js';
+import { formatScopes, hasScope, type Scope } from '../identity/scopes.js';
 
 /** Online refresh (`online_access`) lasts at most one working day of a login session. */
 export const ONLINE_GRANT_SECONDS = 8 * 3600;

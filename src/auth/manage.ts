@@ -15,7 +15,7 @@ import { errorPage } from './pages/error-page.js';
 import { loggedOutPage, managePage } from './pages/manage-page.js';
 import { describeScopes } from './pages/scope-text.js';
 import { sendPage } from './pages/send.js';
-import { parseScopes } from './scopes.js';
+import { parseScopes } from '../identity/scopes.js';
 import { verifyAccessToken } from './tokens.js';
 
 export const LAUNCH_TTL_SECONDS = 300;

@@ -4,8 +4,8 @@
  * whatever a third-party client registered (access-spec §4.5 "Self").
  */
 import type { Client } from './clients.js';
-import type { ActingOption } from './people.js';
-import { intersectScopes, parseScopes, type Scope } from './scopes.js';
+import type { ActingOption } from '../identity/people.js';
+import { intersectScopes, parseScopes, type Scope } from '../identity/scopes.js';
 
 const FIRST_PARTY_ONLY_TYPES = new Set(['Consent']);
 

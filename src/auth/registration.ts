@@ -11,7 +11,7 @@ import type { Config } from '../config/config.js';
 import type { Queryable } from '../db/db.js';
 import { DEFAULT_APP_SCOPE, randomToken, saveClient, type AuthMethod, type ClientType, type GrantType, type NewClient } from './clients.js';
 import { noStore, OAuthError } from './oauth-errors.js';
-import { formatScopes, parseScopes } from './scopes.js';
+import { formatScopes, parseScopes } from '../identity/scopes.js';
 
 const METHODS: AuthMethod[] = ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'];
 const GRANTS: GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials'];

@@ -12,14 +12,14 @@ import type { AccessContext } from '../access/access-context.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import { isResourceType } from '../fhir/definitions/registry.js';
-import { FhirError } from '../fhir/errors.js';
+import { unauthorized } from '../fhir/errors.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
-import { requireScope } from './access-for-principal.js';
+import { requireScope } from '../access/scope-access.js';
 import { liveGrantForToken } from './grants.js';
 import { KeyStore } from './keys.js';
-import type { Principal } from './principal.js';
-import { parseScopes, type Interaction } from './scopes.js';
+import type { Principal } from '../identity/principal.js';
+import { parseScopes, type Interaction } from '../identity/scopes.js';
 import { TokenError, verifyAccessToken } from './tokens.js';
 
 export interface ResourceServerDeps {
@@ -32,13 +32,7 @@ export interface ResourceServerDeps {
   toAccess: (principal: Principal, req: Request, res: Response) => AccessContext | Promise<AccessContext>;
 }
 
-export function unauthorized(reason: 'login' | 'expired'): FhirError {
-  const description = reason === 'expired' ? 'The access token has expired' : 'A valid access token is required';
-  return new FhirError(401, { code: reason, diagnostics: description }).withHeader(
-    'WWW-Authenticate',
-    `Bearer realm="helsebro", error="invalid_token", error_description="${description}"`,
-  );
-}
+export { unauthorized };
 
 export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
   const keys = deps.keys ?? new KeyStore(deps.db);

@@ -24,7 +24,7 @@ import { KeyStore } from './keys.js';
 import { manageRouter } from './manage.js';
 import { oauthErrorHandler } from './oauth-errors.js';
 import { errorPage } from './pages/error-page.js';
-import type { ActingOptionsResolver } from './people.js';
+import type { ActingOptionsResolver } from '../identity/people.js';
 import { handleRegister } from './registration.js';
 import { handleRevoke } from './revoke.js';
 import { handleToken } from './token.js';

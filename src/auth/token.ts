@@ -27,7 +27,7 @@ import {
 } from './grants.js';
 import type { KeyStore } from './keys.js';
 import { noStore, OAuthError, param } from './oauth-errors.js';
-import { formatScopes, hasScope, intersectScopes, isSubsetOf, parseScopes } from './scopes.js';
+import { formatScopes, hasScope, intersectScopes, isSubsetOf, parseScopes } from '../identity/scopes.js';
 import { signAccessToken, signIdToken } from './tokens.js';
 
 export interface TokenDeps {

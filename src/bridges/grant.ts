@@ -6,8 +6,8 @@
  * cannot evaluate denies), so a sample outside the grant is reported rather than failing the push.
  */
 import type { Observation } from 'fhir/r4';
-import { matchesScopeQuery } from '../auth/scope-match.js';
-import type { ResourceScope } from '../auth/scopes.js';
+import { matchesScopeQuery } from '../identity/scope-match.js';
+import type { ResourceScope } from '../identity/scopes.js';
 
 export type Restrictions = ReadonlyArray<ResourceScope['query']>;
 

@@ -6,8 +6,8 @@
  * provided by HelsaMi to HealthKit and Google Fit"; access-spec S27).
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
-import type { Principal } from '../auth/principal.js';
-import { scopeRestrictions } from '../auth/scopes.js';
+import type { Principal } from '../identity/principal.js';
+import { scopeRestrictions } from '../identity/scopes.js';
 import { FhirError, forbidden } from '../fhir/errors.js';
 import type { Logger } from '../log.js';
 import { convertGoogleFit } from './google-fit.js';

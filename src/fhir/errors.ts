@@ -45,6 +45,18 @@ export const businessRule = (diagnostics: string, expression?: string) =>
 export const forbidden = (diagnostics: string) => new FhirError(403, { code: 'forbidden', diagnostics });
 export const methodNotAllowed = (diagnostics: string) => new FhirError(405, { code: 'not-supported', diagnostics });
 
+/**
+ * 401 for a missing, invalid or no longer live bearer token (RFC 6750 §3.1; access-spec §1.12). Here,
+ * below both the resource server and the access engine, so access never imports auth.
+ */
+export function unauthorized(reason: 'login' | 'expired'): FhirError {
+  const description = reason === 'expired' ? 'The access token has expired' : 'A valid access token is required';
+  return new FhirError(401, { code: reason, diagnostics: description }).withHeader(
+    'WWW-Authenticate',
+    `Bearer realm="helsebro", error="invalid_token", error_description="${description}"`,
+  );
+}
+
 export function operationOutcome(issues: Issue[]): OperationOutcome {
   return {
     resourceType: 'OperationOutcome',

@@ -9,6 +9,8 @@ import { EXT, parentGates, proxyGates, selfGates } from '../../src/access/gates.
 import { checkGrantRules } from '../../src/access/grant-rules.js';
 import { ceilingFor } from '../../src/access/options.js';
 import { FhirError } from '../../src/fhir/errors.js';
+import { DNR_SYSTEM, FNR_SYSTEM, syntheticFnr } from '../../src/fhir/validation/fnr.js';
+import { birthDateOf } from '../../src/identity/age.js';
 import { PORTAL_CLIENT_ID, PORTAL_SCOPE } from '../../src/auth/clients.js';
 import { exchange, fhirGet, launch } from '../auth/support.js';
 import { buildWorld, portalToken, type World } from './world.js';
@@ -37,6 +39,24 @@ describe('eligibility gates at their boundaries (access-spec §4.2)', () => {
     });
     it('a proxy who turns 18 today is let in', () => {
       expect(proxyGates(patient('1970-01-01'), grant(), proxy('2008-06-14'), day('2026-06-14'))).to.deep.equal({ ok: true });
+    });
+  });
+
+  describe('age comes from the fødselsnummer/D-number, birthDate only without one (access-spec §5.2)', () => {
+    const withId = (birthDate: string, idBirth: string, system = FNR_SYSTEM) =>
+      patient(birthDate, { identifier: [{ system, value: syntheticFnr(idBirth, 3, system === DNR_SYSTEM) }] });
+    it('a child whose fødselsnummer says 16 today but whose stored birthDate says 11 is past G8', () => {
+      expect(parentGates(withId('2015-01-01', '2010-06-14'), parent(), [parent()], day('2026-06-14'))).to.deep.include({ ok: false, gate: 'G8' });
+    });
+    it('a D-number (day + 40) gives the birth date too', () => {
+      expect(birthDateOf(withId('1999-01-01', '2010-06-14', DNR_SYSTEM))).to.equal('2010-06-14');
+    });
+    it('the century comes from the individual number (2000s: 500–999)', () => {
+      expect(birthDateOf({ identifier: [{ system: FNR_SYSTEM, value: syntheticFnr('2009-01-18', 1) }] })).to.equal('2009-01-18');
+      expect(birthDateOf({ identifier: [{ system: FNR_SYSTEM, value: syntheticFnr('1979-08-14', 1) }] })).to.equal('1979-08-14');
+    });
+    it('a person without a national identifier falls back to birthDate', () => {
+      expect(birthDateOf({ birthDate: '2001-02-03' })).to.equal('2001-02-03');
     });
   });
 
@@ -120,7 +140,7 @@ describe('gates act on live tokens, on the next request (S8, S13, S15)', functio
   it('the demo picker offers each persona exactly who the fixtures say', async () => {
     const options = async (pid: string) => {
       const { accessOptionsResolver } = await import('../../src/access/options.js');
-      const { findPatientByPid } = await import('../../src/auth/people.js');
+      const { findPatientByPid } = await import('../../src/identity/people.js');
       const selfPatientId = await findPatientByPid(w.s.db, pid);
       return (await accessOptionsResolver(w.s.db, w.s.repo)({ sub: 'x', pid, selfPatientId, sessionId: null, authTime: null })).map((o) => o.patientId).sort();
     };

@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import type { Bundle, Resource } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
+import { AUTHOR_FIELDS } from '../../src/access/authorship.js';
 import { POLICY, typeLetters, type PolicyRow } from '../../src/access/policy.js';
 import { buildWorld, PERSONAS, sampleFor, subjectOf, type TestedActor, type World } from './world.js';
 
@@ -105,7 +106,12 @@ async function checkCell(w: World, actor: TestedActor, row: PolicyRow, target: {
 
   const current = await w.s.repo.read(target.type, target.id, SYSTEM_ACCESS);
   if (row.resourceType !== 'Patient' && row.slice !== 'the actor’s own') {
-    const copy = { ...(sampleFor(row, actor === 'system' ? 'kari-nordmann' : PERSONAS[actor].patient) as Resource) };
+    const copy = { ...(sampleFor(row, actor === 'system' ? 'kari-nordmann' : PERSONAS[actor].patient) as Resource) } as Record<string, unknown> & Resource;
+    // On the patient side the author fields are the server's word (§5.2, authorship.ts): a sample the
+    // patient authored is sent without them and filled in from the token, so a proxy's medication report
+    // is the proxy's; a clinician-authored one keeps its Practitioner and is refused.
+    const patientAuthored = (v: unknown) => JSON.stringify(v ?? null).includes('"Patient/');
+    if (actor !== 'system') for (const f of AUTHOR_FIELDS[row.resourceType] ?? []) if (patientAuthored(copy[f.path])) delete copy[f.path];
     const created = await fhir(w, actor, 'POST', target.type, copy);
     if (allow.includes('c')) expect(created.status, `create: ${where} ${JSON.stringify(created.body).slice(0, 300)}`).to.equal(201);
     else expect(deniedStatus(row, actor, 'c'), `create: ${where} got ${created.status}`).to.include(created.status);

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import type { Observation, Patient } from 'fhir/r4';
-import { accessForPrincipal, requireScope } from '../../src/auth/access-for-principal.js';
-import type { Principal } from '../../src/auth/principal.js';
-import { parseScopes } from '../../src/auth/scopes.js';
+import { accessForPrincipal, requireScope } from '../../src/access/scope-access.js';
+import type { Principal } from '../../src/identity/principal.js';
+import { parseScopes } from '../../src/identity/scopes.js';
 import { FhirError } from '../../src/fhir/errors.js';
 
 const VITALS = 'http://terminology.hl7.org/CodeSystem/observation-category|vital-signs';

@@ -8,7 +8,7 @@ import {
   restrictionsAsQuery,
   scopeAllows,
   scopeRestrictions,
-} from '../../src/auth/scopes.js';
+} from '../../src/identity/scopes.js';
 
 const LAB = 'category=http://terminology.hl7.org/CodeSystem/observation-category|laboratory';
 const VITALS = 'category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import type { Consent, Observation } from 'fhir/r4';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
-import { hasAcceptedTerms, TERMS_CATEGORY_CODE, TERMS_CATEGORY_SYSTEM } from '../../src/auth/terms.js';
+import { hasAcceptedTerms, TERMS_CATEGORY_CODE, TERMS_CATEGORY_SYSTEM } from '../../src/identity/terms.js';
 import { findMatchingIds } from '../../src/fhir/search/find-ids.js';
 import { Browser } from './browser.js';
 import { APP_REDIRECT, createCitizen, exchange, fhirGet, launch, registerApp, startAuthTestServer, tokenRequest, type AuthTestServer } from './support.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import type { Bundle, BundleEntry, Device, Observation, Provenance } from 'fhir/r4';
 import type { AccessContext } from '../../src/access/access-context.js';
-import { parseScopes, scopeRestrictions } from '../../src/auth/scopes.js';
+import { parseScopes, scopeRestrictions } from '../../src/identity/scopes.js';
 import { bridgeWriteAccess } from '../../src/bridges/bridge-access.js';
 import { describeGrant, grantChecker } from '../../src/bridges/grant.js';
 import { convertHealthKit } from '../../src/bridges/healthkit.js';

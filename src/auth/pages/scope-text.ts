@@ -3,7 +3,7 @@
  * requested access in plain Norwegian (with English)"). One line per resource type, naming what
  * the app may do with it.
  */
-import { INTERACTIONS, type Interaction, type Scope } from '../scopes.js';
+import { INTERACTIONS, type Interaction, type Scope } from '../../identity/scopes.js';
 
 export interface ScopeLine {
   nb: string;

@@ -5,12 +5,12 @@
  * scope (403 insufficient_scope) and land in the token patient's compartment (403, access-spec §4.7).
  */
 import type { Resource } from 'fhir/r4';
-import type { AccessContext, AccessFilter, WriteInteraction } from '../access/access-context.js';
+import type { AccessContext, AccessFilter, WriteInteraction } from './access-context.js';
 import { FhirError } from '../fhir/errors.js';
 import { patientCompartmentsOf } from '../fhir/search/compartments.js';
-import type { Principal } from './principal.js';
-import { matchesScopeQuery } from './scope-match.js';
-import { readableTypes, restrictionsAsQuery, scopeRestrictions, type Interaction, type ScopeContext } from './scopes.js';
+import type { Principal } from '../identity/principal.js';
+import { matchesScopeQuery } from '../identity/scope-match.js';
+import { readableTypes, restrictionsAsQuery, scopeRestrictions, type Interaction, type ScopeContext } from '../identity/scopes.js';
 
 const WRITE_LETTER: Record<WriteInteraction, Interaction> = { create: 'c', update: 'u', patch: 'u', delete: 'd' };
 

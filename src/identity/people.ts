@@ -51,15 +51,3 @@ export function displayName(p: Patient): string {
   const text = name?.text ?? [...(name?.given ?? []), name?.family].filter(Boolean).join(' ');
   return text || 'Ukjent navn';
 }
-
-/** Whole years between a birth date (YYYY-MM-DD) and today in Europe/Oslo. */
-export function ageInYears(birthDate: string, now = new Date()): number {
-  const [ty, tm, td] = osloDate(now).split('-').map(Number) as [number, number, number];
-  const [by, bm, bd] = birthDate.split('-').map(Number) as [number, number, number];
-  return ty - by - (tm < bm || (tm === bm && td < bd) ? 1 : 0);
-}
-
-/** The calendar date in Europe/Oslo (YYYY-MM-DD): ages and grant periods turn at Oslo midnight. */
-export function osloDate(now: Date): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Oslo', year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
-}
