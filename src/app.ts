@@ -12,6 +12,7 @@ import { capabilityStatement } from './fhir/capability.js';
 import { notFound } from './fhir/errors.js';
 import type { Repository } from './fhir/repository/repository.js';
 import { createFhirRouter } from './fhir/routes.js';
+import type { OnAccountChange } from './fhir/interactions/account.js';
 import { negotiate } from './http/negotiate.js';
 import { accessLog, cors, requestId, securityHeaders } from './http/middleware.js';
 import { errorHandler } from './http/render-error.js';
@@ -28,6 +29,8 @@ export interface AppDeps {
   authenticate: RequestHandler;
   /** Routers mounted at the root before the FHIR API (SMART authorization server, bridges …). */
   routers?: express.Router[];
+  /** Runs after `$deactivate`/`$reactivate` (the auth side ends the app grants). */
+  onAccountChange?: OnAccountChange;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -61,7 +64,7 @@ export function createApp(deps: AppDeps): Express {
   fhir.use(express.urlencoded({ limit: config.bodyLimit, extended: false }));
   fhir.get('/metadata', (req, res) => sendJson(req, res, 200, capabilityStatement(config)));
   fhir.use(deps.authenticate);
-  fhir.use(createFhirRouter({ config, repo, logger }));
+  fhir.use(createFhirRouter({ config, repo, logger, ...(deps.onAccountChange ? { onAccountChange: deps.onAccountChange } : {}) }));
   app.use('/fhir', fhir);
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(notFound(`Nothing at ${req.path}`)));

@@ -14,7 +14,8 @@ import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
 import { createAccessEngine } from '../../src/access/engine.js';
 import { createApp } from '../../src/app.js';
 import { authenticateFhir } from '../../src/auth/resource-server.js';
-import { createAuthRouter, type AuthRouterDeps } from '../../src/auth/router.js';
+import { endAppGrantsOnDeactivation } from '../../src/auth/account-grants.js';
+import { createAuthRouter, createSecurityEvents, type AuthRouterDeps } from '../../src/auth/router.js';
 import { KeyStore } from '../../src/auth/keys.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/db/db.js';
@@ -60,13 +61,15 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
   const keys = new KeyStore(db);
   // The real access engine, as buildServer wires it: gates, policy, picker and access log.
   const access = createAccessEngine(db, repo, logger);
+  const events = createSecurityEvents(db, logger, access.accessLog);
   const app = createApp({
     config,
     db,
     logger,
     repo,
     authenticate: authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess }),
-    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, ...routerDeps })],
+    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, events, ...routerDeps })],
+    onAccountChange: endAppGrantsOnDeactivation({ db, events }),
   });
   server.on('request', app);
   return {
