@@ -11,6 +11,7 @@ import { endAppGrantsOnDeactivation } from './auth/account-grants.js';
 import { createAuthRouter, createSecurityEvents } from './auth/router.js';
 import { authenticateFhir } from './auth/resource-server.js';
 import { KeyStore } from './auth/keys.js';
+import { registeredOrigins } from './auth/clients.js';
 import { bridgesRouter } from './bridges/wiring.js';
 import { developmentModeWarning, type Config } from './config/config.js';
 import type { Db } from './db/db.js';
@@ -81,6 +82,7 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
     authenticate,
     routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, events }), bridgesRouter({ config, repo, logger, authenticate })],
     onAccountChange: endAppGrantsOnDeactivation({ db, events }),
+    registeredOrigins: () => registeredOrigins(db),
   });
   return { app, config, extraClosers };
 }

@@ -38,7 +38,8 @@ export interface SecurityEventFacts {
 }
 
 const DCM = 'http://dicom.nema.org/resources/ontology/DCM';
-const EVENT_TYPE = 'http://terminology.hl7.org/CodeSystem/audit-event-type';
+// R4 binds AuditEvent.type to audit-event-type (only `rest`) plus the DICOM codes, which live in DCM.
+const EVENT_TYPE = DCM;
 export const SECURITY_EVENT_SYSTEM = 'https://fhir.helsebro.no/CodeSystem/security-event';
 
 const USER_AUTHENTICATION: Coding = { system: EVENT_TYPE, code: '110114', display: 'User Authentication' };

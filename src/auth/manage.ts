@@ -11,6 +11,7 @@ import { currentPerson, isLoggedIn, sessionExtras } from './citizen-login.js';
 import { getClient, PORTAL_CLIENT_ID, randomToken } from './clients.js';
 import { getGrant, liveGrantForToken, revokeGrant, revokeSessionGrants } from './grants.js';
 import type { KeyStore } from './keys.js';
+import { jsonDepthGuard } from '../http/json-depth.js';
 import { noStore, OAuthError, param } from './oauth-errors.js';
 import { errorPage } from './pages/error-page.js';
 import { loggedOutPage, managePage } from './pages/manage-page.js';
@@ -68,7 +69,7 @@ export function manageRouter(deps: { config: Config; db: Db; keys: KeyStore; eve
 
   // EHR launch from the portal: the portal's own token names the patient; the app gets a one-time
   // launch value bound to this person and patient (app-launch §launch-ehr).
-  router.post('/auth/launch', express.urlencoded({ extended: false, limit: '10kb' }), express.json({ limit: '10kb' }), async (req: Request, res: Response) => {
+  router.post('/auth/launch', express.urlencoded({ extended: false, limit: '10kb' }), express.json({ limit: '10kb', verify: jsonDepthGuard((m) => new OAuthError('invalid_request', m)) }), async (req: Request, res: Response) => {
     noStore(res);
     const claims = await verifyAccessToken(deps.keys, config, (req.get('authorization') ?? '').replace(/^Bearer\s+/i, '')).catch(() => null);
     const grant = claims ? await liveGrantForToken(db, claims.grant_id, claims.jti) : null;

@@ -25,7 +25,8 @@ import { purgeExpired } from './grants.js';
 import { handleIntrospect } from './introspect.js';
 import { KeyStore } from './keys.js';
 import { manageRouter } from './manage.js';
-import { oauthErrorHandler } from './oauth-errors.js';
+import { jsonDepthGuard } from '../http/json-depth.js';
+import { OAuthError, oauthErrorHandler } from './oauth-errors.js';
 import { errorPage } from './pages/error-page.js';
 import type { ActingOptionsResolver } from './people.js';
 import { handleRegister } from './registration.js';
@@ -103,7 +104,7 @@ export function createAuthRouter(deps: AuthRouterDeps): express.Router {
   });
   oauth.post('/auth/introspect', form, (req, res) => handleIntrospect({ config, db, keys, jwks, gate }, req, res));
   oauth.post('/auth/revoke', form, (req, res) => handleRevoke({ config, db, keys, jwks, events }, req, res));
-  oauth.post('/auth/register', express.json({ limit: '64kb' }), (req, res) => handleRegister(db, config, req, res));
+  oauth.post('/auth/register', express.json({ limit: '64kb', verify: jsonDepthGuard((m) => new OAuthError('invalid_client_metadata', m)) }), (req, res) => handleRegister(db, config, req, res));
   oauth.use(['/auth/token', '/auth/introspect', '/auth/revoke', '/auth/register'], oauthErrorHandler(logger));
   router.use(oauth);
 

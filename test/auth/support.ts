@@ -17,6 +17,7 @@ import { authenticateFhir } from '../../src/auth/resource-server.js';
 import { endAppGrantsOnDeactivation } from '../../src/auth/account-grants.js';
 import { createAuthRouter, createSecurityEvents, type AuthRouterDeps } from '../../src/auth/router.js';
 import { KeyStore } from '../../src/auth/keys.js';
+import { registeredOrigins } from '../../src/auth/clients.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/db/db.js';
 import { startDevIdp, type DevIdp } from '../../src/dev-idp/start.js';
@@ -70,6 +71,7 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
     authenticate: authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess }),
     routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, events, ...routerDeps })],
     onAccountChange: endAppGrantsOnDeactivation({ db, events }),
+    registeredOrigins: () => registeredOrigins(db),
   });
   server.on('request', app);
   return {
