@@ -46,7 +46,7 @@ export interface AuthTestServer {
 }
 
 /** A helsebro listening on an ephemeral port with the ID-porten stand-in beside it. */
-export async function startAuthTestServer(overrides: Partial<Config> = {}, routerDeps: Partial<AuthRouterDeps> = {}): Promise<AuthTestServer> {
+export async function startAuthTestServer(overrides: Partial<Config> = {}, routerDeps: Partial<AuthRouterDeps> = {}, opts: { securityLog?: string[] } = {}): Promise<AuthTestServer> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, resolve));
   const baseUrl = `http://localhost:${(server.address() as AddressInfo).port}`;
@@ -62,7 +62,9 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
   const keys = new KeyStore(db);
   // The real access engine, as buildServer wires it: gates, policy, picker and access log.
   const access = createAccessEngine(db, repo, logger);
-  const events = createSecurityEvents(db, logger, access.accessLog);
+  // Security events are logged at info/warn; a test may collect the lines it wants to inspect.
+  const securityLog = opts.securityLog;
+  const events = createSecurityEvents(db, securityLog ? createLogger('info', {}, (l) => securityLog.push(l)) : logger, access.accessLog);
   const app = createApp({
     config,
     db,
