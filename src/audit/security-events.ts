@@ -76,13 +76,15 @@ export function securityLogFields(f: SecurityEventFacts): Record<string, unknown
 }
 
 /** The AuditEvent for the patient concerned (null when no single patient is). */
-export function securityAuditEvent(f: SecurityEventFacts, clientName: string | null, now = new Date()): AuditEvent | null {
+export function securityAuditEvent(f: SecurityEventFacts, clientName: string | null, now = new Date(), policy: string | null = null): AuditEvent | null {
   if (!f.patientId) return null;
   const agents: AuditEventAgent[] = [
     {
       type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'AUT', display: 'author (originator)' }] },
       requestor: true,
       who: f.actor ? { reference: f.actor } : { display: 'unknown user' },
+      // A proxy acts through a grant: name it, as the access log does (access-spec §3.3).
+      ...(policy ? { policy: [policy] } : {}),
     },
   ];
   if (f.clientId) {
@@ -118,6 +120,8 @@ export interface SecurityEventsDeps {
   accessLog: { record(events: AuditEvent[]): Promise<void> };
   /** The registered name of a client, for `agent.who.display`. */
   clientName: (clientId: string) => Promise<string | null>;
+  /** The grant (`Consent/…`) a RelatedPerson acts through, for `agent.policy`. */
+  grantOf?: (actor: string) => Promise<string | null>;
 }
 
 export class SecurityEvents {
@@ -135,7 +139,8 @@ export class SecurityEvents {
     if (!f.patientId) return;
     try {
       const name = f.clientId ? await this.deps.clientName(f.clientId) : null;
-      const event = securityAuditEvent(f, name);
+      const policy = f.actor?.startsWith('RelatedPerson/') && this.deps.grantOf ? await this.deps.grantOf(f.actor) : null;
+      const event = securityAuditEvent(f, name, new Date(), policy);
       if (event) await this.deps.accessLog.record([event]);
     } catch (err) {
       this.deps.logger.error('security event not stored', { event: f.kind, error: (err as Error).message });

@@ -6,7 +6,9 @@
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { AuditEvent } from 'fhir/r4';
+import { SYSTEM_ACCESS } from '../access/access-context.js';
 import { SecurityEvents } from '../audit/security-events.js';
+import { findMatchingIds } from '../fhir/search/find-ids.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { Repository } from '../fhir/repository/repository.js';
@@ -51,7 +53,16 @@ export interface AuthRouterDeps {
 
 /** The security event log wired to the access log and the client registry (names in agent.who.display). */
 export function createSecurityEvents(db: Db, logger: Logger, accessLog: { record(events: AuditEvent[]): Promise<void> }): SecurityEvents {
-  return new SecurityEvents({ logger, accessLog, clientName: async (clientId) => (await getClient(db, clientId))?.clientName ?? null });
+  return new SecurityEvents({
+    logger,
+    accessLog,
+    clientName: async (clientId) => (await getClient(db, clientId))?.clientName ?? null,
+    // The proxy grant or parental request a RelatedPerson acts through (one per RelatedPerson, access-spec §3.3).
+    grantOf: async (actor) => {
+      const ids = await findMatchingIds(db, 'Consent', `actor=${actor}`, SYSTEM_ACCESS, 1);
+      return ids[0] ? `Consent/${ids[0]}` : null;
+    },
+  });
 }
 
 const PURGE_EVERY_N_TOKEN_REQUESTS = 500;
