@@ -12,8 +12,11 @@ import { capabilityStatement } from './fhir/capability.js';
 import { notFound } from './fhir/errors.js';
 import type { Repository } from './fhir/repository/repository.js';
 import { createFhirRouter } from './fhir/routes.js';
+import type { OnAccountChange } from './fhir/interactions/account.js';
 import { negotiate } from './http/negotiate.js';
-import { accessLog, cors, requestId, securityHeaders } from './http/middleware.js';
+import { cors, originAllowList, originOf } from './http/cors.js';
+import { fhirJsonDepthGuard } from './http/json-depth.js';
+import { accessLog, requestId, securityHeaders } from './http/middleware.js';
 import { errorHandler } from './http/render-error.js';
 import { sendJson } from './http/respond.js';
 import type { Logger } from './log.js';
@@ -28,6 +31,10 @@ export interface AppDeps {
   authenticate: RequestHandler;
   /** Routers mounted at the root before the FHIR API (SMART authorization server, bridges …). */
   routers?: express.Router[];
+  /** Runs after `$deactivate`/`$reactivate` (the auth side ends the app grants). */
+  onAccountChange?: OnAccountChange;
+  /** Origins of registered client redirect URIs, allowed by CORS besides BASE_URL's and CORS_ORIGINS. */
+  registeredOrigins?: () => Promise<string[]>;
 }
 
 export function createApp(deps: AppDeps): Express {
@@ -36,7 +43,9 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
-  app.use(requestId, accessLog(logger), securityHeaders, cors, compression());
+  const fixedOrigins = [originOf(config.baseUrl), ...config.corsOrigins].filter((o): o is string => o !== null);
+  const allowedOrigin = originAllowList(fixedOrigins, deps.registeredOrigins ?? (async () => []));
+  app.use(requestId, accessLog(logger), securityHeaders, cors(allowedOrigin), compression());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -57,11 +66,11 @@ export function createApp(deps: AppDeps): Express {
 
   const fhir = express.Router();
   fhir.use(negotiate);
-  fhir.use(express.json({ limit: config.bodyLimit, type: ['application/fhir+json', 'application/json', 'application/json-patch+json'], strict: false }));
+  fhir.use(express.json({ limit: config.bodyLimit, type: ['application/fhir+json', 'application/json', 'application/json-patch+json'], strict: false, verify: fhirJsonDepthGuard }));
   fhir.use(express.urlencoded({ limit: config.bodyLimit, extended: false }));
   fhir.get('/metadata', (req, res) => sendJson(req, res, 200, capabilityStatement(config)));
   fhir.use(deps.authenticate);
-  fhir.use(createFhirRouter({ config, repo, logger }));
+  fhir.use(createFhirRouter({ config, repo, logger, ...(deps.onAccountChange ? { onAccountChange: deps.onAccountChange } : {}) }));
   app.use('/fhir', fhir);
 
   app.use((req: Request, _res: Response, next: NextFunction) => next(notFound(`Nothing at ${req.path}`)));

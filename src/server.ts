@@ -7,11 +7,13 @@
 import type { Express } from 'express';
 import { createAccessEngine } from './access/engine.js';
 import { createApp } from './app.js';
-import { createAuthRouter } from './auth/router.js';
+import { endAppGrantsOnDeactivation } from './auth/account-grants.js';
+import { createAuthRouter, createSecurityEvents } from './auth/router.js';
 import { authenticateFhir } from './auth/resource-server.js';
 import { KeyStore } from './auth/keys.js';
+import { registeredOrigins } from './auth/clients.js';
 import { bridgesRouter } from './bridges/wiring.js';
-import type { Config } from './config/config.js';
+import { developmentModeWarning, type Config } from './config/config.js';
 import type { Db } from './db/db.js';
 import { startDevIdp } from './dev-idp/start.js';
 import { Repository } from './fhir/repository/repository.js';
@@ -79,6 +81,8 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
   let { config } = opts;
   const { db, logger, repo } = opts;
   const extraClosers: Array<() => Promise<void>> = [];
+  const devWarning = developmentModeWarning(config);
+  if (devWarning) logger.warn(devWarning, { mode: 'development', baseUrl: config.baseUrl });
   if (!config.production && (opts.devIdp ?? true)) {
     const standIns = await startStandIns(config, logger);
     config = standIns.config;
@@ -89,13 +93,17 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
   // the refresh gate and the patient picker (src/access).
   const access = createAccessEngine(db, repo, logger);
   const authenticate = authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess });
+  // Security events go to the log and, as AuditEvents, to the patient's access log.
+  const events = createSecurityEvents(db, logger, access.accessLog);
   const app = createApp({
     config,
     db,
     logger,
     repo,
     authenticate,
-    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions }), bridgesRouter({ config, repo, logger, authenticate })],
+    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, events }), bridgesRouter({ config, repo, logger, authenticate })],
+    onAccountChange: endAppGrantsOnDeactivation({ db, events }),
+    registeredOrigins: () => registeredOrigins(db),
   });
   return { app, config, extraClosers };
 }

@@ -9,6 +9,7 @@ import type { Request, RequestHandler } from 'express';
 import { auth, type ConfigParams } from 'express-openid-connect';
 
 type Session = Parameters<NonNullable<ConfigParams['afterCallback']>>[2];
+import type { SecurityEvents } from '../audit/security-events.js';
 import type { Config } from '../config/config.js';
 import type { Queryable } from '../db/db.js';
 import { hasValidCheckDigits } from '../fhir/validation/fnr.js';
@@ -53,13 +54,24 @@ export function relyingPartyParams(config: Config, rp: { issuer: string; basePat
   };
 }
 
-export function citizenLoginMiddleware(config: Config): RequestHandler {
+export function citizenLoginMiddleware(config: Config, db: Queryable, events: SecurityEvents): RequestHandler {
   const params: ConfigParams = {
     ...relyingPartyParams(config, { issuer: config.idportenIssuer, basePath: '/auth', clientId: config.idportenClientId, clientSecret: config.idportenClientSecret, acrValues: config.idportenAcrValues }),
-    afterCallback: (_req, _res, session: Session): Session => {
+    afterCallback: async (_req, _res, session: Session): Promise<Session> => {
       const claims = decodeClaims(String(session.id_token ?? ''));
-      if (!acrSatisfies(claims.acr, config.idportenAcrValues)) throw new LoginRejected('The login level of assurance is too low');
-      if (typeof claims.pid !== 'string' || !hasValidCheckDigits(claims.pid)) throw new LoginRejected('The login did not identify a person (pid)');
+      const pid = typeof claims.pid === 'string' && hasValidCheckDigits(claims.pid) ? claims.pid : null;
+      // The security log names the person's own Patient (never the fødselsnummer).
+      const patientId = pid ? await findPatientByPid(db, pid) : null;
+      const who = patientId ? { patientId, actor: `Patient/${patientId}` } : {};
+      if (!acrSatisfies(claims.acr, config.idportenAcrValues)) {
+        await events.record({ kind: 'login-failed', ...who, reason: 'ID-porten level of assurance too low' });
+        throw new LoginRejected('The login level of assurance is too low');
+      }
+      if (!pid) {
+        await events.record({ kind: 'login-failed', reason: 'ID-porten login without a valid pid' });
+        throw new LoginRejected('The login did not identify a person (pid)');
+      }
+      await events.record({ kind: 'login', ...who, reason: 'ID-porten' });
       // Our own session id (ID-porten only sends `sid` to clients registered for front-channel logout).
       return { ...session, helsebro_sid: randomUUID(), helsebro_csrf: randomUUID() };
     },

@@ -99,8 +99,10 @@ export class JwksFetcher {
     } catch {
       throw fail('The registered JWKS is not JSON');
     }
+    // `null`, a number or an array is JSON but no JWKS (issue 10 hole 8: a null body was a 500).
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw fail('The registered JWKS URL did not return a JWKS object');
     const keys = (body as { keys?: unknown }).keys;
-    if (!Array.isArray(keys)) throw fail('The registered JWKS has no keys');
+    if (!Array.isArray(keys) || !keys.every((k) => k !== null && typeof k === 'object' && !Array.isArray(k))) throw fail('The registered JWKS has no keys array of key objects');
     const maxAge = cacheSeconds(res.headers.get('cache-control'));
     if (maxAge > 0) this.cache.set(url, { until: Date.now() + maxAge * 1000, keys: keys as JWK[] });
     else this.cache.delete(url);

@@ -121,6 +121,23 @@ export async function saveClient(db: Queryable, c: NewClient): Promise<void> {
   );
 }
 
+/** The origins of every registered redirect URI: the browser apps CORS lets in (src/http/cors.ts). */
+export async function registeredOrigins(db: Queryable): Promise<string[]> {
+  const rows = await db.query<{ redirect_uris: string[]; [k: string]: unknown }>('SELECT redirect_uris FROM auth_clients');
+  const origins = new Set<string>();
+  for (const r of rows) {
+    for (const uri of r.redirect_uris ?? []) {
+      try {
+        const u = new URL(uri);
+        if (u.protocol === 'http:' || u.protocol === 'https:') origins.add(u.origin);
+      } catch {
+        // a custom-scheme redirect (native app) has no browser origin
+      }
+    }
+  }
+  return [...origins];
+}
+
 /** Scopes the first-party portal may receive; the patient's own ceiling narrows them further. */
 export const PORTAL_SCOPE = 'openid fhirUser profile launch launch/patient offline_access patient/*.cruds';
 /** Scopes a third-party app may ask for unless registered narrower: never Consent administration (access-spec §4.5). */

@@ -9,16 +9,19 @@
 import express, { type Request, type Response } from 'express';
 import type { Practitioner } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../access/access-context.js';
+import type { SecurityEvents } from '../audit/security-events.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import { loadPending, redirectWithError, type PendingRequest } from './authorize.js';
 import { clinicianLoginMiddleware, currentClinician, HELSEID_ACR, HELSEID_PATH, isClinicianLoggedIn, type Clinician } from './clinician-login.js';
 import { getClient, type Client } from './clients.js';
+import { revokeSessionGrants } from './grants.js';
 import { completeAuthorization } from './issue-code.js';
 import { param } from './oauth-errors.js';
 import { errorPage } from './pages/error-page.js';
 import { clinicianConsentPage } from './pages/flow-pages.js';
+import { loggedOutPage } from './pages/manage-page.js';
 import { sendPage } from './pages/send.js';
 import { describeScopes } from './pages/scope-text.js';
 import { clinicianScopes } from './policy.js';
@@ -27,6 +30,7 @@ export interface ClinicianFlowDeps {
   config: Config;
   db: Db;
   repo: Repository;
+  events: SecurityEvents;
   /** The HelseID issuer (config.helseidIssuer). */
   issuer: string;
 }
@@ -42,7 +46,7 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
   const { config, db, issuer } = deps;
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '20kb' });
-  router.use(clinicianLoginMiddleware(config, issuer));
+  router.use(clinicianLoginMiddleware(config, issuer, db, deps.events));
 
   const deny = async (res: Response, pending: PendingRequest, description: string) => {
     await db.query('DELETE FROM auth_requests WHERE request_id = $1', [pending.requestId]);
@@ -93,7 +97,7 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
       sendPage(res, clinicianConsentPage(`${config.baseUrl}${HELSEID_PATH}/flow/${pending.requestId}/consent`, pending.csrf, client.clientName, practitionerName(practitioner, clinician.hpr), describeScopes(granted)));
       return;
     }
-    await completeAuthorization({ config, db }, res, {
+    await completeAuthorization({ config, db, events: deps.events }, res, {
       pending,
       client,
       person: clinician,
@@ -103,6 +107,20 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
       kind: 'user',
     });
   }
+
+  // Clinician logout (issue 10 hole 10): ends every grant of this HelseID session, offline ones
+  // included (a clinician's refresh token must not outlive the workstation login), then HelseID.
+  router.get('/logout', async (req, res) => {
+    const clinician = isClinicianLoggedIn(req) ? await currentClinician(req, db, issuer) : null;
+    if (clinician?.sessionId) {
+      const ended = await revokeSessionGrants(db, clinician.sessionId, { all: true });
+      for (const g of ended) await deps.events.record({ kind: 'grant-revoked', clientId: g.clientId, actor: g.fhirUser, grantId: g.grantId, reason: 'clinician logout' });
+      await deps.events.record({ kind: 'logout', actor: clinician.practitionerId ? `Practitioner/${clinician.practitionerId}` : null, reason: `clinician logout, ${ended.length} grant(s) ended` });
+    }
+    if (!isClinicianLoggedIn(req)) return res.redirect(303, `${config.baseUrl}${HELSEID_PATH}/logged-out`);
+    await res.oidc.logout({ returnTo: `${config.baseUrl}${HELSEID_PATH}/logged-out` });
+  });
+  router.get('/logged-out', (_req, res) => sendPage(res, loggedOutPage()));
 
   router.get('/flow/:rid', async (req, res) => {
     const st = await begin(req, res);

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import { auth, type ConfigParams } from 'express-openid-connect';
 import { SYSTEM_ACCESS } from '../access/access-context.js';
+import type { SecurityEvents } from '../audit/security-events.js';
 import type { Config } from '../config/config.js';
 import type { Queryable } from '../db/db.js';
 import { findMatchingIds } from '../fhir/search/find-ids.js';
@@ -37,14 +38,24 @@ export interface Clinician {
   authTime: Date | null;
 }
 
-export function clinicianLoginMiddleware(config: Config, issuer: string): RequestHandler {
+export function clinicianLoginMiddleware(config: Config, issuer: string, db: Queryable, events: SecurityEvents): RequestHandler {
   const params: ConfigParams = {
     ...relyingPartyParams(config, { issuer, basePath: HELSEID_PATH, clientId: config.helseidClientId, clientSecret: config.helseidClientSecret, acrValues: HELSEID_ACR, sessionName: SESSION_NAME }),
     transactionCookie: { name: 'helseid_verification' },
-    afterCallback: (_req, _res, session: Session): Session => {
+    afterCallback: async (_req, _res, session: Session): Promise<Session> => {
       const claims = decodeClaims(String(session.id_token ?? ''));
-      if (claims.acr !== HELSEID_ACR) throw new LoginRejected('The login level of assurance is too low');
-      if (typeof claims[HPR_CLAIM] !== 'string' || !HPR.test(claims[HPR_CLAIM])) throw new LoginRejected('The login did not identify a health professional (HPR number)');
+      const hpr = typeof claims[HPR_CLAIM] === 'string' && HPR.test(claims[HPR_CLAIM]) ? claims[HPR_CLAIM] : null;
+      const practitionerId = hpr ? await findPractitionerByHpr(db, hpr) : null;
+      const actor = practitionerId ? `Practitioner/${practitionerId}` : null;
+      if (claims.acr !== HELSEID_ACR) {
+        await events.record({ kind: 'login-failed', actor, reason: 'HelseID level of assurance too low' });
+        throw new LoginRejected('The login level of assurance is too low');
+      }
+      if (!hpr) {
+        await events.record({ kind: 'login-failed', reason: 'HelseID login without an HPR number' });
+        throw new LoginRejected('The login did not identify a health professional (HPR number)');
+      }
+      await events.record({ kind: 'login', actor, reason: practitionerId ? 'HelseID' : 'HelseID, HPR number not in the directory' });
       return { ...session, helsebro_sid: randomUUID(), helsebro_csrf: randomUUID() };
     },
   };

@@ -5,6 +5,7 @@
  * carries the request's CSRF value.
  */
 import express, { type Request, type Response } from 'express';
+import type { SecurityEvents } from '../audit/security-events.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { Repository } from '../fhir/repository/repository.js';
@@ -26,6 +27,7 @@ export interface FlowDeps {
   config: Config;
   db: Db;
   repo: Repository;
+  events: SecurityEvents;
   actingOptions: ActingOptionsResolver;
 }
 
@@ -115,7 +117,7 @@ export function flowRouter(deps: FlowDeps): express.Router {
       sendPage(res, consentPage(action(st, 'consent'), pending.csrf, client.clientName, chosen!.label, describeScopes(granted)));
       return;
     }
-    await completeAuthorization({ config, db }, res, { pending, client, person, option: chosen!, granted, withPatient: needsPatientContext(scopes) || !!pending.params.launchId });
+    await completeAuthorization({ config, db, events: deps.events }, res, { pending, client, person, option: chosen!, granted, withPatient: needsPatientContext(scopes) || !!pending.params.launchId });
   }
 
   router.get('/auth/flow/:rid', async (req, res) => {

@@ -22,6 +22,7 @@ export interface Grant {
   context: GrantContext;
   sessionId: string | null;
   authTime: Date | null;
+  createdAt: Date;
   expiresAt: Date;
   revokedAt: Date | null;
 }
@@ -45,6 +46,7 @@ interface GrantRow {
   context: GrantContext;
   session_id: string | null;
   auth_time: Date | string | null;
+  created_at: Date | string;
   expires_at: Date | string;
   revoked_at: Date | string | null;
   [k: string]: unknown;
@@ -64,12 +66,13 @@ function fromRow(r: GrantRow): Grant {
     context: r.context ?? {},
     sessionId: r.session_id,
     authTime: toDate(r.auth_time),
+    createdAt: new Date(r.created_at),
     expiresAt: new Date(r.expires_at),
     revokedAt: toDate(r.revoked_at),
   };
 }
 
-export type NewGrant = Omit<Grant, 'grantId' | 'revokedAt' | 'expiresAt'> & { ttlSeconds: number };
+export type NewGrant = Omit<Grant, 'grantId' | 'revokedAt' | 'expiresAt' | 'createdAt'> & { ttlSeconds: number };
 
 export async function createGrant(db: Queryable, g: NewGrant): Promise<Grant> {
   const grantId = randomUUID();
@@ -101,26 +104,53 @@ export function isLive(g: Grant | null): g is Grant {
   return !!g && g.revokedAt === null && g.expiresAt.getTime() > Date.now();
 }
 
-export async function revokeGrant(db: Queryable, grantId: string, reason: string): Promise<void> {
-  await db.query('UPDATE auth_grants SET revoked_at = now(), revoked_reason = $2 WHERE grant_id = $1 AND revoked_at IS NULL', [grantId, reason]);
+/** Ends a grant; returns it when this call ended it (null when it was already ended or unknown). */
+export async function revokeGrant(db: Queryable, grantId: string, reason: string): Promise<Grant | null> {
+  const rows = await db.query<GrantRow>('UPDATE auth_grants SET revoked_at = now(), revoked_reason = $2 WHERE grant_id = $1 AND revoked_at IS NULL RETURNING *', [grantId, reason]);
+  return rows[0] ? fromRow(rows[0]) : null;
 }
 
-/** Logout ends the grants that live only as long as the login session (no offline_access). */
-export async function revokeSessionGrants(db: Queryable, sessionId: string): Promise<void> {
-  await db.query(
-    `UPDATE auth_grants SET revoked_at = now(), revoked_reason = 'logout'
-      WHERE session_id = $1 AND revoked_at IS NULL AND position(' offline_access ' in ' ' || scope || ' ') = 0`,
-    [sessionId],
+/**
+ * Deactivation ends the citizen's app grants (S13 "the services will immediately become
+ * unavailable"; issue 10 hole 10): every live grant for this patient except the first-party
+ * portal's, which keeps the one door a deactivated patient has, `$reactivate` (S14).
+ */
+export async function revokePatientAppGrants(db: Queryable, patientId: string, exceptClientId: string, reason: string): Promise<Grant[]> {
+  const rows = await db.query<GrantRow>(
+    `UPDATE auth_grants SET revoked_at = now(), revoked_reason = $3
+      WHERE patient_id = $1 AND client_id <> $2 AND revoked_at IS NULL RETURNING *`,
+    [patientId, exceptClientId, reason],
   );
+  return rows.map(fromRow);
+}
+
+/**
+ * Logout ends the grants that live only as long as the login session (no offline_access); a
+ * clinician's logout (`all`) ends every grant of the session, offline ones included.
+ */
+export async function revokeSessionGrants(db: Queryable, sessionId: string, opts: { all?: boolean } = {}): Promise<Grant[]> {
+  const rows = await db.query<GrantRow>(
+    `UPDATE auth_grants SET revoked_at = now(), revoked_reason = 'logout'
+      WHERE session_id = $1 AND revoked_at IS NULL AND ($2 OR position(' offline_access ' in ' ' || scope || ' ') = 0) RETURNING *`,
+    [sessionId, opts.all ?? false],
+  );
+  return rows.map(fromRow);
 }
 
 export async function revokeAccessToken(db: Queryable, jti: string, exp: number): Promise<void> {
   await db.query('INSERT INTO auth_revoked_tokens (jti, expires_at) VALUES ($1, to_timestamp($2)) ON CONFLICT (jti) DO NOTHING', [jti, exp]);
 }
 
-/** Extends an offline grant's life when its refresh token is used (sliding window). */
-export async function extendGrant(db: Queryable, grantId: string, ttlSeconds: number): Promise<void> {
-  await db.query('UPDATE auth_grants SET expires_at = now() + make_interval(secs => $2) WHERE grant_id = $1 AND revoked_at IS NULL', [grantId, ttlSeconds]);
+/**
+ * Extends an offline grant's life when its refresh token is used (sliding window), never beyond
+ * its absolute lifetime counted from creation (OFFLINE_GRANT_MAX_DAYS; issue 10 hole 10).
+ */
+export async function extendGrant(db: Queryable, grantId: string, ttlSeconds: number, maxDays: number): Promise<void> {
+  await db.query(
+    `UPDATE auth_grants SET expires_at = LEAST(now() + make_interval(secs => $2), created_at + make_interval(days => $3))
+      WHERE grant_id = $1 AND revoked_at IS NULL`,
+    [grantId, ttlSeconds, maxDays],
+  );
 }
 
 // ---- authorization codes ----

@@ -1,15 +1,22 @@
 /**
  * POST /auth/introspect (RFC 7662; SMART token-introspection.html). The caller authenticates as a
- * confidential client (may introspect any token: resource servers) or presents a live SMART bearer
- * token or a public client_id (may introspect only its own client's tokens). An inactive, foreign
- * or unknown token is `200 {"active": false}` (RFC 7662 §2.2), never an error that leaks why.
+ * client (any registered method) or presents a live SMART bearer token. Who may look at what
+ * (issue 10 hole 10): a token's own client may introspect it; a registered resource server (a
+ * confidential client whose registered scope includes `helsebro:token.introspection`, like
+ * ID-porten's `idporten:token.introspection`) may introspect any token; everyone else gets
+ * `200 {"active": false}`, exactly as for an unknown token (RFC 7662 §2.2 and §4: the answer
+ * must not tell a foreign client that the token exists). A failed client authentication is
+ * 401 invalid_client. Active means what the resource server would accept now: the grant live,
+ * the token not revoked, and the eligibility gates (access-spec §4.2; a proxy whose grant was
+ * revoked, a deactivated patient, an inactive Practitioner) still passing.
  */
 import type { Request, Response } from 'express';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { JwksFetcher } from './client-assertion.js';
 import { authenticateClient } from './client-auth.js';
-import { findRefreshToken, getGrant, isLive, liveGrantForToken } from './grants.js';
+import type { GrantGate } from './gates.js';
+import { findRefreshToken, getGrant, isLive, liveGrantForToken, type Grant } from './grants.js';
 import type { KeyStore } from './keys.js';
 import { noStore, OAuthError, param } from './oauth-errors.js';
 import { verifyAccessToken } from './tokens.js';
@@ -19,7 +26,12 @@ export interface IntrospectDeps {
   db: Db;
   keys: KeyStore;
   jwks: JwksFetcher;
+  /** The same gates as the resource server and the refresh (engine gates + clinician check). */
+  gate: GrantGate;
 }
+
+/** The registered scope that makes a confidential client a resource server allowed to introspect any token. */
+export const INTROSPECTION_SCOPE = 'helsebro:token.introspection';
 
 /** The caller: a client id and whether it may look at other clients' tokens. */
 async function caller(deps: IntrospectDeps, req: Request): Promise<{ clientId: string; any: boolean }> {
@@ -34,7 +46,8 @@ async function caller(deps: IntrospectDeps, req: Request): Promise<{ clientId: s
     throw new OAuthError('invalid_client', 'The bearer token is not valid', 401, 'Bearer error="invalid_token"');
   }
   const { client, method } = await authenticateClient(deps.db, req, `${deps.config.baseUrl}/auth/token`, deps.jwks);
-  return { clientId: client.clientId, any: method !== 'none' };
+  const resourceServer = method !== 'none' && client.clientType !== 'public' && client.scope.split(/\s+/).includes(INTROSPECTION_SCOPE);
+  return { clientId: client.clientId, any: resourceServer };
 }
 
 export async function handleIntrospect(deps: IntrospectDeps, req: Request, res: Response): Promise<void> {
@@ -54,7 +67,7 @@ async function introspectAccessToken(deps: IntrospectDeps, token: string): Promi
   const claims = await verifyAccessToken(deps.keys, deps.config, token).catch(() => null);
   if (!claims) return null;
   const grant = await liveGrantForToken(deps.db, claims.grant_id, claims.jti);
-  if (!grant) return null;
+  if (!grant || grant.clientId !== claims.client_id || !(await passesGates(deps, grant))) return null;
   return {
     active: true,
     scope: claims.scope,
@@ -74,7 +87,7 @@ async function introspectRefreshToken(deps: IntrospectDeps, token: string): Prom
   const rec = await findRefreshToken(deps.db, token);
   if (!rec || rec.used) return null;
   const grant = await getGrant(deps.db, rec.grantId);
-  if (!isLive(grant)) return null;
+  if (!isLive(grant) || !(await passesGates(deps, grant))) return null;
   return {
     active: true,
     scope: rec.scope,
@@ -86,4 +99,8 @@ async function introspectRefreshToken(deps: IntrospectDeps, token: string): Prom
     ...(grant.patientId ? { patient: grant.patientId } : {}),
     ...(grant.fhirUser ? { fhirUser: `${deps.config.fhirBase}/${grant.fhirUser}` } : {}),
   };
+}
+
+async function passesGates(deps: IntrospectDeps, grant: Grant): Promise<boolean> {
+  return grant.kind === 'system' || deps.gate(grant);
 }

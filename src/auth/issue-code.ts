@@ -4,6 +4,7 @@
  * `iss` (RFC 9207).
  */
 import type { Response } from 'express';
+import type { SecurityEvents } from '../audit/security-events.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { PendingRequest } from './authorize.js';
@@ -28,14 +29,14 @@ export interface Completion {
 }
 
 export function grantLifetime(granted: readonly Scope[], config: Config): number {
-  if (hasScope(granted, 'offline_access')) return REFRESH_TTL_SECONDS;
+  if (hasScope(granted, 'offline_access')) return Math.min(REFRESH_TTL_SECONDS, config.offlineGrantMaxDays * 86_400);
   if (hasScope(granted, 'online_access')) return ONLINE_GRANT_SECONDS;
   return CODE_TTL_SECONDS + config.accessTokenTtl;
 }
 
-export async function completeAuthorization(deps: { config: Config; db: Db }, res: Response, c: Completion): Promise<void> {
+export async function completeAuthorization(deps: { config: Config; db: Db; events: SecurityEvents }, res: Response, c: Completion): Promise<void> {
   const { config, db } = deps;
-  const code = await db.transaction(async (tx) => {
+  const issued = await db.transaction(async (tx) => {
     const deleted = await tx.query('DELETE FROM auth_requests WHERE request_id = $1 RETURNING request_id', [c.pending.requestId]);
     if (deleted.length === 0) return null; // completed concurrently (double submit)
     if (c.pending.params.launchId) {
@@ -54,8 +55,14 @@ export async function completeAuthorization(deps: { config: Config; db: Db }, re
       authTime: c.person.authTime,
       ttlSeconds: grantLifetime(c.granted, config),
     });
-    return issueCode(tx, { grantId: grant.grantId, clientId: c.client.clientId, redirectUri: c.pending.params.redirectUri, codeChallenge: c.pending.params.codeChallenge });
+    const code = await issueCode(tx, { grantId: grant.grantId, clientId: c.client.clientId, redirectUri: c.pending.params.redirectUri, codeChallenge: c.pending.params.codeChallenge });
+    return { code, grant };
   });
+  const code = issued?.code ?? null;
+  if (issued) {
+    const g = issued.grant;
+    await deps.events.record({ kind: 'grant-created', clientId: g.clientId, patientId: g.patientId, actor: g.fhirUser, grantId: g.grantId, reason: g.scope.includes('offline_access') ? 'offline grant' : 'session grant' });
+  }
   const url = new URL(c.pending.params.redirectUri);
   if (code) url.searchParams.set('code', code);
   else {

@@ -4,12 +4,14 @@
  * offline_access) before leaving ID-porten, so their tokens stop on the next request.
  */
 import express, { type Request, type Response } from 'express';
+import type { SecurityEvents } from '../audit/security-events.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import { currentPerson, isLoggedIn, sessionExtras } from './citizen-login.js';
 import { getClient, PORTAL_CLIENT_ID, randomToken } from './clients.js';
 import { getGrant, liveGrantForToken, revokeGrant, revokeSessionGrants } from './grants.js';
 import type { KeyStore } from './keys.js';
+import { jsonDepthGuard } from '../http/json-depth.js';
 import { noStore, OAuthError, param } from './oauth-errors.js';
 import { errorPage } from './pages/error-page.js';
 import { loggedOutPage, managePage } from './pages/manage-page.js';
@@ -20,7 +22,7 @@ import { verifyAccessToken } from './tokens.js';
 
 export const LAUNCH_TTL_SECONDS = 300;
 
-export function manageRouter(deps: { config: Config; db: Db; keys: KeyStore }): express.Router {
+export function manageRouter(deps: { config: Config; db: Db; keys: KeyStore; events: SecurityEvents }): express.Router {
   const { config, db } = deps;
   const router = express.Router();
   const form = express.urlencoded({ extended: false, limit: '10kb' });
@@ -49,13 +51,16 @@ export function manageRouter(deps: { config: Config; db: Db; keys: KeyStore }): 
     const csrf = sessionExtras(req).helsebro_csrf;
     if (!person || !csrf || param(req.body, 'csrf') !== csrf) return forbiddenPage(res);
     const grant = await getGrant(db, param(req.body, 'grant_id') ?? '');
-    if (grant && grant.sub === person.sub) await revokeGrant(db, grant.grantId, 'withdrawn by the person');
+    const ended = grant && grant.sub === person.sub ? await revokeGrant(db, grant.grantId, 'withdrawn by the person') : null;
+    if (ended) await deps.events.record({ kind: 'grant-revoked', clientId: ended.clientId, patientId: ended.patientId, actor: ended.fhirUser, grantId: ended.grantId, reason: 'withdrawn by the person' });
     res.redirect(303, `${config.baseUrl}/auth/manage`);
   });
 
   router.get('/auth/logout', async (req, res) => {
     const sid = sessionExtras(req).helsebro_sid;
-    if (sid) await revokeSessionGrants(db, sid);
+    const ended = sid ? await revokeSessionGrants(db, sid) : [];
+    for (const g of ended) await deps.events.record({ kind: 'grant-revoked', clientId: g.clientId, patientId: g.patientId, actor: g.fhirUser, grantId: g.grantId, reason: 'logout' });
+    if (sid) await deps.events.record({ kind: 'logout', reason: `citizen logout, ${ended.length} grant(s) ended` });
     if (!isLoggedIn(req)) return res.redirect(303, `${config.baseUrl}/auth/logged-out`);
     await res.oidc.logout({ returnTo: `${config.baseUrl}/auth/logged-out` });
   });
@@ -64,7 +69,7 @@ export function manageRouter(deps: { config: Config; db: Db; keys: KeyStore }): 
 
   // EHR launch from the portal: the portal's own token names the patient; the app gets a one-time
   // launch value bound to this person and patient (app-launch §launch-ehr).
-  router.post('/auth/launch', express.urlencoded({ extended: false, limit: '10kb' }), express.json({ limit: '10kb' }), async (req: Request, res: Response) => {
+  router.post('/auth/launch', express.urlencoded({ extended: false, limit: '10kb' }), express.json({ limit: '10kb', verify: jsonDepthGuard((m) => new OAuthError('invalid_request', m)) }), async (req: Request, res: Response) => {
     noStore(res);
     const claims = await verifyAccessToken(deps.keys, config, (req.get('authorization') ?? '').replace(/^Bearer\s+/i, '')).catch(() => null);
     const grant = claims ? await liveGrantForToken(db, claims.grant_id, claims.jti) : null;

@@ -11,6 +11,7 @@ import type { Config } from '../config/config.js';
 import type { Queryable } from '../db/db.js';
 import { DEFAULT_APP_SCOPE, randomToken, saveClient, type AuthMethod, type ClientType, type GrantType, type NewClient } from './clients.js';
 import { noStore, OAuthError } from './oauth-errors.js';
+import { INTROSPECTION_SCOPE } from './introspect.js';
 import { formatScopes, parseScopes } from '../identity/scopes.js';
 
 const METHODS: AuthMethod[] = ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'];
@@ -87,6 +88,9 @@ export function parseMetadata(body: unknown, config: Config): NewClient {
   const scopes = requested.filter((s) => (backend ? s.kind === 'resource' && s.context === 'system' : !(s.kind === 'resource' && s.context === 'system')));
   if (scopes.length === 0) throw bad('scope contains nothing this server grants to this kind of client');
 
+  // A resource server (confidential) may be registered to introspect every token (introspect.ts).
+  const introspects = method !== 'none' && typeof m.scope === 'string' && m.scope.split(/\s+/).includes(INTROSPECTION_SCOPE);
+
   const clientType: ClientType = method === 'none' ? 'public' : method === 'private_key_jwt' ? 'confidential-asymmetric' : 'confidential-symmetric';
   const name = typeof m.client_name === 'string' && m.client_name.trim() ? m.client_name.trim().slice(0, 100) : 'Unnamed app';
   return {
@@ -97,7 +101,7 @@ export function parseMetadata(body: unknown, config: Config): NewClient {
     redirectUris,
     launchUris: launchUri ? [launchUri] : [],
     grantTypes,
-    scope: formatScopes(scopes),
+    scope: introspects ? `${formatScopes(scopes)} ${INTROSPECTION_SCOPE}` : formatScopes(scopes),
     jwksUri,
     jwks,
     firstParty: false,

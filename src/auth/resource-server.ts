@@ -16,6 +16,8 @@ import { unauthorized } from '../fhir/errors.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
 import { requireScope } from '../access/scope-access.js';
+import { clinicianStillActive } from './clinician-check.js';
+import { requireFirstParty, withFirstPartyRule } from './first-party.js';
 import { liveGrantForToken } from './grants.js';
 import { KeyStore } from './keys.js';
 import type { Principal } from '../identity/principal.js';
@@ -33,6 +35,9 @@ export interface ResourceServerDeps {
 }
 
 export { unauthorized };
+
+/** Closing or reopening the account (S13, S14): the portal's operations only (first-party.ts). */
+const ACCOUNT_OPERATION = /^\/Patient\/[^/]+\/(\$deactivate|\$reactivate)$/;
 
 export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
   const keys = deps.keys ?? new KeyStore(deps.db);
@@ -52,6 +57,8 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
       }
       const grant = await liveGrantForToken(deps.db, claims.grant_id, claims.jti);
       if (!grant || grant.clientId !== claims.client_id) throw unauthorized('login');
+      // A clinician's Practitioner must still be active (issue 10 hole 10).
+      if (!(await clinicianStillActive(deps.repo, grant))) throw unauthorized('login');
       const principal: Principal = {
         kind: grant.kind,
         clientId: grant.clientId,
@@ -64,8 +71,10 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
       };
       const wanted = interactionOf(req);
       if (wanted) requireScope(principal, wanted.type, wanted.interaction);
+      const accountOp = ACCOUNT_OPERATION.exec(req.path)?.[1];
+      if (accountOp) requireFirstParty(principal, accountOp);
       res.locals.principal = principal;
-      res.locals.access = await toAccess(principal, req, res);
+      res.locals.access = withFirstPartyRule(principal, await toAccess(principal, req, res));
       next();
     } catch (err) {
       next(err);
@@ -75,15 +84,24 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
 
 /**
  * The type-level interaction a FHIR URL asks for (scopes §v2: r = read/vread/instance history;
- * s = search and type history; u = update, patch and update-as-create). System-level requests,
- * batches and operations are authorised per entry and by the access filters instead.
+ * s = search and type history; u = update, patch and update-as-create). Operations get a scope
+ * check like every other interaction (issue 10 hole 5): `Patient/{id}/$everything` needs read on
+ * Patient and shows only the types the token may read (the access filters); `$deactivate` and
+ * `$reactivate` need update on Patient (and the portal, first-party.ts); `$validate` reads no
+ * patient data and needs no resource scope. System-level requests and batches are authorised per
+ * entry and by the access filters instead.
  */
 export function interactionOf(req: Request): { type: string; interaction: Interaction } | null {
   const parts = req.path.split('/').filter(Boolean);
   const type = parts[0];
   if (!type || !isResourceType(type)) return null;
-  if (parts.some((p) => p.startsWith('$'))) return null;
   const m = req.method;
+  const op = parts.find((p) => p.startsWith('$'));
+  if (op !== undefined) {
+    if (op === '$everything') return { type, interaction: 'r' };
+    if (op === '$deactivate' || op === '$reactivate') return { type, interaction: 'u' };
+    return null; // $validate; unknown operations are 404 in the router
+  }
   if (parts.length === 1) {
     if (m === 'GET' || m === 'HEAD') return { type, interaction: 's' };
     if (m === 'POST') return { type, interaction: 'c' };
@@ -93,6 +111,10 @@ export function interactionOf(req: Request): { type: string; interaction: Intera
   }
   if (parts.length === 2 && parts[1] === '_search' && m === 'POST') return { type, interaction: 's' };
   if (parts.length === 2 && parts[1] === '_history') return { type, interaction: 's' };
+  // Compartment search Patient/{id}/{type}: a search of that type (`*`: filtered per type).
+  if (parts.length === 3 && parts[2] !== '_history' && (m === 'GET' || m === 'HEAD')) {
+    return isResourceType(parts[2]!) ? { type: parts[2]!, interaction: 's' } : null;
+  }
   if (m === 'GET' || m === 'HEAD') return { type, interaction: 'r' };
   if (parts.length === 2 && (m === 'PUT' || m === 'PATCH')) return { type, interaction: 'u' };
   if (parts.length === 2 && m === 'DELETE') return { type, interaction: 'd' };

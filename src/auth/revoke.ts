@@ -5,6 +5,7 @@
  * token of another client is left alone.
  */
 import type { Request, Response } from 'express';
+import type { SecurityEvents } from '../audit/security-events.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { JwksFetcher } from './client-assertion.js';
@@ -19,6 +20,7 @@ export interface RevokeDeps {
   db: Db;
   keys: KeyStore;
   jwks: JwksFetcher;
+  events: SecurityEvents;
 }
 
 export async function handleRevoke(deps: RevokeDeps, req: Request, res: Response): Promise<void> {
@@ -33,10 +35,23 @@ export async function handleRevoke(deps: RevokeDeps, req: Request, res: Response
   if (token.split('.').length === 3) {
     // An expired or forged token needs no revocation: it already does not work.
     const claims = await verifyAccessToken(deps.keys, deps.config, token).catch(() => null);
-    if (claims && claims.client_id === client.clientId) await revokeAccessToken(deps.db, claims.jti, claims.exp);
+    if (claims && claims.client_id === client.clientId) {
+      await revokeAccessToken(deps.db, claims.jti, claims.exp);
+      await deps.events.record({ kind: 'revocation', clientId: client.clientId, patientId: claims.patient ?? null, actor: fhirRef(claims.fhirUser), grantId: claims.grant_id, reason: 'access token revoked by client' });
+    }
   } else {
     const rec = await findRefreshToken(deps.db, token);
-    if (rec && rec.clientId === client.clientId) await revokeGrant(deps.db, rec.grantId, 'refresh token revoked by client');
+    const ended = rec && rec.clientId === client.clientId ? await revokeGrant(deps.db, rec.grantId, 'refresh token revoked by client') : null;
+    if (ended) {
+      await deps.events.record({ kind: 'revocation', clientId: client.clientId, patientId: ended.patientId, actor: ended.fhirUser, grantId: ended.grantId, reason: 'refresh token revoked by client' });
+      await deps.events.record({ kind: 'grant-revoked', clientId: client.clientId, patientId: ended.patientId, actor: ended.fhirUser, grantId: ended.grantId, reason: 'refresh token revoked by client' });
+    }
   }
   res.status(200).end();
+}
+
+/** The relative reference in a token's absolute `fhirUser` claim (`…/fhir/Patient/1` → `Patient/1`). */
+function fhirRef(url: string | undefined): string | null {
+  const m = url ? /([A-Za-z]+\/[^/]+)$/.exec(url) : null;
+  return m ? m[1]! : null;
 }

@@ -5,6 +5,10 @@
  * picker, consent, management).
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { AuditEvent } from 'fhir/r4';
+import { SYSTEM_ACCESS } from '../access/access-context.js';
+import { SecurityEvents } from '../audit/security-events.js';
+import { findMatchingIds } from '../fhir/search/find-ids.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { Repository } from '../fhir/repository/repository.js';
@@ -14,7 +18,8 @@ import { citizenLoginMiddleware, LoginRejected } from './citizen-login.js';
 import { clinicianRouter } from './clinician-flow.js';
 import { HELSEID_PATH } from './clinician-login.js';
 import { JwksFetcher } from './client-assertion.js';
-import { ensureBuiltInClients } from './clients.js';
+import { clinicianStillActive } from './clinician-check.js';
+import { ensureBuiltInClients, getClient } from './clients.js';
 import { brandBundle, openidConfiguration, smartConfiguration } from './discovery.js';
 import { flowRouter } from './flow.js';
 import type { GrantGate } from './gates.js';
@@ -22,7 +27,8 @@ import { purgeExpired } from './grants.js';
 import { handleIntrospect } from './introspect.js';
 import { KeyStore } from './keys.js';
 import { manageRouter } from './manage.js';
-import { oauthErrorHandler } from './oauth-errors.js';
+import { jsonDepthGuard } from '../http/json-depth.js';
+import { OAuthError, oauthErrorHandler } from './oauth-errors.js';
 import { errorPage } from './pages/error-page.js';
 import type { ActingOptionsResolver } from '../identity/people.js';
 import { handleRegister } from './registration.js';
@@ -39,8 +45,24 @@ export interface AuthRouterDeps {
   actingOptions: ActingOptionsResolver;
   /** Eligibility re-checked at refresh: the access engine's gates. */
   gate: GrantGate;
+  /** Security events: log lines and AuditEvents (src/audit/security-events.ts). */
+  events: SecurityEvents;
   /** Fetch used for client JWKS URLs (tests inject one). */
   fetchImpl?: typeof fetch;
+}
+
+/** The security event log wired to the access log and the client registry (names in agent.who.display). */
+export function createSecurityEvents(db: Db, logger: Logger, accessLog: { record(events: AuditEvent[]): Promise<void> }): SecurityEvents {
+  return new SecurityEvents({
+    logger,
+    accessLog,
+    clientName: async (clientId) => (await getClient(db, clientId))?.clientName ?? null,
+    // The proxy grant or parental request a RelatedPerson acts through (one per RelatedPerson, access-spec §3.3).
+    grantOf: async (actor) => {
+      const ids = await findMatchingIds(db, 'Consent', `actor=${actor}`, SYSTEM_ACCESS, 1);
+      return ids[0] ? `Consent/${ids[0]}` : null;
+    },
+  });
 }
 
 const PURGE_EVERY_N_TOKEN_REQUESTS = 500;
@@ -49,7 +71,9 @@ export function createAuthRouter(deps: AuthRouterDeps): express.Router {
   const { config, db, logger } = deps;
   const keys = deps.keys ?? new KeyStore(db);
   const jwks = new JwksFetcher(deps.fetchImpl);
-  const { gate, actingOptions } = deps;
+  const { actingOptions, events } = deps;
+  // The same gates as the resource server: the access engine's, plus a clinician's Practitioner still active.
+  const gate: GrantGate = async (grant) => (await deps.gate(grant)) && (await clinicianStillActive(deps.repo, grant));
 
   // Built-in clients and the first signing key exist before the first request is answered.
   const ready = (async () => {
@@ -87,11 +111,11 @@ export function createAuthRouter(deps: AuthRouterDeps): express.Router {
   let tokenRequests = 0;
   oauth.post('/auth/token', form, async (req, res) => {
     if (++tokenRequests % PURGE_EVERY_N_TOKEN_REQUESTS === 0) void purgeExpired(db).catch(() => undefined);
-    await handleToken({ config, db, keys, jwks, gate }, req, res);
+    await handleToken({ config, db, keys, jwks, gate, events }, req, res);
   });
-  oauth.post('/auth/introspect', form, (req, res) => handleIntrospect({ config, db, keys, jwks }, req, res));
-  oauth.post('/auth/revoke', form, (req, res) => handleRevoke({ config, db, keys, jwks }, req, res));
-  oauth.post('/auth/register', express.json({ limit: '64kb' }), (req, res) => handleRegister(db, config, req, res));
+  oauth.post('/auth/introspect', form, (req, res) => handleIntrospect({ config, db, keys, jwks, gate }, req, res));
+  oauth.post('/auth/revoke', form, (req, res) => handleRevoke({ config, db, keys, jwks, events }, req, res));
+  oauth.post('/auth/register', express.json({ limit: '64kb', verify: jsonDepthGuard((m) => new OAuthError('invalid_client_metadata', m)) }), (req, res) => handleRegister(db, config, req, res));
   oauth.use(['/auth/token', '/auth/introspect', '/auth/revoke', '/auth/register'], oauthErrorHandler(logger));
   router.use(oauth);
 
@@ -100,10 +124,10 @@ export function createAuthRouter(deps: AuthRouterDeps): express.Router {
   pages.get('/auth/authorize', (req, res) => handleAuthorize(db, config, req, res));
   pages.post('/auth/authorize', form, (req, res) => handleAuthorize(db, config, req, res));
   // The clinician's login (HelseID) and flow, before the citizen's relying party claims /auth.
-  if (config.helseidIssuer) pages.use(HELSEID_PATH, clinicianRouter({ config, db, repo: deps.repo, issuer: config.helseidIssuer }));
-  pages.use('/auth', citizenLoginMiddleware(config));
-  pages.use(flowRouter({ config, db, repo: deps.repo, actingOptions }));
-  pages.use(manageRouter({ config, db, keys }));
+  if (config.helseidIssuer) pages.use(HELSEID_PATH, clinicianRouter({ config, db, repo: deps.repo, issuer: config.helseidIssuer, events }));
+  pages.use('/auth', citizenLoginMiddleware(config, db, events));
+  pages.use(flowRouter({ config, db, repo: deps.repo, actingOptions, events }));
+  pages.use(manageRouter({ config, db, keys, events }));
   pages.use('/auth/launch', oauthErrorHandler(logger));
   pages.use('/auth', pageErrorHandler(logger));
   router.use(pages);

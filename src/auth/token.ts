@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Request, Response } from 'express';
+import type { SecurityEvents } from '../audit/security-events.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { JwksFetcher } from './client-assertion.js';
@@ -35,7 +36,9 @@ export interface TokenDeps {
   db: Db;
   keys: KeyStore;
   jwks: JwksFetcher;
+  /** Eligibility re-checked at refresh: the access engine's gates and the clinician check. */
   gate: GrantGate;
+  events: SecurityEvents;
 }
 
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/; // RFC 7636 §4.1
@@ -76,13 +79,19 @@ async function authorizationCode(deps: TokenDeps, client: Client, body: unknown)
   const redemption = await redeemCode(db, code);
   if (!redemption.ok) {
     // A second redemption means the code leaked: end what was issued from it (RFC 6749 §4.1.2).
-    if (redemption.replayOfGrant) await revokeGrant(db, redemption.replayOfGrant, 'authorization code reused');
+    if (redemption.replayOfGrant) {
+      const ended = await revokeGrant(db, redemption.replayOfGrant, 'authorization code reused');
+      const g = ended ?? (await getGrant(db, redemption.replayOfGrant));
+      await deps.events.record({ kind: 'code-replay', clientId: client.clientId, patientId: g?.patientId, actor: g?.fhirUser, grantId: redemption.replayOfGrant, reason: 'authorization code presented twice' });
+      if (ended) await grantRevokedEvent(deps, ended, 'authorization code reused');
+    }
     throw new OAuthError('invalid_grant', 'The code is invalid, expired or already used');
   }
   const rec = redemption.record;
   // The code is spent from here on; any mismatch also ends its grant.
   const reject = async (why: string) => {
-    await revokeGrant(db, rec.grantId, why);
+    const ended = await revokeGrant(db, rec.grantId, why);
+    if (ended) await grantRevokedEvent(deps, ended, why);
     return new OAuthError('invalid_grant', why);
   };
   if (rec.clientId !== client.clientId) throw await reject('The code was issued to another client');
@@ -96,19 +105,27 @@ async function authorizationCode(deps: TokenDeps, client: Client, body: unknown)
   const out = await tokenResponse(deps, grant, grant.scope, true);
   const refreshAllowed = client.grantTypes.includes('refresh_token') && (hasScope(scopes, 'offline_access') || hasScope(scopes, 'online_access'));
   if (refreshAllowed) out.refresh_token = await issueRefreshToken(db, grant.grantId, client.clientId, grant.scope);
+  await deps.events.record({ kind: 'token-issued', clientId: client.clientId, patientId: grant.patientId, actor: grant.fhirUser, grantId: grant.grantId, reason: refreshAllowed ? 'authorization_code with refresh token' : 'authorization_code' });
   return out;
 }
 
 async function refresh(deps: TokenDeps, client: Client, body: unknown): Promise<Record<string, unknown>> {
-  const { db } = deps;
+  const { db, config } = deps;
   if (!client.grantTypes.includes('refresh_token')) throw new OAuthError('unauthorized_client', 'This client may not use refresh tokens');
   const token = param(body, 'refresh_token');
   if (!token) throw new OAuthError('invalid_request', 'refresh_token is required');
   const found = await findRefreshToken(db, token);
   if (!found || found.clientId !== client.clientId) throw new OAuthError('invalid_grant', 'The refresh token is invalid, expired or was issued to another client');
+  // Ends the grant and says why, in the security log and the patient's access log.
+  const refuse = async (grantId: string, kind: 'refresh-token-reuse' | 'refresh-refused', why: string) => {
+    const ended = await revokeGrant(db, grantId, why);
+    const g = ended ?? (await getGrant(db, grantId));
+    await deps.events.record({ kind, clientId: client.clientId, patientId: g?.patientId, actor: g?.fhirUser, grantId, reason: why });
+    if (ended) await grantRevokedEvent(deps, ended, why);
+  };
   // Reuse of a rotated token: someone holds a copy; revoke the whole family (OAuth 2.1 §6.1).
   if (found.used) {
-    await revokeGrant(db, found.grantId, 'refresh token reused');
+    await refuse(found.grantId, 'refresh-token-reuse', 'refresh token reused');
     throw new OAuthError('invalid_grant', 'The refresh token was already used');
   }
   // Checked before the token is spent, so a refused narrowing does not cost the client its token.
@@ -119,25 +136,44 @@ async function refresh(deps: TokenDeps, client: Client, body: unknown): Promise<
     if (asked.length === 0 || !isSubsetOf(asked, parseScopes(found.scope))) throw new OAuthError('invalid_scope', 'A refresh may only narrow the granted scopes');
     scope = formatScopes(asked);
   }
+  // What the client is registered for now: a scope removed from the registration is dropped (issue 10 hole 10).
+  scope = withinClient(scope, client);
   const grant = await getGrant(db, found.grantId);
   if (!isLive(grant)) throw new OAuthError('invalid_grant', 'The authorization has been revoked or has expired');
+  // Offline grants have an absolute lifetime from the login: refreshing never extends it.
+  if (grant.createdAt.getTime() + config.offlineGrantMaxDays * 86_400_000 <= Date.now()) {
+    await refuse(grant.grantId, 'refresh-refused', 'offline grant reached its absolute lifetime');
+    throw new OAuthError('invalid_grant', `The authorization is older than ${config.offlineGrantMaxDays} days; log in again`);
+  }
   if (!(await deps.gate(grant))) {
-    await revokeGrant(db, grant.grantId, 'eligibility gate failed at refresh');
+    await refuse(grant.grantId, 'refresh-refused', 'eligibility gate failed at refresh');
     throw new OAuthError('invalid_grant', 'The authorization is no longer valid');
   }
   const rotate = client.clientType === 'public';
   if (rotate) {
     const use = await useRefreshToken(db, token);
     if (!use.ok) {
-      if (use.reuseOfGrant) await revokeGrant(db, use.reuseOfGrant, 'refresh token reused');
+      if (use.reuseOfGrant) await refuse(use.reuseOfGrant, 'refresh-token-reuse', 'refresh token reused');
       throw new OAuthError('invalid_grant', 'The refresh token was already used');
     }
   }
   const out = await tokenResponse(deps, grant, scope, false);
-  if (hasScope(parseScopes(found.scope), 'offline_access')) await extendGrant(db, grant.grantId, REFRESH_TTL_SECONDS);
-  // RFC 6749 §6: a new refresh token keeps the scope of the one presented.
-  if (rotate) out.refresh_token = await issueRefreshToken(db, grant.grantId, client.clientId, found.scope);
+  if (hasScope(parseScopes(found.scope), 'offline_access')) await extendGrant(db, grant.grantId, REFRESH_TTL_SECONDS, config.offlineGrantMaxDays);
+  // RFC 6749 §6: a new refresh token keeps the scope of the one presented (within the client's registration).
+  if (rotate) out.refresh_token = await issueRefreshToken(db, grant.grantId, client.clientId, withinClient(found.scope, client));
+  await deps.events.record({ kind: 'refresh', clientId: client.clientId, patientId: grant.patientId, actor: grant.fhirUser, grantId: grant.grantId });
   return out;
+}
+
+/** `scope` cut to the client's current registration; unchanged (same spelling) when nothing is cut. */
+export function withinClient(scope: string, client: Pick<Client, 'scope'>): string {
+  const scopes = parseScopes(scope);
+  const ceiling = parseScopes(client.scope);
+  return isSubsetOf(scopes, ceiling) ? scope : formatScopes(intersectScopes(scopes, ceiling));
+}
+
+async function grantRevokedEvent(deps: Pick<TokenDeps, 'events'>, g: Grant, why: string): Promise<void> {
+  await deps.events.record({ kind: 'grant-revoked', clientId: g.clientId, patientId: g.patientId, actor: g.fhirUser, grantId: g.grantId, reason: why });
 }
 
 async function clientCredentials(deps: TokenDeps, client: Client, body: unknown): Promise<Record<string, unknown>> {
@@ -161,6 +197,7 @@ async function clientCredentials(deps: TokenDeps, client: Client, body: unknown)
     ttlSeconds: ttl,
   });
   const token = await signAccessToken(deps.keys, deps.config, { grantId: grant.grantId, clientId: client.clientId, scope: grant.scope, ttl });
+  await deps.events.record({ kind: 'token-issued', clientId: client.clientId, grantId: grant.grantId, reason: 'client_credentials' });
   return { access_token: token.token, token_type: 'bearer', expires_in: ttl, scope: grant.scope };
 }
 

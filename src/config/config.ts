@@ -42,6 +42,12 @@ export interface Config {
   sessionSecret: string;
   /** Server processes over one PostgreSQL (cluster.ts); always 1 on PGlite. */
   workers: number;
+  /** Browser origins allowed by CORS besides those of registered redirect URIs (the portal's). */
+  corsOrigins: string[];
+  /** Absolute lifetime of an offline grant (refresh tokens), in days from the login. */
+  offlineGrantMaxDays: number;
+  /** Development only: allow a non-loopback BASE_URL (the API is then reachable from the network). */
+  allowDevOnNetwork: boolean;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -78,6 +84,9 @@ export const CONFIG_DOCS: ReadonlyArray<[string, string, string]> = [
   ['REGISTRATION_TOKEN', '(none)', 'initial access token for dynamic client registration; required in production'],
   ['SESSION_SECRET', '(random in development)', 'secret for login session cookies; required in production'],
   ['WORKERS', '(number of CPUs)', 'server processes sharing the port over one PostgreSQL; PGlite always runs one'],
+  ['CORS_ORIGINS', '(none)', 'comma-separated browser origins (e.g. https://portal.example) allowed by CORS besides the origins of registered redirect URIs and BASE_URL'],
+  ['OFFLINE_GRANT_MAX_DAYS', '365', 'absolute lifetime in days of an offline grant (refresh tokens); refreshing never extends it'],
+  ['ALLOW_DEV_ON_NETWORK', '(unset)', '`1` lets a development server (NODE_ENV not production) use a non-loopback BASE_URL; refused otherwise'],
 ];
 
 export function loadConfig(env: Env = process.env): Config {
@@ -104,6 +113,15 @@ export function loadConfig(env: Env = process.env): Config {
   if (production && !env.IDPORTEN_ISSUER) problems.push('IDPORTEN_ISSUER is required when NODE_ENV=production (e.g. https://idporten.no)');
   if (production && !env.IDPORTEN_CLIENT_SECRET) problems.push('IDPORTEN_CLIENT_SECRET is required when NODE_ENV=production');
   if (production && env.HELSEID_ISSUER && !env.HELSEID_CLIENT_SECRET) problems.push('HELSEID_CLIENT_SECRET is required when NODE_ENV=production and HELSEID_ISSUER is set');
+  const corsOrigins = parseOrigins(env.CORS_ORIGINS ?? '', problems);
+  const offlineGrantMaxDays = parseInteger(env.OFFLINE_GRANT_MAX_DAYS ?? '365', 'OFFLINE_GRANT_MAX_DAYS', 1, 3650, problems);
+  const allowDevOnNetwork = env.ALLOW_DEV_ON_NETWORK === '1';
+  if (env.ALLOW_DEV_ON_NETWORK !== undefined && !['0', '1', ''].includes(env.ALLOW_DEV_ON_NETWORK)) problems.push(`ALLOW_DEV_ON_NETWORK must be 1 or unset, got "${env.ALLOW_DEV_ON_NETWORK}"`);
+  // Development mode has a known system-client secret and open registration: keep it on this
+  // machine unless explicitly allowed (issue 10 hole 11).
+  if (!production && !allowDevOnNetwork && !isLoopbackUrl(baseUrl)) {
+    problems.push(`BASE_URL "${baseUrl}" is not a loopback address, but NODE_ENV is not production: development mode has a known system-client secret and open registration; set NODE_ENV=production, or ALLOW_DEV_ON_NETWORK=1 to expose development mode on purpose`);
+  }
   const helseidDefault = production ? null : `http://localhost:${devIdpPort === 0 ? 0 : devIdpPort + 2}`;
 
   const cpus = Math.max(1, os.availableParallelism());
@@ -133,7 +151,43 @@ export function loadConfig(env: Env = process.env): Config {
     registrationToken: env.REGISTRATION_TOKEN ?? null,
     sessionSecret,
     workers,
+    corsOrigins,
+    offlineGrantMaxDays,
+    allowDevOnNetwork,
   };
+}
+
+/** True for http(s) URLs on localhost, 127.0.0.0/8 or [::1]. */
+export function isLoopbackUrl(url: string): boolean {
+  let host: string;
+  try {
+    host = new URL(url).hostname;
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '[::1]';
+}
+
+/** The warning development mode prints at start (issue 10 hole 11). */
+export function developmentModeWarning(config: Config): string | null {
+  if (config.production) return null;
+  return `DEVELOPMENT MODE (NODE_ENV is not production): the system client "dev-system" has a known secret, client registration is open and the login stand-ins accept any test identity; never use this with real data${config.allowDevOnNetwork ? ' — and ALLOW_DEV_ON_NETWORK=1 exposes it beyond this machine' : ''}`;
+}
+
+function parseOrigins(value: string, problems: string[]): string[] {
+  const out: string[] = [];
+  for (const raw of value.split(',').map((v) => v.trim()).filter(Boolean)) {
+    let origin: string | null = null;
+    try {
+      const u = new URL(raw);
+      if ((u.protocol === 'http:' || u.protocol === 'https:') && u.origin === raw.replace(/\/+$/, '')) origin = u.origin;
+    } catch {
+      origin = null;
+    }
+    if (origin) out.push(origin);
+    else problems.push(`CORS_ORIGINS entries must be origins like https://portal.example (scheme, host, optional port), got "${raw}"`);
+  }
+  return out;
 }
 
 /** A configuration for tests and tools: in-memory database, quiet logs, overrides on top. */

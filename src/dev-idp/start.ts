@@ -2,7 +2,9 @@
  * Starts the ID-porten stand-in (development and tests only; never in production): the issuer
  * (discovery, token, JWKS, userinfo, logout) on `config.devIdpPort` and the login host (authorize
  * and the login page) on a second port, so code that assumes one host fails here as it would
- * against login.idporten.no.
+ * against login.idporten.no. Both listen on the loopback interface only (issue 10 hole 11): the
+ * stand-ins accept any test identity, so nothing beyond this machine may reach them, even with
+ * ALLOW_DEV_ON_NETWORK=1 (which exposes the API, not the login stand-ins).
  */
 import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -85,10 +87,13 @@ export async function startDevIdp(config: Config, opts: DevIdpOptions = {}): Pro
   };
 }
 
+/** The stand-ins' only interface; `localhost` in their URLs resolves here. */
+export const DEV_IDP_HOST = '127.0.0.1';
+
 function listen(server: Server, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, () => {
+    server.listen(port, DEV_IDP_HOST, () => {
       server.off('error', reject);
       resolve((server.address() as AddressInfo).port);
     });

@@ -12,11 +12,11 @@ import * as instance from './interactions/instance.js';
 import * as typeLevel from './interactions/type-level.js';
 import { history, search } from './interactions/search-history.js';
 import { validateInteraction } from './interactions/validate.js';
-import { accountOperation } from './interactions/account.js';
+import { accountOperation, type OnAccountChange } from './interactions/account.js';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
-export function createFhirRouter(deps: FhirDeps): Router {
+export function createFhirRouter(deps: FhirDeps & { onAccountChange?: OnAccountChange }): Router {
   const router = express.Router({ caseSensitive: true });
   const route = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch(next);
   const type = (req: Request): string => {
@@ -57,7 +57,8 @@ export function createFhirRouter(deps: FhirDeps): Router {
   router.post('/:type/:id/:op', route(async (req, res) => {
     if (p(req, 'op') === '$validate') return validateInteraction(deps, req, res, type(req), p(req, 'id'));
     if (type(req) === 'Patient' && p(req, 'op') === '$everything') return search(deps, req, res, null, { resourceType: 'Patient', id: p(req, 'id') });
-    if (type(req) === 'Patient' && (p(req, 'op') === '$deactivate' || p(req, 'op') === '$reactivate')) return accountOperation(deps, req, res, p(req, 'id'), p(req, 'op'));
+    const op = p(req, 'op');
+    if (type(req) === 'Patient' && (op === '$deactivate' || op === '$reactivate')) return accountOperation(deps, req, res, p(req, 'id'), op);
     throw notFound(`Unknown operation "${p(req, 'op')}" on ${type(req)}`);
   }));
   // Compartment search: GET [base]/Patient/{id}/{type} per the Patient CompartmentDefinition.

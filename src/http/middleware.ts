@@ -1,4 +1,4 @@
-/** Cross-cutting HTTP concerns: request ids, access logs, security headers, CORS. */
+/** Cross-cutting HTTP concerns: request ids, access logs, security headers (CORS: cors.ts). */
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from '../log.js';
@@ -27,32 +27,17 @@ export function accessLog(logger: Logger) {
   };
 }
 
+/**
+ * `Cache-Control: no-store` is the default for every response (issue 10 hole 9): FHIR data, tokens,
+ * introspection, bridges and the pages that show patient data must never sit in a shared or browser
+ * cache. The few public documents (discovery, JWKS, brands) set their own caching.
+ */
 export function securityHeaders(_req: Request, res: Response, next: NextFunction): void {
+  res.setHeader('Cache-Control', 'no-store');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   res.setHeader('X-Frame-Options', 'DENY');
   res.setHeader('Referrer-Policy', 'no-referrer');
   res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
   res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'");
-  next();
-}
-
-/**
- * CORS for browser SMART apps. Bearer tokens, not cookies, authorise the FHIR API, so any origin may
- * call it without credentials (app-launch §CORS allows any origin on discovery and /metadata).
- */
-export function cors(req: Request, res: Response, next: NextFunction): void {
-  const origin = req.get('origin');
-  if (origin) {
-    res.setHeader('Access-Control-Allow-Origin', origin);
-    res.setHeader('Vary', 'Origin');
-    res.setHeader('Access-Control-Expose-Headers', 'ETag, Location, Last-Modified, Content-Location, X-Request-Id, WWW-Authenticate');
-  }
-  if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
-    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS');
-    res.setHeader('Access-Control-Allow-Headers', req.get('access-control-request-headers') ?? 'Authorization, Content-Type');
-    res.setHeader('Access-Control-Max-Age', '600');
-    res.status(204).end();
-    return;
-  }
   next();
 }

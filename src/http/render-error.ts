@@ -20,6 +20,11 @@ export function toFhirError(err: unknown): FhirError | null {
   if (e?.type === 'entity.too.large') return new FhirError(413, { code: 'too-costly', diagnostics: 'Request body is larger than the server accepts', expression: ['body'] });
   if (e?.type === 'entity.parse.failed') return new FhirError(400, { code: 'structure', diagnostics: `Request body is not valid JSON: ${sanitize(e.message ?? '')}`, expression: ['body'] });
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') return new FhirError(415, { code: 'not-supported', diagnostics: 'Unsupported body encoding or charset', expression: ['Content-Encoding'] });
+  // The router could not percent-decode a path segment (`Patient/%E0`): the client's URL is wrong.
+  if (err instanceof URIError) {
+    const what = /'([^']{0,60})/.exec(e.message ?? '')?.[1];
+    return new FhirError(400, { code: 'invalid', diagnostics: `The URL path contains a malformed percent-escape${what ? ` in "${what}"` : ''}; %XX sequences must encode UTF-8`, expression: ['url'] });
+  }
   if (e?.type === 'request.aborted') return new FhirError(400, { code: 'incomplete', diagnostics: 'Request was aborted by the client' });
   if (typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose) return new FhirError(e.status, { code: 'invalid', diagnostics: sanitize(e.message ?? 'Bad request') });
   return null;

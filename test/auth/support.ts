@@ -14,8 +14,10 @@ import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
 import { createAccessEngine } from '../../src/access/engine.js';
 import { createApp } from '../../src/app.js';
 import { authenticateFhir } from '../../src/auth/resource-server.js';
-import { createAuthRouter, type AuthRouterDeps } from '../../src/auth/router.js';
+import { endAppGrantsOnDeactivation } from '../../src/auth/account-grants.js';
+import { createAuthRouter, createSecurityEvents, type AuthRouterDeps } from '../../src/auth/router.js';
 import { KeyStore } from '../../src/auth/keys.js';
+import { registeredOrigins } from '../../src/auth/clients.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/db/db.js';
 import { startDevIdp, type DevIdp } from '../../src/dev-idp/start.js';
@@ -44,7 +46,7 @@ export interface AuthTestServer {
 }
 
 /** A helsebro listening on an ephemeral port with the ID-porten stand-in beside it. */
-export async function startAuthTestServer(overrides: Partial<Config> = {}, routerDeps: Partial<AuthRouterDeps> = {}): Promise<AuthTestServer> {
+export async function startAuthTestServer(overrides: Partial<Config> = {}, routerDeps: Partial<AuthRouterDeps> = {}, opts: { securityLog?: string[] } = {}): Promise<AuthTestServer> {
   const server = http.createServer();
   await new Promise<void>((resolve) => server.listen(0, resolve));
   const baseUrl = `http://localhost:${(server.address() as AddressInfo).port}`;
@@ -60,13 +62,18 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
   const keys = new KeyStore(db);
   // The real access engine, as buildServer wires it: gates, policy, picker and access log.
   const access = createAccessEngine(db, repo, logger);
+  // Security events are logged at info/warn; a test may collect the lines it wants to inspect.
+  const securityLog = opts.securityLog;
+  const events = createSecurityEvents(db, securityLog ? createLogger('info', {}, (l) => securityLog.push(l)) : logger, access.accessLog);
   const app = createApp({
     config,
     db,
     logger,
     repo,
     authenticate: authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess }),
-    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, ...routerDeps })],
+    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, events, ...routerDeps })],
+    onAccountChange: endAppGrantsOnDeactivation({ db, events }),
+    registeredOrigins: () => registeredOrigins(db),
   });
   server.on('request', app);
   return {

@@ -1,0 +1,17 @@
+/**
+ * Clinician access is re-checked on every request and every refresh (issue 10 hole 10; access-spec
+ * §4.2 "gates are evaluated at authorize, at refresh and on every request"): the Practitioner the
+ * grant names must still exist and not be `active: false`. Someone who leaves the organisation or
+ * loses their authorisation stops on the next request, not when a 90-day refresh token runs out.
+ */
+import type { Practitioner } from 'fhir/r4';
+import { SYSTEM_ACCESS } from '../access/access-context.js';
+import type { Repository } from '../fhir/repository/repository.js';
+
+export async function clinicianStillActive(repo: Repository, grant: { kind: string; fhirUser: string | null }): Promise<boolean> {
+  if (grant.kind !== 'user') return true;
+  const id = grant.fhirUser?.startsWith('Practitioner/') ? grant.fhirUser.slice('Practitioner/'.length) : null;
+  if (!id) return false;
+  const practitioner = await repo.read<Practitioner>('Practitioner', id, SYSTEM_ACCESS).catch(() => null);
+  return !!practitioner && practitioner.active !== false;
+}
