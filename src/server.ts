@@ -16,6 +16,7 @@ import type { Db } from './db/db.js';
 import { startDevIdp } from './dev-idp/start.js';
 import { Repository } from './fhir/repository/repository.js';
 import { proxyGrantRule } from './access/grant-rules.js';
+import { auditEventIsReadOnly } from './audit/write-rule.js';
 import type { WriteRule } from './fhir/repository/write-rules.js';
 import type { Logger } from './log.js';
 
@@ -37,7 +38,7 @@ export interface BuildOptions {
 
 /** The business rules every write passes, in order (access-spec §5.2; grant rules S3). */
 export function writeRules(): WriteRule[] {
-  return [proxyGrantRule];
+  return [proxyGrantRule, auditEventIsReadOnly];
 }
 
 /** The repository as the server uses it: the only path to data, with every write rule installed. */

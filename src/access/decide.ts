@@ -8,6 +8,7 @@
 import type { Resource } from 'fhir/r4';
 import { type AccessContext, type AccessFilter, type FilterExpr, type WriteInteraction, type WriteRecorder } from './access-context.js';
 import { WriteLog } from '../audit/write-log.js';
+import { writeFactsOf } from '../audit/facts.js';
 import { accessForPrincipal } from '../auth/access-for-principal.js';
 import type { Principal } from '../auth/principal.js';
 import { forbidden } from '../fhir/errors.js';
@@ -20,6 +21,8 @@ const PARENT_RESTRICTED = `_security=${CS.proxyRestriction}|no-parent`;
 
 export interface DecideOptions {
   now?: Date;
+  /** The client's registered name, for the access log of writes (src/audit/client-names.ts). */
+  clientName?: string | null;
   /** How far back a citizen still sees their questionnaire answers (S24 "answered recently"). */
   questionnaireRetentionDays?: number;
 }
@@ -106,12 +109,12 @@ export function decideAccess(principal: Principal, relation: Relation, opts: Dec
       let pending = pendingWrites.get(tx);
       if (!pending) {
         const onBehalfOf = relation.actor !== 'self' && PATIENT_FACING.includes(relation.actor) ? relation.patientId : null;
-        const list = new WriteLog({ who: relation.actorRef, clientId: principal.clientId, grant: relation.grantRef, onBehalfOf });
+        const list = new WriteLog({ ...writeFactsOf(relation, principal.clientId, opts.clientName ?? null), onBehalfOf });
         pending = list;
         pendingWrites.set(tx, list);
         tx.beforeCommit(list, async (t) => {
           pendingWrites.delete(tx);
-          await t.createServerGenerated(list.records());
+          await list.commit(t);
         });
       }
       pending.add(interaction, stored);
