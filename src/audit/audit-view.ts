@@ -121,7 +121,7 @@ export async function searchLog(q: Queryable, pairs: ReadonlyArray<readonly [str
     // The snapshot pins the pages: entries logged while the caller pages (this search's own reads
     // included) do not shift them. It is read in the page query itself, not by a statement of its own.
     const pageParams = [...params];
-    const snap = snapshot !== undefined ? bind(pageParams, snapshot) : '(SELECT max(seq) FROM access_log)';
+    const snap = snapshot !== undefined ? `${bind(pageParams, snapshot)}::bigint` : '(SELECT max(seq) FROM access_log)';
     const dir = sort === '-date' ? 'DESC' : 'ASC';
     const rows = await q.query<DbRow & { snap: number | string | null }>(
       `SELECT ${COLUMNS}, ${snap} AS snap FROM access_log l WHERE ${whereSql} AND l.seq <= ${snap} ORDER BY l.recorded ${dir}, l.seq ${dir} LIMIT ${bind(pageParams, count + 1)} OFFSET ${bind(pageParams, offset)}`,
