@@ -128,7 +128,7 @@ export async function searchLog(q: Queryable, pairs: ReadonlyArray<readonly [str
       pageParams,
     );
     const pinned = rows[0]?.snap !== undefined && rows[0]?.snap !== null ? Number(rows[0].snap) : snapshot;
-    const hasNext = rows.length > count;
+    const hasNext = count > 0 && rows.length > count;
     bundle.entry = rows.slice(0, count).map((r): BundleEntry => {
       const event = auditEventFromRow(fromDb(r));
       return { fullUrl: `${opts.fhirBase}/AuditEvent/${event.id}`, resource: event, search: { mode: 'match' } };
