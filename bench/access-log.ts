@@ -6,6 +6,7 @@
  *  2. drives reads, searches and (when the server has one) the AuditEvent view with autocannon.
  *
  *   BENCH_SECONDS=10 BENCH_CONNECTIONS=32 npx tsx bench/access-log.ts
+ *   BENCH_VERBOSE=1 …   also lists the statements of the counted requests
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -101,6 +102,7 @@ async function main(): Promise<void> {
     await res.text();
     counter.on = false;
     console.log(`${label}: HTTP ${res.status}, ${counter.statements.length} SQL statements, writes to: ${writtenTables(counter.statements).join(', ') || 'nothing'}`);
+    if (process.env.BENCH_VERBOSE) for (const s of counter.statements) console.log(`   ${s.replace(/\s+/g, ' ').slice(0, 110)}`);
   };
   await measure('read Observation by id', `/fhir/Observation/${obsIds[0]}`);
   await measure('search Observation?_count=20', '/fhir/Observation?_count=20');

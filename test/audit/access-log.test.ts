@@ -6,6 +6,8 @@
  */
 import { expect } from 'chai';
 import type { AuditEvent, Bundle, Observation, Resource } from 'fhir/r4';
+import { AccessLog } from '../../src/audit/access-log.js';
+import { createLogger } from '../../src/log.js';
 import { APP_REDIRECT, createCitizen, exchange, launch, registerApp } from '../auth/support.js';
 import { buildWorld, portalToken, type TestedActor, type World } from '../access/world.js';
 
@@ -236,6 +238,27 @@ describe('the access log as a read-only FHIR view (issue 11 §1)', function () {
     expect(batch.body.entry!.map((e) => e.response?.status)).to.deep.equal(['403', '403']);
     expect((await as(w, 'system', 'GET', 'AuditEvent?_summary=count')).body.total).to.equal(before);
     expect((await as<AuditEvent>(w, 'system', 'GET', `AuditEvent/${one.id}`)).body).to.deep.equal(one);
+  });
+
+  it('AccessLog.record(events) still takes AuditEvents (security events) and shows them to the patient', async () => {
+    const login: AuditEvent = {
+      resourceType: 'AuditEvent',
+      type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110114', display: 'User Authentication' },
+      subtype: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110122', display: 'Login' }],
+      action: 'E', recorded: new Date().toISOString(), outcome: '4', outcomeDesc: 'refresh token reuse',
+      agent: [
+        { requestor: true, who: { reference: KARI } },
+        { requestor: false, who: { identifier: { system: 'https://fhir.helsebro.no/sid/client-id', value: 'helsebro-portal' }, display: 'Helsebro' } },
+      ],
+      source: { observer: { display: 'helsebro' } },
+    };
+    await new AccessLog(w.s.db, createLogger('silent')).record([login]);
+    const found = events((await as(w, 'self', 'GET', `AuditEvent?patient=${KARI}&outcome=4`)).body);
+    expect(found).to.have.length(1);
+    expect(found[0]).to.deep.include({ type: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110114' }, outcome: '4', outcomeDesc: 'refresh token reuse' });
+    expect(found[0]!.subtype).to.deep.equal([{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110122' }]);
+    expect(found[0]!.agent[0]!.who).to.deep.equal({ reference: KARI });
+    expect(clientDisplay(found[0]!)).to.equal('Helsebro');
   });
 
   it('the database itself refuses UPDATE, DELETE and TRUNCATE on the log table', async () => {
