@@ -22,6 +22,7 @@ import { confineToPatientRule } from './access/confine.js';
 import { proxyGrantRule } from './access/grant-rules.js';
 import { serverOwnedFieldsRule } from './access/server-owned.js';
 import { uniqueNationalIdRule } from './access/unique-national-id.js';
+import { auditEventIsReadOnly } from './audit/write-rule.js';
 import type { WriteRule } from './fhir/repository/write-rules.js';
 import type { Logger } from './log.js';
 
@@ -48,7 +49,7 @@ export interface BuildOptions {
  * record, one Patient per national identifier, and the proxy-grant rules.
  */
 export function writeRules(): WriteRule[] {
-  return [serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule];
+  return [auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule];
 }
 
 /** The repository as the server uses it: the only path to data, with every write rule installed. */

@@ -5,6 +5,7 @@
  * compile through the same code as any search and no query path can forget them.
  */
 import type { Resource } from 'fhir/r4';
+import type { Queryable } from '../db/db.js';
 
 export type AccessFilter =
   /** Only resources of these types are visible at all. */
@@ -58,6 +59,8 @@ export interface AccessContext {
 
 /** What recordWrite may do in the write's transaction: store server-generated resources, now or just before commit. */
 export interface WriteRecorder {
+  /** The write's transaction, for the access log's rows (src/audit/write-log.ts). */
+  readonly queryable: Queryable;
   createServerGenerated(resources: readonly Resource[]): Promise<void>;
   beforeCommit(key: object, work: (tx: WriteRecorder) => Promise<void>): void;
 }

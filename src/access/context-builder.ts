@@ -7,6 +7,7 @@
  */
 import type { Resource } from 'fhir/r4';
 import type { AccessContext, AccessFilter, AccessSide, WriteInteraction, WriteRecorder } from './access-context.js';
+import { writeFactsOf } from '../audit/facts.js';
 import { WriteLog } from '../audit/write-log.js';
 import { PATIENT_FACING } from './policy.js';
 import type { Relation } from './relations.js';
@@ -14,8 +15,9 @@ import type { Relation } from './relations.js';
 export interface AccessParts {
   /** Who acts, for whom, through which grant (relations.ts). */
   relation: Relation;
-  /** The OAuth client the token was issued to (for the log). */
+  /** The OAuth client the token was issued to, and its registered name (for the log). */
   clientId: string;
+  clientName?: string | null;
   /** Used when the relation names no acting person (a backend client): `Client/<id>`. */
   fallbackActor?: string | null;
   filters: readonly AccessFilter[];
@@ -43,12 +45,12 @@ export function buildAccessContext(parts: AccessParts): AccessContext {
       let pending = pendingWrites.get(tx);
       if (!pending) {
         const onBehalfOf = relation.actor !== 'self' && side === 'patient' ? relation.patientId : null;
-        const list = new WriteLog({ who: relation.actorRef, clientId: parts.clientId, grant: relation.grantRef, onBehalfOf });
+        const list = new WriteLog({ ...writeFactsOf(relation, parts.clientId, parts.clientName ?? null), onBehalfOf });
         pending = list;
         pendingWrites.set(tx, list);
         tx.beforeCommit(list, async (t) => {
           pendingWrites.delete(tx);
-          await t.createServerGenerated(list.records());
+          await list.commit(t);
         });
       }
       pending.add(interaction, stored);

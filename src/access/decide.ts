@@ -21,6 +21,8 @@ const PARENT_RESTRICTED = `_security=${CS.proxyRestriction}|no-parent`;
 
 export interface DecideOptions {
   now?: Date;
+  /** The client's registered name, for the access log of writes (src/audit/client-names.ts). */
+  clientName?: string | null;
   /** How far back a citizen still sees their questionnaire answers (S24 "answered recently"). */
   questionnaireRetentionDays?: number;
 }
@@ -95,6 +97,7 @@ export function decideAccess(principal: Principal, relation: Relation, opts: Dec
   return buildAccessContext({
     relation,
     clientId: principal.clientId,
+    clientName: opts.clientName ?? null,
     fallbackActor: byScope.actor,
     filters: [...byScope.filters, ...policyFilters(relation.actor, vars)],
     async checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): Promise<void> {

@@ -10,8 +10,9 @@ import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
 import type { Principal } from '../identity/principal.js';
 import type { ActingOptionsResolver } from '../identity/people.js';
-import { AccessLog, accessEvents, shownResources, type AccessFacts } from '../audit/access-log.js';
-import type { RestInteraction } from '../audit/audit-event.js';
+import { AccessLog, responseRows } from '../audit/access-log.js';
+import { ClientNames } from '../audit/client-names.js';
+import { actorFacts } from '../audit/facts.js';
 import { decideAccess, type DecideOptions } from './decide.js';
 import { accessOptionsResolver } from './options.js';
 import { resolveRelation, type Relation, type WhoActs } from './relations.js';
@@ -24,6 +25,9 @@ export interface RequestFacts {
   method: string;
   path: string;
   query: unknown;
+  originalUrl: string;
+  baseUrl: string;
+  get(header: string): string | undefined;
 }
 export interface ResponseLocals {
   locals: Record<string, unknown>;
@@ -41,7 +45,8 @@ export interface AccessEngine {
 const REACTIVATE = /^\/Patient\/([^/]+)\/\$reactivate$/;
 
 export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opts: DecideOptions = {}): AccessEngine {
-  const accessLog = new AccessLog(repo, logger);
+  const accessLog = new AccessLog(db, logger);
+  const clientNames = new ClientNames(db);
   return {
     accessLog,
     actingOptions: accessOptionsResolver(db, repo),
@@ -57,40 +62,17 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
         throw unauthorized('login');
       }
       res.locals.relation = relation;
-      const facts: Omit<AccessFacts, 'interaction' | 'query'> = {
-        who: relation.actorRef, clientId: principal.clientId, grant: relation.grantRef, contextPatientId: relation.patientId,
+      // The app's registered name, looked up once per client and cached (issue 10 §6).
+      const clientName = await clientNames.nameOf(principal.clientId);
+      const facts = actorFacts(relation, principal.clientId, clientName);
+      // Every response with patient data is logged before it is sent (src/audit/access-log.ts).
+      res.locals.auditor = (r: RequestFacts, body: unknown, status: number) => {
+        const q = r.originalUrl.indexOf('?');
+        const query = q < 0 ? '' : r.originalUrl.slice(q + 1);
+        const path = `${r.baseUrl}${r.path}`.replace(/^\/fhir(?=\/|$)/, '');
+        return accessLog.recordRows(responseRows(facts, { method: r.method, path, query, ifNoneExist: r.get('if-none-exist') }, body, status));
       };
-      res.locals.auditor = (r: RequestFacts, body: unknown) => {
-        const interaction = interactionOf(r);
-        // Writes are logged inside their own transaction (decide.ts recordWrite), not here.
-        if (WRITES.has(interaction)) return Promise.resolve();
-        const query = interaction === 'search' ? new URLSearchParams(r.query as Record<string, string>).toString() : '';
-        return accessLog.record(accessEvents({ ...facts, interaction, ...(query ? { query } : {}) }, shownResources(body)));
-      };
-      return decideAccess(principal, relation, opts);
+      return decideAccess(principal, relation, { ...opts, clientName });
     },
   };
-}
-
-const WRITES = new Set<RestInteraction>(['create', 'update', 'patch', 'delete']);
-
-function interactionOf(req: RequestFacts): RestInteraction {
-  const parts = req.path.split('/').filter(Boolean);
-  if (parts.some((p) => p.startsWith('$'))) return 'operation';
-  if (parts.includes('_history')) return parts.length === 4 ? 'vread' : 'history';
-  switch (req.method) {
-    case 'GET':
-    case 'HEAD':
-      return parts.length === 2 ? 'read' : 'search';
-    case 'POST':
-      return parts.length <= 1 && !parts[0] ? 'operation' : parts.at(-1) === '_search' ? 'search' : 'create';
-    case 'PUT':
-      return 'update';
-    case 'PATCH':
-      return 'patch';
-    case 'DELETE':
-      return 'delete';
-    default:
-      return 'operation';
-  }
 }

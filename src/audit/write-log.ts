@@ -1,17 +1,15 @@
 /**
  * What writes leave behind besides the resources, written in the writes' own transaction just
- * before it commits: one AuditEvent per patient and kind of write (S23), and for writes by someone
- * acting for the patient a Provenance naming that person and the patient (issue 5 §5).
+ * before it commits: one access-log row per patient and kind of write (S23), and for writes by
+ * someone acting for the patient a Provenance naming that person and the patient (issue 5 §5).
  */
-import type { AuditEvent, Provenance, Resource } from 'fhir/r4';
-import type { WriteInteraction } from '../access/access-context.js';
+import type { Provenance, Resource } from 'fhir/r4';
+import type { AccessContext, WriteInteraction, WriteRecorder } from '../access/access-context.js';
 import { patientCompartmentsOf } from '../fhir/search/compartments.js';
-import { buildAuditEvent } from './audit-event.js';
+import { insertRows, type ActorFacts } from './access-log.js';
+import type { AccessLogRow, AuditAction } from './audit-event.js';
 
-export interface WriteFacts {
-  who: string | null;
-  clientId: string | null;
-  grant: string | null;
+export interface WriteFacts extends Omit<ActorFacts, 'contextPatientId'> {
   /** The patient the actor acts for, when the actor is someone else (a proxy or a parent). */
   onBehalfOf: string | null;
 }
@@ -19,6 +17,7 @@ export interface WriteFacts {
 type Kind = 'create' | 'update' | 'delete';
 const KIND: Record<WriteInteraction, Kind> = { create: 'create', update: 'update', patch: 'update', delete: 'delete' };
 const ACTIVITY: Record<Kind, string> = { create: 'CREATE', update: 'UPDATE', delete: 'DELETE' };
+const ACTION: Record<Kind, AuditAction> = { create: 'C', update: 'U', delete: 'D' };
 
 export class WriteLog {
   /** `${patient}|${kind}` → resource references. */
@@ -29,7 +28,7 @@ export class WriteLog {
   constructor(private readonly facts: WriteFacts) {}
 
   add(interaction: WriteInteraction, stored: Resource): void {
-    // The log is not logged: server-written AuditEvents and Provenance do not beget more.
+    // Server-written Provenance does not beget more log (the log itself is not a resource any more).
     if (stored.resourceType === 'AuditEvent' || stored.resourceType === 'Provenance') return;
     const kind = KIND[interaction];
     const ref = `${stored.resourceType}/${stored.id}`;
@@ -37,32 +36,51 @@ export class WriteLog {
       const key = `${patientId}|${kind}`;
       this.touched.set(key, [...(this.touched.get(key) ?? []), ref]);
     }
-    if (this.facts.onBehalfOf && this.facts.who && kind !== 'delete') {
+    if (this.facts.onBehalfOf && this.facts.actor && kind !== 'delete') {
       this.onBehalf.set(kind, [...(this.onBehalf.get(kind) ?? []), `${ref}/_history/${stored.meta?.versionId ?? '1'}`]);
     }
   }
 
-  records(now = new Date()): Array<AuditEvent | Provenance> {
+  rows(now = new Date()): AccessLogRow[] {
     const recorded = now.toISOString();
-    const { who, clientId, grant, onBehalfOf } = this.facts;
-    const events: Array<AuditEvent | Provenance> = [...this.touched].map(([key, resources]) => {
+    const { actor, relation, level, clientId, clientName, grant } = this.facts;
+    return [...this.touched].map(([key, shown]) => {
       const [patientId, kind] = key.split('|') as [string, Kind];
-      return buildAuditEvent({ interaction: kind, patientId, who, clientId, grant, resources, outcome: 'success', recorded });
+      return { recorded, patientId, actor, relation, level, clientId, clientName, event: 'rest', interaction: kind, action: ACTION[kind], shown, query: null, outcome: '0', grant, detail: null };
     });
-    for (const [kind, targets] of this.onBehalf) {
-      events.push({
-        resourceType: 'Provenance',
-        target: targets.map((reference) => ({ reference })),
-        recorded,
-        activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: ACTIVITY[kind] }] },
-        agent: [{
-          type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] },
-          who: { reference: who! },
-          onBehalfOf: { reference: `Patient/${onBehalfOf}` },
-        }],
-        ...(grant ? { policy: [grant] } : {}),
-      });
-    }
-    return events;
   }
+
+  provenance(now = new Date()): Provenance[] {
+    const { actor, grant, onBehalfOf } = this.facts;
+    return [...this.onBehalf].map(([kind, targets]) => ({
+      resourceType: 'Provenance',
+      target: targets.map((reference) => ({ reference })),
+      recorded: now.toISOString(),
+      activity: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: ACTIVITY[kind] }] },
+      agent: [{
+        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'author' }] },
+        who: { reference: actor! },
+        onBehalfOf: { reference: `Patient/${onBehalfOf}` },
+      }],
+      ...(grant ? { policy: [grant] } : {}),
+    }));
+  }
+
+  /** Writes the log rows (one INSERT) and the Provenance in the write's transaction `tx`. */
+  async commit(tx: WriteRecorder, now = new Date()): Promise<void> {
+    await insertRows(tx.queryable, this.rows(now));
+    const provenance = this.provenance(now);
+    if (provenance.length > 0) await tx.createServerGenerated(provenance);
+  }
+}
+
+/**
+ * Gives a write-only access context (the device bridges build their own, src/bridges) the write
+ * log of the request's decided context, so the bridges' writes are logged like every other write
+ * (issue 10 §6) without the bridges knowing about the log.
+ */
+export function withWriteLog(access: AccessContext, decided: AccessContext | undefined): AccessContext {
+  if (!decided?.recordWrite || access.recordWrite) return access;
+  const recordWrite = decided.recordWrite.bind(decided);
+  return Object.freeze({ ...access, recordWrite });
 }

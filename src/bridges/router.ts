@@ -6,6 +6,7 @@
  * provided by HelsaMi to HealthKit and Google Fit"; access-spec S27).
  */
 import express, { type NextFunction, type Request, type RequestHandler, type Response, type Router } from 'express';
+import type { AccessContext } from '../access/access-context.js';
 import type { Principal } from '../identity/principal.js';
 import { scopeRestrictions } from '../identity/scopes.js';
 import { FhirError, forbidden } from '../fhir/errors.js';
@@ -62,7 +63,7 @@ async function push(deps: BridgesDeps, platform: Platform, convert: Converter, r
     const category = s.observation.category?.[0]?.coding?.[0]?.code;
     return { index: s.index, id: s.id, status: 'rejected', reason: `category "${category}" is outside the token's grant (${describeGrant(restrictions)})` };
   });
-  const outcomes = await storeSamples(deps.processTransaction, converted, ctx, principal.fhirUser ?? `Client/${principal.clientId}`);
+  const outcomes = await storeSamples(deps.processTransaction, converted, ctx, principal.fhirUser ?? `Client/${principal.clientId}`, res.locals.access as AccessContext | undefined);
   const body: BridgeResponse = { platform, summary: summarize(outcomes), outcomes };
   deps.logger?.info('bridge push', { requestId: res.locals.requestId, platform, client: principal.clientId, ...body.summary });
   res.status(200).type('application/json').send(JSON.stringify(body));

@@ -8,6 +8,7 @@
  */
 import type { Bundle, BundleEntry, Identifier } from 'fhir/r4';
 import type { AccessContext } from '../access/access-context.js';
+import { withWriteLog } from '../audit/write-log.js';
 import { FhirError } from '../fhir/errors.js';
 import { bridgeWriteAccess } from './bridge-access.js';
 import { identifierQuery } from './identity.js';
@@ -33,8 +34,9 @@ export interface SampleOutcome {
 /** Each retry removes at least one refused sample; a batch the server refuses wholesale is an error. */
 const MAX_RETRIES = 20;
 
-export async function storeSamples(processTransaction: ProcessTransaction, samples: ConvertedSample[], ctx: BridgeContext, actor: string | null): Promise<SampleOutcome[]> {
-  return onePushAtATime(ctx.patientId, () => storeNow(processTransaction, samples, ctx, actor));
+/** `logWith`: the request's decided access context, whose write log records the push (issue 10 §6). */
+export async function storeSamples(processTransaction: ProcessTransaction, samples: ConvertedSample[], ctx: BridgeContext, actor: string | null, logWith?: AccessContext): Promise<SampleOutcome[]> {
+  return onePushAtATime(ctx.patientId, () => storeNow(processTransaction, samples, ctx, actor, logWith));
 }
 
 /**
@@ -57,8 +59,8 @@ async function onePushAtATime<T>(patientId: string, fn: () => Promise<T>): Promi
   }
 }
 
-async function storeNow(processTransaction: ProcessTransaction, samples: ConvertedSample[], ctx: BridgeContext, actor: string | null): Promise<SampleOutcome[]> {
-  const access = bridgeWriteAccess(ctx.patientId, actor);
+async function storeNow(processTransaction: ProcessTransaction, samples: ConvertedSample[], ctx: BridgeContext, actor: string | null, logWith?: AccessContext): Promise<SampleOutcome[]> {
+  const access = withWriteLog(bridgeWriteAccess(ctx.patientId, actor), logWith);
   const outcomes = new Map<number, SampleOutcome>();
   for (const s of samples) if (s.status === 'rejected') outcomes.set(s.index, { index: s.index, ...(s.id ? { id: s.id } : {}), status: 'rejected', reason: s.reason });
 

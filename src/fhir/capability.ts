@@ -5,11 +5,12 @@
 import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/r4';
 import type { Config } from '../config/config.js';
 import { RESOURCE_TYPES, searchParamsFor } from './definitions/registry.js';
+import { auditEventCapability } from '../audit/audit-view.js';
 
 const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 
 export function capabilityStatement(config: Config, software = { name: 'helsebro', version: '0.1.0' }): CapabilityStatement {
-  const resources: CapabilityStatementRestResource[] = RESOURCE_TYPES.map((type) => ({
+  const resources: CapabilityStatementRestResource[] = RESOURCE_TYPES.map((type) => type === 'AuditEvent' ? auditEventCapability() : ({
     type: type as CapabilityStatementRestResource['type'],
     interaction: TYPE_INTERACTIONS.map((code) => ({ code })),
     versioning: 'versioned-update',

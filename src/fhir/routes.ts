@@ -13,6 +13,7 @@ import * as typeLevel from './interactions/type-level.js';
 import { history, search } from './interactions/search-history.js';
 import { validateInteraction } from './interactions/validate.js';
 import { accountOperation, type OnAccountChange } from './interactions/account.js';
+import { mountAuditEventRoutes } from '../audit/audit-routes.js';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
@@ -26,6 +27,8 @@ export function createFhirRouter(deps: FhirDeps & { onAccountChange?: OnAccountC
   };
   const p = (req: Request, name: string): string => String(req.params[name]);
 
+  // The access log is a read-only view of its own table, not a stored resource (src/audit).
+  mountAuditEventRoutes(router, deps);
   router.post('/', route(async (req, res) => {
     const bundle = await processBundle({ repo: deps.repo, fhirBase: deps.config.fhirBase, defaultCount: deps.config.searchDefaultCount, maxCount: deps.config.searchMaxCount }, req.body, accessOf(res));
     sendJson(req, res, 200, bundle);

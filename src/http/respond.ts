@@ -6,15 +6,18 @@ import { informationOutcome } from '../fhir/errors.js';
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 /** Records what a response shows in the access log; set on `res.locals.auditor` by authentication. */
-export type Auditor = (req: Request, body: unknown) => Promise<void>;
+export type Auditor = (req: Request, body: unknown, status: number) => Promise<void>;
 
 export function sendJson(req: Request, res: Response, status: number, body: unknown): void {
   const pretty = req.query._pretty === 'true';
-  const write = () => void res.status(status).type(FHIR_JSON).send(pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body));
+  logThenSend(req, res, status, body, () => void res.status(status).type(FHIR_JSON).send(pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body)));
+}
+
+/** Logged before shown: data whose access cannot be recorded is not sent (S23). */
+function logThenSend(req: Request, res: Response, status: number, shown: unknown, write: () => void): void {
   const auditor = res.locals.auditor as Auditor | undefined;
   if (!auditor || status >= 400) return write();
-  // Logged before shown: data whose access cannot be recorded is not sent (S23).
-  auditor(req, body).then(write, () => {
+  auditor(req, shown, status).then(write, () => {
     res.removeHeader('ETag');
     res.removeHeader('Location');
     res.status(500).type(FHIR_JSON).send(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', diagnostics: 'The access could not be recorded in the access log, so nothing is shown; try again' }] }));
@@ -42,12 +45,14 @@ export function sendWriteResult(req: Request, res: Response, status: number, res
   }
   const prefer = preferReturn(req);
   if (prefer === 'minimal') {
-    res.status(status).end();
+    // Even without a body the Location of a conditional create that matched names an existing
+    // resource, so it is logged like the representation would be.
+    logThenSend(req, res, status, resource, () => void res.status(status).end());
     return;
   }
   if (prefer === 'OperationOutcome') {
     const outcome: OperationOutcome = informationOutcome(message);
-    sendJson(req, res, status, outcome);
+    logThenSend(req, res, status, resource, () => void res.status(status).type(FHIR_JSON).send(JSON.stringify(outcome)));
     return;
   }
   sendJson(req, res, status, resource);

@@ -9,7 +9,7 @@ import type { Bundle, Resource } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
 import { AUTHOR_FIELDS } from '../../src/access/authorship.js';
 import { POLICY, typeLetters, type PolicyRow } from '../../src/access/policy.js';
-import { buildWorld, PERSONAS, sampleFor, subjectOf, type TestedActor, type World } from './world.js';
+import { buildWorld, PERSONAS, sampleFor, storeLogSample, subjectOf, type TestedActor, type World } from './world.js';
 
 // Independent reading of the seeds: actor order self std read comm full parent clin system.
 const FROM_THE_SEEDS: Record<string, string> = {
@@ -104,7 +104,9 @@ async function checkCell(w: World, actor: TestedActor, row: PolicyRow, target: {
     expect(ids, `search: ${where}`).to.deep.equal(allow.includes('s') ? [target.id] : []);
   }
 
-  const current = await w.s.repo.read(target.type, target.id, SYSTEM_ACCESS);
+  // The access log is not a stored resource (src/audit): its entries are read and made through the log.
+  const isLog = row.resourceType === 'AuditEvent';
+  const current = isLog ? ((await fhir(w, 'system', 'GET', `AuditEvent/${target.id}`)).body as unknown as Resource) : await w.s.repo.read(target.type, target.id, SYSTEM_ACCESS);
   if (row.resourceType !== 'Patient' && row.slice !== 'the actor’s own') {
     const copy = { ...(sampleFor(row, actor === 'system' ? 'kari-nordmann' : PERSONAS[actor].patient) as Resource) } as Record<string, unknown> & Resource;
     // On the patient side the author fields are the server's word (§5.2, authorship.ts): a sample the
@@ -123,7 +125,9 @@ async function checkCell(w: World, actor: TestedActor, row: PolicyRow, target: {
 
   if (row.resourceType !== 'Patient' && row.slice !== 'the actor’s own') {
     const { id: _id, meta: _meta, ...content } = current;
-    const victim = (await w.s.repo.create({ ...content, ...(current.meta?.tag ? { meta: { tag: current.meta.tag } } : {}) } as Resource, SYSTEM_ACCESS)).resource;
+    const victim = isLog
+      ? await storeLogSample(w.s, actor === 'system' ? 'kari-nordmann' : PERSONAS[actor].patient)
+      : (await w.s.repo.create({ ...content, ...(current.meta?.tag ? { meta: { tag: current.meta.tag } } : {}) } as Resource, SYSTEM_ACCESS)).resource;
     const deleted = await fhir(w, actor, 'DELETE', `${victim.resourceType}/${victim.id}`);
     if (allow.includes('d')) expect(deleted.status, `delete: ${where}`).to.be.oneOf([200, 204]);
     else expect(deniedStatus(row, actor, 'd'), `delete: ${where} got ${deleted.status}`).to.include(deleted.status);

@@ -6,7 +6,8 @@
 import type { AuditEvent, FhirResource, Resource } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
 import { CS, POLICY, type Actor, type PolicyRow } from '../../src/access/policy.js';
-import { buildAuditEvent } from '../../src/audit/audit-event.js';
+import { insertRows } from '../../src/audit/access-log.js';
+import { auditEventFromRow, type AccessLogRow } from '../../src/audit/audit-event.js';
 import { PORTAL_CLIENT_ID, PORTAL_SCOPE } from '../../src/auth/clients.js';
 import { createLogger } from '../../src/log.js';
 import { seedDemoData } from '../../src/seed/seed.js';
@@ -61,7 +62,11 @@ export function sampleFor(row: PolicyRow, p: string): FhirResource | null {
       category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
       policyRule: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'OPTIN' }] },
     };
-    case 'AuditEvent|access log': return buildAuditEvent({ interaction: 'read', patientId: p, who: 'Practitioner/lege-anne-lund', clientId: 'journal', resources: [], outcome: 'success', recorded: iso(now) }) as AuditEvent;
+    case 'AuditEvent|access log': {
+      // The log is its own table; this is what an entry looks like at the API (used as a write body).
+      const { id: _id, meta: _meta, ...event } = auditEventFromRow({ ...logSampleRow(p), id: 'x', seq: 0 });
+      return event as AuditEvent;
+    }
     case 'RelatedPerson|the actor’s own': return null;
     case 'RelatedPerson|others': return { resourceType: 'RelatedPerson', patient: subject(p), relationship: [{ text: 'Nabo' }], name: [{ family: 'Naboen', given: ['Nils'] }] };
     case 'Practitioner|reference data': return { resourceType: 'Practitioner', name: [{ family: 'Lege' }] };
@@ -74,6 +79,21 @@ export function sampleFor(row: PolicyRow, p: string): FhirResource | null {
     case 'Slot|reference data': return { resourceType: 'Slot', schedule: { reference: 'Schedule/x' }, status: 'free', start: '2031-01-01T10:00:00Z', end: '2031-01-01T10:30:00Z' };
     default: throw new Error(`no sample for policy slice ${key}`);
   }
+}
+
+/** A clinician's read of the patient's record, as the access log stores it. */
+export function logSampleRow(p: string): AccessLogRow {
+  return {
+    recorded: iso(now), patientId: p, actor: 'Practitioner/lege-anne-lund', relation: 'clinician', level: null, clientId: 'journal', clientName: 'Journal',
+    event: 'rest', interaction: 'read', action: 'R', shown: [`Patient/${p}`], query: null, outcome: '0', grant: null, detail: null,
+  };
+}
+
+/** Stores a log entry about patient `p` straight into the table (the log has no write API) and returns it as seen at the API. */
+export async function storeLogSample(s: AuthTestServer, p: string): Promise<Resource> {
+  await insertRows(s.db, [logSampleRow(p)]);
+  const rows = await s.db.query<{ id: string }>('SELECT id FROM access_log WHERE patient_id = $1 ORDER BY seq DESC LIMIT 1', [p]);
+  return { resourceType: 'AuditEvent', id: rows[0]!.id } as Resource;
 }
 
 function docRef(p: string, category: string): FhirResource {
@@ -106,7 +126,7 @@ export async function buildWorld(): Promise<World> {
     for (const row of POLICY) {
       const r = sampleFor(row, patient);
       if (!r) continue;
-      const { resource } = await s.repo.create(r, SYSTEM_ACCESS);
+      const resource = r.resourceType === 'AuditEvent' ? await storeLogSample(s, patient) : (await s.repo.create(r, SYSTEM_ACCESS)).resource;
       samples.set(sampleKey(patient, row), resource);
     }
   }

@@ -1,6 +1,7 @@
 /** Executes one batch/transaction entry through the repository and shapes its response entry. */
 import type { Binary, BundleEntry, Resource } from 'fhir/r4';
 import type { AccessContext } from '../../access/access-context.js';
+import { executeLogEntry } from '../../audit/audit-routes.js';
 import { badRequest, preconditionFailed } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
 import { executeSearch } from '../search/execute.js';
@@ -17,6 +18,8 @@ export interface EntryContext {
 
 export async function executeEntry(ctx: EntryContext, e: ParsedEntry, resource: Resource | undefined, preassignedId?: string): Promise<BundleEntry> {
   const { repo, access } = ctx;
+  // The access log is its own read-only table (src/audit), not a stored resource.
+  if (e.type === 'AuditEvent') return executeLogEntry(repo.queryable, e, access, { fhirBase: ctx.fhirBase, defaultCount: ctx.defaultCount, maxCount: ctx.maxCount, strict: false });
   switch (e.method) {
     case 'POST': {
       const result = await repo.create({ ...resource!, id: undefined }, access, { ifNoneExist: e.ifNoneExist?.replace(/^[A-Za-z]+\?/, ''), id: preassignedId });
