@@ -6,6 +6,7 @@
  */
 import type { Express } from 'express';
 import { createAccessEngine } from './access/engine.js';
+import { PORTAL_CLIENT_ID } from './auth/clients.js';
 import { createApp } from './app.js';
 import { endAppGrantsOnDeactivation } from './auth/account-grants.js';
 import { createAuthRouter, createSecurityEvents } from './auth/router.js';
@@ -92,7 +93,7 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
   const keys = new KeyStore(db);
   // The one access decision point: gates, policy and access log for every FHIR request,
   // the refresh gate and the patient picker (src/access).
-  const access = createAccessEngine(db, repo, logger);
+  const access = createAccessEngine(db, repo, logger, { firstPartyClientId: PORTAL_CLIENT_ID });
   const authenticate = authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess });
   // Security events go to the log and, as AuditEvents, to the patient's access log.
   const events = createSecurityEvents(db, logger, access.accessLog);

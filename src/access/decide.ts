@@ -9,6 +9,7 @@ import type { Resource } from 'fhir/r4';
 import { type AccessContext, type AccessFilter, type FilterExpr, type WriteInteraction } from './access-context.js';
 import { withTokenAuthors } from './authorship.js';
 import { buildAccessContext } from './context-builder.js';
+import { checkGrantAdministrationClient } from './first-party.js';
 import { accessForPrincipal } from './scope-access.js';
 import type { Principal } from '../identity/principal.js';
 import { forbidden } from '../fhir/errors.js';
@@ -23,6 +24,8 @@ export interface DecideOptions {
   now?: Date;
   /** The client's registered name, for the access log of writes (src/audit/client-names.ts). */
   clientName?: string | null;
+  /** The first-party portal's client id: the only citizen-side client that administers grants (first-party.ts). */
+  firstPartyClientId?: string;
   /** How far back a citizen still sees their questionnaire answers (S24 "answered recently"). */
   questionnaireRetentionDays?: number;
 }
@@ -104,6 +107,7 @@ export function decideAccess(principal: Principal, relation: Relation, opts: Dec
       // Judged as it will be stored: the author fields the write rule fills in from the token
       // (authorship.ts) decide the slice, e.g. a patient-reported MedicationStatement (§4.4 row 5).
       const judged = patientSide && interaction !== 'delete' ? withTokenAuthors(resource, previous, vars.actor) : resource;
+      checkGrantAdministrationClient(principal, opts.firstPartyClientId, resource, previous);
       await byScope.checkWrite(interaction, judged, previous);
       checkPolicyWrite(relation.actor, vars, interaction, judged, previous);
     },

@@ -17,7 +17,7 @@ import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
 import { requireScope } from '../access/scope-access.js';
 import { clinicianStillActive } from './clinician-check.js';
-import { requireFirstParty, withFirstPartyRule } from './first-party.js';
+import { requireFirstParty } from './first-party.js';
 import { liveGrantForToken } from './grants.js';
 import { KeyStore } from './keys.js';
 import type { Principal } from '../identity/principal.js';
@@ -74,7 +74,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
       const accountOp = ACCOUNT_OPERATION.exec(req.path)?.[1];
       if (accountOp) requireFirstParty(principal, accountOp);
       res.locals.principal = principal;
-      res.locals.access = withFirstPartyRule(principal, await toAccess(principal, req, res));
+      res.locals.access = await toAccess(principal, req, res);
       next();
     } catch (err) {
       next(err);
