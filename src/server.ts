@@ -17,6 +17,8 @@ import { startDevIdp } from './dev-idp/start.js';
 import { Repository } from './fhir/repository/repository.js';
 import { proxyGrantRule } from './access/grant-rules.js';
 import type { WriteRule } from './fhir/repository/write-rules.js';
+import { bookingRules } from './portal/booking/booking-rules.js';
+import { startOfferExpiry } from './portal/booking/offer-expiry.js';
 import type { Logger } from './log.js';
 
 export interface ServerParts {
@@ -37,7 +39,10 @@ export interface BuildOptions {
 
 /** The business rules every write passes, in order (access-spec §5.2; grant rules S3). */
 export function writeRules(): WriteRule[] {
-  return [proxyGrantRule];
+  return [
+    proxyGrantRule,
+    ...bookingRules(),
+  ];
 }
 
 /** The repository as the server uses it: the only path to data, with every write rule installed. */
@@ -63,6 +68,8 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
       logger.info('HelseID stand-in started', { issuer: helseid.issuer, login: helseid.loginOrigin });
     }
   }
+  const offerExpiry = startOfferExpiry(repo, logger);
+  extraClosers.push(async () => offerExpiry.stop());
   const keys = new KeyStore(db);
   // The one access decision point: gates, policy and access log for every FHIR request,
   // the refresh gate and the patient picker (src/access).
