@@ -68,3 +68,9 @@ export function isPatientSide(actor: string | null): boolean {
 }
 
 export const isType = <T extends Resource>(r: Resource | undefined, type: T['resourceType']): r is T => r?.resourceType === type;
+
+/** JSON with object keys sorted: a stored version comes back from JSONB in another key order than it was sent. */
+export function sameJson(a: unknown, b: unknown): boolean {
+  const canonical = (v: unknown) => JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0))) : x));
+  return canonical(a) === canonical(b);
+}

@@ -5,7 +5,7 @@
  */
 import type { Appointment, Slot } from 'fhir/r4';
 import { businessRule, conflict, type FhirError } from '../../fhir/errors.js';
-import { EXT, TASK_CODE_SYSTEM, TASK_CODES, type BookingRules } from './codes.js';
+import { sameJson, EXT, TASK_CODE_SYSTEM, TASK_CODES, type BookingRules } from './codes.js';
 
 /** Statuses in which an appointment holds its slot busy; leaving them frees it. */
 const HOLDING = new Set<Appointment['status']>(['booked', 'arrived', 'checked-in', 'fulfilled']);
@@ -82,7 +82,7 @@ export interface ChangeFacts {
 export function decidePatientChange(f: ChangeFacts): FhirError | null {
   const { previous: p, next: n } = f;
   const changed = [...new Set([...Object.keys(p), ...Object.keys(n)])].filter(
-    (k) => !PATIENT_MUTABLE.has(k) && JSON.stringify((p as unknown as Record<string, unknown>)[k]) !== JSON.stringify((n as unknown as Record<string, unknown>)[k]),
+    (k) => !PATIENT_MUTABLE.has(k) && !sameJson((p as unknown as Record<string, unknown>)[k], (n as unknown as Record<string, unknown>)[k]),
   );
   if (changed.length > 0) {
     return businessRule(

@@ -5,7 +5,7 @@
  */
 import type { Task } from 'fhir/r4';
 import { businessRule, conflict, type FhirError } from '../../fhir/errors.js';
-import { TASK_CODES, taskCodeOf } from './codes.js';
+import { sameJson, TASK_CODES, taskCodeOf } from './codes.js';
 
 /** What the patient side may set on a Task the clinic or server created (requester is the author rule's, §5.2). */
 const ANSWER_FIELDS = new Set(['status', 'statusReason', 'businessStatus', 'note', 'output', 'lastModified', 'requester', 'meta', 'text', 'executionPeriod']);
@@ -20,7 +20,7 @@ export function decidePatientTaskUpdate(previous: Task, next: Task): FhirError |
   const code = taskCodeOf(previous);
   const p = previous as unknown as Record<string, unknown>;
   const n = next as unknown as Record<string, unknown>;
-  const changed = [...new Set([...Object.keys(p), ...Object.keys(n)])].filter((k) => !ANSWER_FIELDS.has(k) && JSON.stringify(p[k]) !== JSON.stringify(n[k]));
+  const changed = [...new Set([...Object.keys(p), ...Object.keys(n)])].filter((k) => !ANSWER_FIELDS.has(k) && !sameJson(p[k], n[k]));
   if (changed.length > 0) return businessRule(`A citizen answers this Task by its status${code === TASK_CODES.questionnaire ? ' and output' : ''}; ${changed.join(', ')} may not be changed`, `Task.${changed[0]}`);
   if (next.status === previous.status) return null;
   if (!code || !ANSWERS[code]!.includes(next.status)) return businessRule(`A citizen may not set this Task's status to "${next.status}"`, 'Task.status');
