@@ -27,12 +27,12 @@ export async function judgeAppointment(change: WriteChange, tx: Repository, s: O
   }
   const held = holdsSlot(previous) ? slotIdsOf(previous) : [];
   const holding = holdsSlot(next) ? slotIdsOf(next) : [];
-  for (const slotId of holding.filter((id) => !held.includes(id))) await occupySlot(tx, next, slotId, patientSide, s);
+  for (const slotId of holding.filter((id) => !held.includes(id))) await occupySlot(tx, next, slotId, patientSide);
   for (const slotId of held.filter((id) => !holding.includes(id))) await releaseSlot(tx, slotId);
 }
 
 /** Books one slot for `a`: locks it, judges, copies its time and service into the appointment, marks it busy. */
-async function occupySlot(tx: Repository, a: Appointment, slotId: string, patientSide: boolean, s: OfferSettings): Promise<void> {
+async function occupySlot(tx: Repository, a: Appointment, slotId: string, patientSide: boolean): Promise<void> {
   const slot = await tx.lockForUpdate<Slot>('Slot', slotId);
   const service = await serviceOfSlot(tx, slot);
   const rules = bookingRulesOf(service);
