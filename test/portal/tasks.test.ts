@@ -107,4 +107,22 @@ describe('questionnaire tasks, change requests and home services (issue 12)', fu
     }
     expect((await call(w, w.tokens.system, 'GET', 'Encounter/kari-hjemmebesok-2026-10-12')).status).to.equal(200);
   });
+
+  it('the README walkthrough: find → book → cancel → offer → accept', async () => {
+    const kari = w.tokens.self;
+    const free = await call(w, kari, 'GET', 'Slot?schedule=Schedule/timebok-fastlege-anne-lund&status=free&start=ge2030-03-04&_count=5');
+    expect(free.body.entry.map((e: { resource: { id: string } }) => e.resource.id)).to.include('fastlege-2030-03-04-0900');
+    const booked = await call(w, kari, 'POST', 'Appointment', { resourceType: 'Appointment', status: 'booked', slot: [{ reference: 'Slot/fastlege-2030-03-04-0900' }], participant: [{ actor: KARI, status: 'accepted' }] });
+    expect(booked.status, diag(booked)).to.equal(201);
+    const cancelled = await call(w, kari, 'PATCH', `Appointment/${booked.body.id}`, [{ op: 'replace', path: '/status', value: 'cancelled' }], 'application/json-patch+json');
+    expect(cancelled.status, diag(cancelled)).to.equal(200);
+    const offers = await call(w, kari, 'GET', 'Task?code=https://fhir.helsebro.no/CodeSystem/task-code%7Cearlier-time-offer&status=requested');
+    const focus = offers.body.entry.map((e: { resource: Task }) => e.resource.focus?.reference);
+    expect(focus).to.include.members(['Slot/fastlege-2030-03-04-0900', 'Slot/fastlege-2030-03-07-1030']);
+    const accepted = await call(w, kari, 'PATCH', 'Task/kari-tilbud-tidligere-time', [{ op: 'replace', path: '/status', value: 'accepted' }], 'application/json-patch+json');
+    expect(accepted.status, diag(accepted)).to.equal(200);
+    const moved = await call(w, kari, 'GET', 'Appointment/kari-time-2030-04-24');
+    expect(Date.parse(moved.body.start)).to.equal(Date.parse('2030-03-07T10:30:00+01:00'));
+    expect((await call(w, kari, 'GET', 'Slot/fastlege-2030-04-24-0900')).body.status).to.equal('free');
+  });
 });

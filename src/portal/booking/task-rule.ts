@@ -43,7 +43,8 @@ async function judgeRequest(task: Task, tx: Repository, patientSide: boolean): P
     return;
   }
   const patient = patientIdOf(appointment);
-  if (patientSide && task.for?.reference !== `Patient/${patient}`) throw businessRule('Task.for must be the patient of the appointment in Task.focus', 'Task.for');
+  // Same answer as for an unknown id, so another patient's appointment ids are not confirmed.
+  if (patientSide && task.for?.reference !== `Patient/${patient}`) throw businessRule(`${task.focus?.reference ?? 'Task.focus'} is not a known Appointment`, 'Task.focus');
   // "owner is the service's Organization" (issue 12): the clinic that answers the request.
   const { service } = await rulesOfAppointment(tx, appointment);
   if (!task.owner && service?.providedBy) task.owner = service.providedBy;
