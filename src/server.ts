@@ -25,6 +25,8 @@ import { serverOwnedFieldsRule } from './access/server-owned.js';
 import { uniqueNationalIdRule } from './access/unique-national-id.js';
 import { auditEventIsReadOnly } from './audit/write-rule.js';
 import type { WriteRule } from './fhir/repository/write-rules.js';
+import { bookingRules } from './portal/booking/booking-rules.js';
+import { startOfferExpiry } from './portal/booking/offer-expiry.js';
 import type { Logger } from './log.js';
 
 export interface ServerParts {
@@ -50,7 +52,7 @@ export interface BuildOptions {
  * record, one Patient per national identifier, and the proxy-grant rules.
  */
 export function writeRules(): WriteRule[] {
-  return [auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule];
+  return [auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule, ...bookingRules()];
 }
 
 /** The repository as the server uses it: the only path to data, with every write rule installed. */
@@ -90,6 +92,8 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
     config = standIns.config;
     extraClosers.push(...standIns.closers);
   }
+  const offerExpiry = startOfferExpiry(repo, logger);
+  extraClosers.push(async () => offerExpiry.stop());
   const keys = new KeyStore(db);
   // The one access decision point: gates, policy and access log for every FHIR request,
   // the refresh gate and the patient picker (src/access).

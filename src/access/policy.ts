@@ -21,7 +21,12 @@ export const CS = {
   documentCategory: 'https://fhir.helsebro.no/CodeSystem/document-category',
   proxyRestriction: 'https://fhir.helsebro.no/CodeSystem/proxy-restriction',
   proxyLevel: 'https://fhir.helsebro.no/CodeSystem/proxy-level',
+  taskCode: 'https://fhir.helsebro.no/CodeSystem/task-code',
+  encounterType: 'https://fhir.helsebro.no/CodeSystem/encounter-type',
 } as const;
+
+/** Home services (A16): Encounter.class HH of the HL7 v3 ActCode system. */
+const HOME_SERVICE = 'class=http://terminology.hl7.org/CodeSystem/v3-ActCode|HH';
 
 /** A slice's membership test: a query, "none of the type's other slices", or every resource. */
 export type SliceMatch = { query: string } | { anyOf: readonly string[] } | 'otherwise' | 'all';
@@ -65,7 +70,9 @@ export const POLICY: readonly PolicyRow[] = [
   row(10, 'Observation',         'patient-generated',   { query: 'performer=Patient/{patient}' }, 'rsc rs rs - rsc rsc rs rscud', '002 §10 device data shared with health personnel'),
   row(8,  'Observation',         'released',            'otherwise',                        'rs    rs    rs    -     rs    rs     rscu  rscud', 'S18 shared results; A1 Standard sees health information'),
   row(11, 'Condition',           'all',                 'all',                              'rs    rs    rs    -     rs    rs     rscu  rscud', 'FAQ health issues; S29 "diagnoser"'),
-  row(12, 'Encounter',           'visits',              'all',                              'rs    -     rs    -     rs    rs     rscu  rscud', 'S4 "cannot see … history"'),
+  row(12, 'Encounter',           'home-service meeting', { query: `${HOME_SERVICE}&type=${CS.encounterType}|responsibility-group-meeting,${CS.encounterType}|interdisciplinary-meeting` }, 'rs - rs - rs rs rscu rscud', 'S21; A16 responsibility-group and interdisciplinary meetings in the home are shown'),
+  row(12, 'Encounter',           'home-service visit',  { query: HOME_SERVICE },            '-     -     -     -     -     -      rscu  rscud', 'S21; A16 home-service visits are hidden from the patient side'),
+  row(12, 'Encounter',           'visits',              'otherwise',                        'rs    -     rs    -     rs    rs     rscu  rscud', 'S4 "cannot see … history"'),
   row(14, 'DocumentReference',   'personal note',       { query: PERSONAL_NOTE },           'rscud -     -     -     rscu  rscu   -     -',     'S16 "no health personnel can access"; S7 Full "view and change"; A4 no delete'),
   row(13, 'DocumentReference',   'clinical',            'otherwise',                        'rs    -     rs    -     rs    rs     rscu  rscud', 'S4 "history"'),
   row(15, 'QuestionnaireResponse', 'answered recently', { query: 'authored=ge{recent}' },   'rscu  -     -     -     rscu  rscu   rs    rscud', 'S24 "only … questionnaires you have answered recently"; S7'),
@@ -74,6 +81,10 @@ export const POLICY: readonly PolicyRow[] = [
   row(17, 'AuditEvent',          'access log',          'all',                              'rs    -     -     -     -     -      -     rs',    'S23; A6; written by the server only'),
   row(18, 'RelatedPerson',       'the actor’s own',     { query: '_id={actorId}' },         'rs    r     r     r     r     r      rs    rscud', 'S32; non-transitive: a proxy sees only their own'),
   row(18, 'RelatedPerson',       'others',              'otherwise',                        'rs    -     -     -     -     -      rs    rscud', 'S32 the patient sees who has access'),
+  row(21, 'Task',                'earlier-time offer',  { query: `code=${CS.taskCode}|earlier-time-offer` }, 'rsu rs - rsu rsu rsu rs rscud', 'FAQ 001 earlier appointment; A15 Standard sees offers but cannot accept (a change, A2)'),
+  row(22, 'Task',                'appointment change/cancel request', { query: `code=${CS.taskCode}|change-appointment,${CS.taskCode}|cancel-appointment` }, 'rsc - - rsc rsc rsc rsu rscud', 'FAQ 001 change or cancel; A2 Standard does not change'),
+  row(25, 'Task',                'questionnaire before an appointment', { query: `code=${CS.taskCode}|complete-questionnaire` }, 'rsu rs - rs rsu rsu rscu rscud', 'FAQ 001 questions before your appointment; S7 Full answers questionnaires'),
+  row(19, 'Schedule',            'reference data',      'all',                              'rs    rs    rs    rs    rs    rs     rscu  rscud', 'issue 12: citizens find free times through a service\'s schedules'),
   // Reference data an appointment, message or medication points at; holds no patient data.
   ...SHARED_TYPES.map((t) => row(0, t, 'reference data', 'all', 'rs rs rs rs rs rs rs rscud', 'needed to show appointments, messages and medications')),
 ];

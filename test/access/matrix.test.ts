@@ -25,7 +25,13 @@ const FROM_THE_SEEDS: Record<string, string> = {
   'Observation|patient-generated': 'rsc rs rs - rsc rsc rs rscud',
   'Observation|released': 'rs rs rs - rs rs rscu rscud',
   'Condition|all': 'rs rs rs - rs rs rscu rscud',
+  'Encounter|home-service meeting': 'rs - rs - rs rs rscu rscud', // A16 meetings in the home are shown
+  'Encounter|home-service visit': '- - - - - - rscu rscud', // A16, S21 home-service visits hidden from the patient side
   'Encounter|visits': 'rs - rs - rs rs rscu rscud', // S4 no history for Standard
+  'Task|earlier-time offer': 'rsu rs - rsu rsu rsu rs rscud', // A15 Standard sees, cannot accept; server-created
+  'Task|appointment change/cancel request': 'rsc - - rsc rsc rsc rsu rscud', // A2
+  'Task|questionnaire before an appointment': 'rsu rs - rs rsu rsu rscu rscud', // S7 Full answers questionnaires; clinic-created
+  'Schedule|reference data': 'rs rs rs rs rs rs rscu rscud', // row 19, scheduling staff write
   'DocumentReference|personal note': 'rscud - - - rscu rscu - -', // S16 no health personnel; S7 view and change; A4
   'DocumentReference|clinical': 'rs - rs - rs rs rscu rscud',
   'QuestionnaireResponse|answered recently': 'rscu - - - rscu rscu rs rscud', // S24

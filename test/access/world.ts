@@ -34,13 +34,15 @@ export interface World {
 const now = Date.now();
 const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const subject = (p: string) => ({ reference: `Patient/${p}` });
+/** An upcoming demo appointment per sample patient, for the Task samples that point at one. */
+const UPCOMING: Record<string, string> = { 'kari-nordmann': 'kari-time-2030-03-14', 'emma-johansen': 'emma-time-2030-09-10' };
 
 /** A resource of the slice, in patient `p`'s record; null where the slice is not a stored sample. */
 export function sampleFor(row: PolicyRow, p: string): FhirResource | null {
   const key = `${row.resourceType}|${row.slice}`;
   switch (key) {
     case 'Patient|own record': return null;
-    case 'Appointment|upcoming': return { resourceType: 'Appointment', status: 'booked', start: iso(now + 400 * 86_400_000), end: iso(now + 400 * 86_400_000 + 1_800_000), participant: [{ actor: subject(p), status: 'accepted' }] };
+    case 'Appointment|upcoming': return { resourceType: 'Appointment', status: 'proposed', start: iso(now + 400 * 86_400_000), end: iso(now + 400 * 86_400_000 + 1_800_000), participant: [{ actor: subject(p), status: 'accepted' }] };
     case 'Appointment|previous': return { resourceType: 'Appointment', status: 'fulfilled', start: '2019-05-02T08:00:00Z', end: '2019-05-02T08:30:00Z', participant: [{ actor: subject(p), status: 'accepted' }] };
     case 'Communication|messages': return { resourceType: 'Communication', status: 'completed', subject: subject(p), payload: [{ contentString: 'Hei' }] };
     case 'MedicationStatement|patient-reported': return { resourceType: 'MedicationStatement', status: 'active', medicationCodeableConcept: { text: 'Paracetamol' }, subject: subject(p), informationSource: subject(p) };
@@ -51,6 +53,15 @@ export function sampleFor(row: PolicyRow, p: string): FhirResource | null {
     case 'Observation|patient-generated': return { resourceType: 'Observation', status: 'final', code: { text: 'Puls' }, subject: subject(p), performer: [subject(p)], valueQuantity: { value: 61, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' } };
     case 'Observation|released': return { resourceType: 'Observation', meta: { tag: [{ system: CS.releaseStatus, code: 'released' }] }, status: 'final', code: { text: 'Hemoglobin' }, subject: subject(p) };
     case 'Condition|all': return { resourceType: 'Condition', subject: subject(p), code: { text: 'Astma' } };
+    case 'Encounter|home-service meeting': return { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'HH' }, type: [{ coding: [{ system: CS.encounterType, code: 'responsibility-group-meeting' }] }], subject: subject(p) };
+    case 'Encounter|home-service visit': return { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'HH' }, subject: subject(p) };
+    case 'Task|earlier-time offer': return { resourceType: 'Task', status: 'requested', intent: 'proposal', code: { coding: [{ system: CS.taskCode, code: 'earlier-time-offer' }] }, for: subject(p), focus: { reference: 'Slot/x' }, basedOn: [{ reference: `Appointment/${UPCOMING[p]}` }] };
+    case 'Task|appointment change/cancel request': return { resourceType: 'Task', status: 'requested', intent: 'order', code: { coding: [{ system: CS.taskCode, code: 'change-appointment' }] }, for: subject(p), focus: { reference: `Appointment/${UPCOMING[p]}` }, note: [{ text: 'Kan vi flytte timen til ettermiddagen?' }] };
+    case 'Task|questionnaire before an appointment': return { resourceType: 'Task', status: 'requested', intent: 'order', code: { coding: [{ system: CS.taskCode, code: 'complete-questionnaire' }] }, for: subject(p), basedOn: [{ reference: `Appointment/${UPCOMING[p]}` }], input: [{ type: { text: 'questionnaire' }, valueCanonical: 'https://fhir.helsebro.no/Questionnaire/for-timen' }] };
+    // Not sampled yet: the compartment filter (src/fhir/search) hides a Schedule from the patient side
+    // because Schedule.actor may name a Patient, so row 19's "RS" for Schedule cannot hold until it
+    // treats a Schedule whose actor is a service as reference data (issue 12 report).
+    case 'Schedule|reference data': return null;
     case 'Encounter|visits': return { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject: subject(p) };
     case 'DocumentReference|personal note': return docRef(p, 'personal-note');
     case 'DocumentReference|clinical': return docRef(p, 'clinical-note');

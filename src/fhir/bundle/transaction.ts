@@ -3,6 +3,7 @@
  * every entry succeeds or nothing is stored, and the error names the failing entry. A batch answers
  * every entry on its own. See: https://hl7.org/fhir/R4/http.html#transaction
  */
+import { afterRollbackOf, withFollowUp } from '../repository/write-rules.js';
 import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import type { AccessContext } from '../../access/access-context.js';
@@ -120,10 +121,12 @@ async function withEntry<T>(e: ParsedEntry, fn: () => Promise<T>): Promise<T> {
   } catch (err) {
     if (!(err instanceof FhirError)) throw err;
     const where = `Bundle.entry[${e.index}]`;
-    throw new FhirError(
+    const followUp = afterRollbackOf(err);
+    const named = new FhirError(
       err.status,
       err.issues.map((i) => ({ ...i, diagnostics: `${where} (${e.method} ${e.url}): ${i.diagnostics}`, expression: [where, ...(i.expression ?? [])] })),
     );
+    throw followUp ? withFollowUp(named, followUp) : named;
   }
 }
 

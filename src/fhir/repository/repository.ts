@@ -17,7 +17,7 @@ import { validateResource } from '../validation/validate.js';
 import { readVersion, visibleVersionsFrom } from './history.js';
 import { applyJsonPatch } from './json-patch.js';
 import { RESOURCE_COLUMNS, resourceFromRow, withServerMeta, type ResourceRow } from './rows.js';
-import type { WriteChange, WriteRule } from './write-rules.js';
+import { afterRollbackOf, type WriteChange, type WriteRule } from './write-rules.js';
 
 export interface WriteResult<T extends Resource = Resource> {
   resource: T;
@@ -68,12 +68,35 @@ export class Repository {
   /** Runs `fn` with a repository whose every operation shares one database transaction. */
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.tx) return fn(this);
-    return this.db.transaction(async (tx) => {
-      const repo = new Repository(this.db, { tx, rules: this.rules });
-      const result = await fn(repo);
-      for (const work of repo.beforeCommitWork.values()) await work(repo);
-      return result;
-    });
+    try {
+      return await this.db.transaction(async (tx) => {
+        const repo = new Repository(this.db, { tx, rules: this.rules });
+        const result = await fn(repo);
+        for (const work of repo.beforeCommitWork.values()) await work(repo);
+        return result;
+      });
+    } catch (err) {
+      // A rule's refusal may carry what must hold even though the write rolled back (a lost offer is
+      // cancelled: write-rules.ts afterRollbackOf); it runs in a transaction of its own, then the refusal stands.
+      const followUp = afterRollbackOf(err);
+      if (followUp) await this.transaction(followUp);
+      throw err;
+    }
+  }
+
+  /**
+   * The current version of a resource, its row locked until this transaction ends (SELECT … FOR
+   * UPDATE), so a rule can check and change it without a concurrent writer in between.
+   */
+  async lockForUpdate<T extends Resource = Resource>(type: string, id: string, opts: { skipLocked?: boolean } = {}): Promise<T | undefined> {
+    if (!this.tx) throw new Error('lockForUpdate needs an open transaction');
+    assertType(type);
+    if (!ID_PATTERN.test(id)) return undefined;
+    // SKIP LOCKED: a row another transaction is writing is passed over instead of waited for.
+    const row = opts.skipLocked
+      ? (await this.queryable.query<ResourceRow & Record<string, unknown>>(`SELECT ${RESOURCE_COLUMNS} FROM resources r WHERE r.resource_type = $1 AND r.id = $2 FOR UPDATE SKIP LOCKED`, [type, id]))[0]
+      : await this.lockCurrent(type, id);
+    return row && !row.deleted ? resourceFromRow<T>(row) : undefined;
   }
 
   /**

@@ -23,3 +23,27 @@ export interface WriteChange {
  * reads is consistent with the write and whatever it writes commits or rolls back with it.
  */
 export type WriteRule = (change: WriteChange, tx: Repository) => Promise<void>;
+
+/*
+ * A rule may change `change.resource` before it is stored (e.g. copy a booked Slot's start and end
+ * into the Appointment): the repository stores, indexes and files into compartments the object the
+ * rules leave behind. Rules run after validation and the access check, so a rule changes only fields
+ * whose validity and access it vouches for itself.
+ */
+
+/**
+ * A refusal that also needs something done although its transaction rolls back (an offer accepted
+ * too late is answered 409 *and* cancelled). The repository runs `afterRollback` in a transaction of
+ * its own after the rollback (outermost transaction only), then rethrows the refusal.
+ */
+export type FollowUp = (repo: Repository) => Promise<void>;
+
+export function withFollowUp<E extends Error>(err: E, afterRollback: FollowUp): E {
+  Object.defineProperty(err, 'afterRollback', { value: afterRollback, enumerable: false });
+  return err;
+}
+
+export function afterRollbackOf(err: unknown): FollowUp | undefined {
+  const f = err instanceof Error ? (err as Error & { afterRollback?: unknown }).afterRollback : undefined;
+  return typeof f === 'function' ? (f as FollowUp) : undefined;
+}
