@@ -1,6 +1,6 @@
 /**
- * The AccessContext for the self and system paths until the proxy/parent engine (src/access)
- * takes over. Patient tokens are confined to the token's patient compartment and to the types
+ * The scope half of every decision (access-spec §0.2: scopes ∩ policy ∩ gates): decide.ts combines it
+ * with the policy table, and the resource server's coarse URL check uses `requireScope`. Patient tokens are confined to the token's patient compartment and to the types
  * their read scopes name; granular read scopes become query filters; writes must be covered by a
  * scope (403 insufficient_scope) and land in the token patient's compartment (403, access-spec §4.7).
  */
