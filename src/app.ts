@@ -14,6 +14,8 @@ import type { Repository } from './fhir/repository/repository.js';
 import { createFhirRouter } from './fhir/routes.js';
 import { negotiate } from './http/negotiate.js';
 import { accessLog, cors, requestId, securityHeaders } from './http/middleware.js';
+import { docsRouter } from './http/docs.js';
+import { metricsHandler, metricsMiddleware } from './http/metrics.js';
 import { errorHandler } from './http/render-error.js';
 import { sendJson } from './http/respond.js';
 import type { Logger } from './log.js';
@@ -36,7 +38,9 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'extended');
-  app.use(requestId, accessLog(logger), securityHeaders, cors, compression());
+  app.use(requestId, accessLog(logger), metricsMiddleware, securityHeaders, cors, compression());
+  app.get('/metrics', metricsHandler);
+  app.use(docsRouter());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
