@@ -6,6 +6,7 @@ import { DataDirLockedError } from './db/lock.js';
 import { createLogger } from './log.js';
 import { isEmpty, seedDemoData } from './seed/seed.js';
 import { buildServer, createRepository } from './server.js';
+import { logStartBanner } from './start-banner.js';
 
 async function main(): Promise<void> {
   let config;
@@ -35,7 +36,7 @@ async function main(): Promise<void> {
     logger.info('demo data loaded', { resources: n });
   }
   const { app, extraClosers } = await buildServer({ config, db, logger, repo });
-  const server: Server = app.listen(config.port, () => logger.info('listening', { url: `${config.baseUrl}/fhir`, database: config.database.kind }));
+  const server: Server = app.listen(config.port, () => logStartBanner(logger, config));
 
   let closing = false;
   const shutdown = (signal: string) => {
