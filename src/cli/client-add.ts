@@ -99,7 +99,7 @@ async function registerThroughServer(baseUrl: string, metadata: Record<string, u
       body: JSON.stringify(metadata),
     });
   } catch (err) {
-    throw new Error(`The database is in use by a server, but ${baseUrl}/auth/register did not answer (${(err as Error).message}). Is BASE_URL (or PORT) the running server's?`);
+    throw new Error(`The database is in use by a server, but ${baseUrl}/auth/register did not answer (${(err as Error).message}). Is BASE_URL (or PORT) the running server's?`, { cause: err });
   }
   const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
   if (res.status !== 201) throw new Error(`${baseUrl}/auth/register answered ${res.status}: ${String(body.error ?? '')} ${String(body.error_description ?? '')}`.trim());
