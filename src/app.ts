@@ -17,6 +17,8 @@ import { negotiate } from './http/negotiate.js';
 import { cors, originAllowList, originOf } from './http/cors.js';
 import { fhirJsonDepthGuard } from './http/json-depth.js';
 import { accessLog, requestId, securityHeaders } from './http/middleware.js';
+import { docsRouter } from './http/docs.js';
+import { metricsHandler, metricsMiddleware } from './http/metrics.js';
 import { errorHandler } from './http/render-error.js';
 import { sendJson } from './http/respond.js';
 import type { Logger } from './log.js';
@@ -45,7 +47,9 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'extended');
   const fixedOrigins = [originOf(config.baseUrl), ...config.corsOrigins].filter((o): o is string => o !== null);
   const allowedOrigin = originAllowList(fixedOrigins, deps.registeredOrigins ?? (async () => []));
-  app.use(requestId, accessLog(logger), securityHeaders, cors(allowedOrigin), compression());
+  app.use(requestId, accessLog(logger), metricsMiddleware, securityHeaders, cors(allowedOrigin), compression());
+  app.get('/metrics', metricsHandler);
+  app.use(docsRouter());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

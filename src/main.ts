@@ -7,6 +7,7 @@ import { createLogger } from './log.js';
 import { seedIfEmpty } from './seed/seed.js';
 import { isClusterWorker, superviseWorkers } from './cluster.js';
 import { buildServer, createRepository, startStandIns } from './server.js';
+import { logStartBanner } from './start-banner.js';
 
 async function main(): Promise<void> {
   let config;
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
   }
   // A worker's login stand-ins run in the primary (cluster.ts).
   const { app, extraClosers } = await buildServer({ config, db, logger, repo, devIdp: !isClusterWorker() });
-  const server: Server = app.listen(config.port, () => logger.info('listening', { url: `${config.baseUrl}/fhir`, database: config.database.kind }));
+  const server: Server = app.listen(config.port, () => logStartBanner(logger, config));
 
   let closing = false;
   const shutdown = (signal: string) => {

@@ -105,6 +105,9 @@ describe('openapi.yaml', function () {
         '/fhir/{type}/{id}/_history/{vid}': ['get'],
         '/fhir/_search': ['post'],
         '/fhir/_history': ['get'],
+        '/fhir/Patient/{id}/$everything': ['get', 'post'],
+        '/fhir/{type}/$validate': ['post'],
+        '/fhir/{type}/{id}/$validate': ['post'],
         '/fhir/Patient/{id}/$deactivate': ['post'],
         '/fhir/Patient/{id}/$reactivate': ['post'],
       })) {

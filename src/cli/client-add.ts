@@ -2,11 +2,16 @@
  * `npm run client:add -- --name "My app" --type public --redirect-uri https://app.example/cb`
  * Registers a SMART client in the configured database (the same metadata rules as dynamic
  * registration) and prints its client_id, and its secret for symmetric clients (shown once).
+ * While a server holds the embedded database (its folder lock), the client is registered through
+ * that server's registration endpoint instead (RFC 7591, `POST BASE_URL/auth/register`, with
+ * REGISTRATION_TOKEN as the initial access token when set): the server stays the only writer of
+ * its folder, and the same checks apply.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/config.js';
 import { openDatabase } from '../db/open.js';
+import { DataDirLockedError } from '../db/lock.js';
 import { randomToken, saveClient } from '../auth/clients.js';
 import { parseMetadata } from '../auth/registration.js';
 import { OAuthError } from '../auth/oauth-errors.js';
@@ -64,13 +69,42 @@ async function main(): Promise<void> {
   }
   if (values['client-id']) client.clientId = values['client-id'];
   const secret = client.clientType === 'confidential-symmetric' ? randomToken(32) : undefined;
-  const db = await openDatabase(config.database);
+  let db;
+  try {
+    db = await openDatabase(config.database);
+  } catch (err) {
+    if (!(err instanceof DataDirLockedError)) throw err;
+    if (values['client-id']) {
+      console.error('The server is running and holds the database; it chooses client ids itself. Leave out --client-id, or stop the server.');
+      process.exit(2);
+    }
+    console.log(JSON.stringify(await registerThroughServer(config.baseUrl, metadata, config.registrationToken ?? undefined), null, 2));
+    return;
+  }
   try {
     await saveClient(db, { ...client, secret });
   } finally {
     await db.close();
   }
   console.log(JSON.stringify({ client_id: client.clientId, ...(secret ? { client_secret: secret } : {}), token_endpoint_auth_method: client.authMethod, scope: client.scope, redirect_uris: client.redirectUris }, null, 2));
+}
+
+/** RFC 7591 registration at the running server; prints what `client:add` prints offline. */
+async function registerThroughServer(baseUrl: string, metadata: Record<string, unknown>, token?: string): Promise<Record<string, unknown>> {
+  let res: Response;
+  try {
+    res = await fetch(`${baseUrl}/auth/register`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(metadata),
+    });
+  } catch (err) {
+    throw new Error(`The database is in use by a server, but ${baseUrl}/auth/register did not answer (${(err as Error).message}). Is BASE_URL (or PORT) the running server's?`, { cause: err });
+  }
+  const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+  if (res.status !== 201) throw new Error(`${baseUrl}/auth/register answered ${res.status}: ${String(body.error ?? '')} ${String(body.error_description ?? '')}`.trim());
+  const { client_id, client_secret, token_endpoint_auth_method, scope, redirect_uris } = body;
+  return { client_id, ...(client_secret ? { client_secret } : {}), token_endpoint_auth_method, scope, redirect_uris, registered_through: `${baseUrl}/auth/register` };
 }
 
 main().catch((err: unknown) => {

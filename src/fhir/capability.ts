@@ -7,6 +7,19 @@ import type { Config } from '../config/config.js';
 import { RESOURCE_TYPES, searchParamsFor } from './definitions/registry.js';
 import { auditEventCapability } from '../audit/audit-view.js';
 
+/** Operations every type supports. */
+const TYPE_OPERATIONS = [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }];
+
+/**
+ * Patient's own operations: `$everything` is FHIR's (patient-operation-everything.html);
+ * `$deactivate` / `$reactivate` are ours (access-spec: the citizen withdraws or restores consent).
+ */
+const PATIENT_OPERATIONS = [
+  { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
+  { name: 'deactivate', definition: 'https://fhir.helsebro.no/OperationDefinition/Patient-deactivate' },
+  { name: 'reactivate', definition: 'https://fhir.helsebro.no/OperationDefinition/Patient-reactivate' },
+];
+
 const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 
 export function capabilityStatement(config: Config, software = { name: 'helsebro', version: '0.1.0' }): CapabilityStatement {
@@ -26,7 +39,7 @@ export function capabilityStatement(config: Config, software = { name: 'helsebro
     searchParam: [...searchParamsFor(type).values()]
       .filter((p) => p.type !== 'special' && (p.expression || p.code === '_text' || p.code === '_content'))
       .map((p) => ({ name: p.code, definition: p.url, type: p.type })),
-    operation: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
+    operation: type === 'Patient' ? [...TYPE_OPERATIONS, ...PATIENT_OPERATIONS] : TYPE_OPERATIONS,
   }));
   return {
     resourceType: 'CapabilityStatement',

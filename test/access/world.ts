@@ -47,7 +47,7 @@ export function sampleFor(row: PolicyRow, p: string): FhirResource | null {
     case 'Communication|messages': return { resourceType: 'Communication', status: 'completed', subject: subject(p), payload: [{ contentString: 'Hei' }] };
     case 'MedicationStatement|patient-reported': return { resourceType: 'MedicationStatement', status: 'active', medicationCodeableConcept: { text: 'Paracetamol' }, subject: subject(p), informationSource: subject(p) };
     case 'MedicationStatement|clinician-recorded': return { resourceType: 'MedicationStatement', status: 'active', medicationCodeableConcept: { text: 'Ventoline' }, subject: subject(p), informationSource: { reference: 'Practitioner/lege-anne-lund' } };
-    case 'AllergyIntolerance|all': return { resourceType: 'AllergyIntolerance', patient: subject(p), code: { text: 'Peanøtter' } };
+    case 'AllergyIntolerance|all': return { resourceType: 'AllergyIntolerance', clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] }, patient: subject(p), code: { text: 'Peanøtter' } }; // clinicalStatus: ait-1
     case 'Immunization|all': return { resourceType: 'Immunization', status: 'completed', vaccineCode: { text: 'MMR' }, patient: subject(p), occurrenceDateTime: '2020-01-01' };
     case 'Observation|held for review': return { resourceType: 'Observation', meta: { tag: [{ system: CS.releaseStatus, code: 'held' }] }, status: 'final', code: { text: 'Kolesterol' }, subject: subject(p) };
     case 'Observation|patient-generated': return { resourceType: 'Observation', status: 'final', code: { text: 'Puls' }, subject: subject(p), performer: [subject(p)], valueQuantity: { value: 61, unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' } };

@@ -1,9 +1,18 @@
 /**
- * Norwegian national identity numbers: fødselsnummer (FNR) and D-nummer (DNR).
- * Eleven digits `ddmmyyiiik1k2`. D-numbers add 40 to the day; synthetic test numbers (Skatteetaten's
- * and Digdir's test population) add 80 to the month (ID-porten TestID, access-spec §2 item 5).
+ * Norwegian national identity numbers: fødselsnummer (FNR) and D-nummer (DNR), a thin wrapper
+ * over NAV's maintained `@navikt/fnrvalidator` (which also knows H-numbers and synthetic numbers).
+ * Eleven digits `ddmmyyiiik1k2`. D-numbers add 40 to the day; H-numbers (and NAV's older synthetic
+ * numbers) add 40 to the month; synthetic test numbers of Skatteetaten's Tenor test population (ID-porten
+ * TestID, access-spec §2 item 5) add 80 to the month.
+ * The library decides the kind of number and whether its date and check digits are valid; this
+ * wrapper adds the birth date with its century (Skatteetaten's individual-number ranges) and keeps
+ * the check-digit rule of today's numbers, the one the profile's portable FHIRPath (hb-nid-1)
+ * states: the library already accepts the four k1 variants of numbers issued from 2032, which
+ * both would then have to follow.
  * See: https://www.skatteetaten.no/person/folkeregister/fodsel-og-navnevalg/barn-fodt-i-norge/fodselsnummer/
  */
+import { idnr } from '@navikt/fnrvalidator';
+
 export const FNR_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.1';
 export const DNR_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.2';
 
@@ -28,9 +37,16 @@ export function hasValidCheckDigits(value: string): boolean {
   return k2 !== null && k2 === d[10];
 }
 
+/** The kinds `@navikt/fnrvalidator` tells apart (tnr: Tenor synthetic, month + 80). */
+export type IdNumberType = 'fnr' | 'dnr' | 'hnr' | 'tnr' | 'dnr-and-hnr' | 'dnr-and-tnr';
+
 export interface ParsedIdNumber {
+  /** D-nummer when the day carries + 40, fødselsnummer otherwise (H- and synthetic numbers included). */
   kind: 'fnr' | 'dnr';
+  /** Month + 40 (H-number range, NAV's synthetic numbers) or + 80 (Tenor test numbers). */
   synthetic: boolean;
+  /** The library's classification. */
+  type: IdNumberType;
   /** Birth date as YYYY-MM-DD. */
   birthDate: string;
 }
@@ -41,6 +57,8 @@ export interface ParsedIdNumber {
  */
 export function parseIdNumber(value: string): ParsedIdNumber | null {
   if (!hasValidCheckDigits(value)) return null;
+  const verdict = idnr(value);
+  if (verdict.status !== 'valid') return null;
   let day = Number(value.slice(0, 2));
   let month = Number(value.slice(2, 4));
   const yy = Number(value.slice(4, 6));
@@ -52,7 +70,7 @@ export function parseIdNumber(value: string): ParsedIdNumber | null {
   else if (month > 40) month -= 40; // NAV's synthetic numbers (+40) are accepted too
   const year = centuryOf(individual, yy) + yy;
   if (!isCalendarDate(year, month, day)) return null;
-  return { kind, synthetic, birthDate: `${year}-${pad(month)}-${pad(day)}` };
+  return { kind, synthetic, type: verdict.type, birthDate: `${year}-${pad(month)}-${pad(day)}` };
 }
 
 function centuryOf(individual: number, yy: number): number {

@@ -37,9 +37,15 @@ const MEDPLUM_ELEMENTS: Record<string, string[]> = {
  * (the pattern does not apply to numbers), so 1.5 would pass as a positiveInt.
  * See: https://hl7.org/fhir/R4/datatypes.html#primitive
  */
+/** FHIR's size limit for string and markdown: 1 MB (datatypes.html#string). */
+export const MAX_STRING_LENGTH = 1024 * 1024;
+
 const PRIMITIVE_CORRECTIONS: Record<string, SchemaNode> = {
-  string: { type: 'string', minLength: 1 },
-  markdown: { type: 'string', minLength: 1 },
+  string: { type: 'string', minLength: 1, maxLength: MAX_STRING_LENGTH },
+  markdown: { type: 'string', minLength: 1, maxLength: MAX_STRING_LENGTH },
+  // The schema's base64 pattern backtracks badly on long values; a linear check (`fhirBase64`,
+  // schema-validation.ts) replaces it. Medplum's `base64Binary` definition dropped it altogether.
+  base64Binary: { type: 'string', fhirBase64: true },
   code: { type: 'string', pattern: '^[^ \\t\\n\\r]+([ \\t\\n\\r][^ \\t\\n\\r]+)*$' },
   uri: { type: 'string', pattern: '^[^ \\t\\n\\r]*$' },
   url: { type: 'string', pattern: '^[^ \\t\\n\\r]*$' },
@@ -93,8 +99,24 @@ function allowNullItems(property: SchemaNode): void {
   property.items = { if: { type: 'null' }, then: true, else: property.items };
 }
 
+/** The R4 schema's base64Binary pattern, as choice elements (`valueBase64Binary`) still carry it. */
+const BASE64_PATTERN = '^(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+$';
+
+/**
+ * ele-1 ("All FHIR elements must have a @value or children") and json.html: "arrays must not be
+ * empty" — an empty array or an element object with nothing in it is invalid, not "absent".
+ */
+function refuseEmpty(defs: Record<string, SchemaNode>): void {
+  for (const def of Object.values(defs)) {
+    const props = def.properties as Record<string, SchemaNode> | undefined;
+    if (!props) continue;
+    def.minProperties = 1;
+    for (const prop of Object.values(props)) if (prop.type === 'array') prop.minItems = 1;
+  }
+}
+
 /** Primitive names in the order that names a shared pattern (string before markdown, uri before url). */
-const PRIMITIVES = ['string', 'code', 'uri', 'date', 'dateTime', 'instant', 'time', 'id', 'oid', 'uuid', 'integer', 'positiveInt', 'unsignedInt', 'decimal', 'boolean', 'markdown', 'url', 'canonical'];
+const PRIMITIVES = ['base64Binary', 'string', 'code', 'uri', 'date', 'dateTime', 'instant', 'time', 'id', 'oid', 'uuid', 'integer', 'positiveInt', 'unsignedInt', 'decimal', 'boolean', 'markdown', 'url', 'canonical'];
 
 /**
  * Choice elements inline the primitive's pattern instead of a `$ref`, so every node carrying a
@@ -127,7 +149,8 @@ export function correctedR4Schema(): { $id: string; $schema: string; definitions
       delete props?.[`_${n}`];
     }
   }
-  const byPattern = new Map<string, string>();
+  const byPattern = new Map<string, string>([[BASE64_PATTERN, 'base64Binary']]);
+  defs.base64Binary = { ...defs.base64Binary, pattern: BASE64_PATTERN };
   for (const name of PRIMITIVES) {
     const pattern = defs[name]?.pattern;
     if (typeof pattern === 'string' && !byPattern.has(pattern)) byPattern.set(pattern, name);
@@ -139,6 +162,7 @@ export function correctedR4Schema(): { $id: string; $schema: string; definitions
     }
   }
   correctPrimitives(defs, byPattern);
+  refuseEmpty(defs);
   // Extension.url is 1..1 in R4 (extensibility.html); the schema does not require it.
   defs.Extension = { ...defs.Extension, required: ['url'] };
   // A contained or entry resource is validated by its own type's schema (see `fhirResource` in

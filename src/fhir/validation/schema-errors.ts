@@ -78,6 +78,14 @@ function describe(e: ErrorObject): { code: IssueCode; text: string; suffix?: str
       return { code: 'value', text: `${show(e.data)} is not a valid ${fhirType ?? 'value'}${fhirType && FORMATS[fhirType] ? ` (${FORMATS[fhirType]})` : ''}` };
     case 'minLength':
       return { code: 'value', text: 'must not be empty (leave the element out instead)' };
+    case 'maxLength':
+      return { code: 'too-long', text: `is ${(e.data as string).length.toLocaleString('en')} characters long; FHIR limits a ${fhirType ?? 'string'} to 1 MB (${Number(p.limit).toLocaleString('en')} characters)` };
+    case 'minItems':
+      return { code: 'structure', text: 'arrays must not be empty: leave the element out instead (ele-1)' };
+    case 'minProperties':
+      return { code: 'structure', text: 'an element must have a value or children (ele-1): leave the empty object out' };
+    case 'fhirBase64':
+      return { code: 'value', text: `${show(e.data)} is not valid base64 (base64Binary: groups of four characters A–Z, a–z, 0–9, "+", "/", padded with "=")` };
     case 'minimum':
     case 'maximum':
       return { code: 'value', text: `${show(e.data)} is out of range for ${fhirType ?? 'this element'} (${e.keyword} ${String(p.limit)})` };

@@ -9,6 +9,7 @@ import { Ajv, type ErrorObject, type SchemaValidateFunction, type ValidateFuncti
 import type { Issue } from '../errors.js';
 import { correctedR4Schema, isR4ResourceType, R4_SCHEMA_ID } from './r4-schema.js';
 import { issuesFromSchemaErrors } from './schema-errors.js';
+import { isBase64 } from './code-rules.js';
 
 const require = createRequire(import.meta.url);
 
@@ -40,6 +41,7 @@ function instance(): Ajv {
   created.addMetaSchema(require('ajv/dist/refs/json-schema-draft-06.json') as object);
   created.addKeyword({ keyword: 'fhirResource', schemaType: 'boolean', errors: true, validate: fhirResource });
   created.addKeyword({ keyword: 'fhirType', schemaType: 'string' });
+  created.addKeyword({ keyword: 'fhirBase64', schemaType: 'boolean', type: 'string', errors: false, validate: (_s: boolean, data: string) => isBase64(data) });
   created.addSchema(correctedR4Schema());
   ajv = created;
   return created;

@@ -1,6 +1,8 @@
 /**
  * Validation on every write (issue 2 §7) and `$validate`:
- * 1. the R4 JSON schema (schema-validation.ts: compiled once per type, all errors);
+ * 1. the R4 JSON schema (schema-validation.ts: compiled once per type, all errors), then the
+ *    invariants of the core StructureDefinitions and the core rules kept in code
+ *    (core-invariants.ts, code-rules.ts), for nested resources too;
  * 2. the profiles of profiles/ that apply: those marked default for the type (the Norwegian
  *    Patient profile applies to every Patient), those named in `meta.profile`, and those asked for;
  * 3. rules that hold everywhere (global-rules.ts: our extensions and codes, national identifiers).
@@ -12,6 +14,7 @@ import { operationOutcome, type Issue } from '../errors.js';
 import { applyProfile } from './apply-profile.js';
 import type { CompiledProfile } from './compile-profile.js';
 import { conformance, HELSEBRO_CANONICAL } from './conformance.js';
+import { coreInvariantIssues } from './core-invariants.js';
 import { globalRuleIssues } from './global-rules.js';
 import { isR4ResourceType } from './r4-schema.js';
 import { capIssues } from './schema-errors.js';
@@ -75,6 +78,7 @@ function run(resource: unknown, requested: readonly string[]): Outcome {
     return { issues: [{ severity: 'error', code: 'not-supported', diagnostics: `resourceType: "${type}" is not a FHIR R4 resource type`, expression: ['resourceType'] }], unchecked };
   }
   const issues = schemaIssues(type, json);
+  issues.push(...coreInvariantIssues(json, type));
   issues.push(...profileIssues(json, type, requested, unchecked));
   issues.push(...globalRuleIssues(json, type, conformance(), (nested, path) => profileIssues(nested, path, [], unchecked)));
   return { issues: capIssues(dedupe(issues)), unchecked };
