@@ -112,9 +112,14 @@ export function measureHealthKitSample(raw: unknown, index: number, now: Date): 
   if (!match) reject(`unit "${s.unit}" is not convertible for ${type} (accepted: ${acceptedUnits(rows as QuantityRow[]).join(', ')})`);
   // `%` rows: HealthKit writes fractions (0.97), but iOS 8/9 exports and some apps wrote percentages
   // (97). A value above 1 cannot be a fraction of a plausible measurement, so it is read as a percentage.
-  if (match.row.percentBy === 'range' && unit === '%' && value > 1) {
-    const converted = convertChecked(match.row.text.toLowerCase(), value, { scale: 1 }, match.row);
-    return { ...base, row: match.row, value: converted, note: `% value ${value} read as a percentage (values above 1 are percentages, 1 or below fractions of 1)` };
+  const percentBy = unit === '%' ? match.row.percentBy : undefined;
+  if (percentBy && value > 1) {
+    const label = match.row.text.toLowerCase();
+    if (value < percentBy.percentageFrom) {
+      reject(`${label} ${value} % is neither a fraction of 1 (≤ 1, as HealthKit writes it) nor a plausible percentage (≥ ${percentBy.percentageFrom} %)`);
+    }
+    const converted = convertChecked(label, value, { scale: 1 }, match.row);
+    return { ...base, row: match.row, value: converted, note: `${label} ${value} read as a percentage (HealthKit % values ≤ 1 are fractions of 1; from ${percentBy.percentageFrom} up, percentages)` };
   }
   const converted = convertChecked(match.row.text.toLowerCase(), value, match.conversion, match.row);
   return { ...base, row: match.row, value: converted };

@@ -81,8 +81,12 @@ export interface QuantityRow extends RowBase {
   healthKit?: { type: string; units: Record<string, Conversion> };
   googleFit?: { dataTypeName: string; field: number; value: 'fpVal' | 'intVal'; unit: string; conversion: Conversion };
   healthConnect?: HealthConnectField;
-  /** HealthKit `%` written as a percentage (iOS 8/9 exports) instead of a fraction: decided by value range. */
-  percentBy?: 'range';
+  /**
+   * HealthKit `%` is a fraction of 1, but iOS 8/9 exports and some apps wrote percentages: decided by
+   * value range. ≤ 1 is a fraction; from `percentageFrom` up it is a percentage; between the two the
+   * value is neither a plausible fraction nor a plausible percentage and is rejected.
+   */
+  percentBy?: { percentageFrom: number };
 }
 
 export interface ComponentRow {
@@ -257,7 +261,7 @@ export const MAPPING: readonly MappingRow[] = [
     decimals: 1,
     range: { min: 0, minExclusive: true, max: 100 },
     healthKit: { type: 'HKQuantityTypeIdentifierBodyFatPercentage', units: HK_FRACTION },
-    percentBy: 'range',
+    percentBy: { percentageFrom: 2 },
     googleFit: { dataTypeName: 'com.google.body.fat.percentage', field: 0, value: 'fpVal', unit: '%', conversion: SAME },
     healthConnect: { recordType: 'BodyFat', field: 'percentage', units: HC_PERCENT },
   },
@@ -273,7 +277,8 @@ export const MAPPING: readonly MappingRow[] = [
     decimals: 1,
     range: { min: 0, minExclusive: true, max: 100 },
     healthKit: { type: 'HKQuantityTypeIdentifierOxygenSaturation', units: HK_FRACTION },
-    percentBy: 'range',
+    // A saturation below 50 % is not a pulse-oximetry reading; 1.02 is a fraction slightly over 1 (a unit bug).
+    percentBy: { percentageFrom: 50 },
     googleFit: { dataTypeName: 'com.google.oxygen_saturation', field: 0, value: 'fpVal', unit: '%', conversion: SAME },
     healthConnect: { recordType: 'OxygenSaturation', field: 'percentage', units: HC_PERCENT },
   },

@@ -72,7 +72,7 @@ describe('bridges over HTTP with real tokens', function () {
     const res = await push(HK, { samples: [bad[0], fresh, bad[2], good[1], fresh] }).expect(200);
     const body = res.body as BridgeResponse;
     expect(body.outcomes.map((o) => o.status)).to.deep.equal(['rejected', 'created', 'rejected', 'already-present', 'already-present']);
-    expect(body.outcomes[0]!.reason).to.equal('unknown HealthKit type "HKQuantityTypeIdentifierActiveEnergyBurned"');
+    expect(body.outcomes[0]!.reason).to.equal('unknown HealthKit type "HKQuantityTypeIdentifierDietaryCaffeine"');
     expect(body.outcomes[2]!.reason).to.match(/heart rate 320/);
     expect(body.outcomes[4]).to.deep.include({ reason: 'same sample as sample 1 of this push', observation: body.outcomes[1]!.observation });
   });
