@@ -11,7 +11,7 @@
 import sax from 'sax';
 import type { HealthKitSample } from './healthkit.js';
 import { hashUuid } from './identity.js';
-import { rowsForHealthKitType } from './mapping.js';
+import { NOT_MAPPED, rowsForHealthKitType } from './mapping.js';
 
 export type ExportItem =
   | { kind: 'sample'; sample: HealthKitSample }
@@ -100,7 +100,8 @@ export async function* readAppleExport(chunks: AsyncIterable<string>): AsyncGene
         else report(done.broken, done.attrs.type);
         return;
       }
-      const sample = recordSample(done);
+      // Components in older exports have no dates or source of their own: they inherit the correlation's.
+      const sample = recordSample(correlation ? { ...done, attrs: { ...inherited(correlation.attrs), ...done.attrs } } : done);
       if (correlation) correlation.records.push(sample);
       else ready.push(classify(sample));
     } else if (name === 'Correlation' && correlation) {
@@ -121,10 +122,16 @@ export async function* readAppleExport(chunks: AsyncIterable<string>): AsyncGene
   while (ready.length > 0) yield ready.shift()!;
 }
 
+function inherited(attrs: Attrs): Attrs {
+  const out: Attrs = {};
+  for (const k of ['sourceName', 'source', 'sourceVersion', 'device', 'creationDate', 'startDate', 'endDate']) if (attrs[k] !== undefined) out[k] = attrs[k]!;
+  return out;
+}
+
 function classify(sample: HealthKitSample): ExportItem {
   if (rowsForHealthKitType(sample.type).length > 0) return { kind: 'sample', sample };
   const component = sample.type === 'HKQuantityTypeIdentifierBloodPressureSystolic' || sample.type === 'HKQuantityTypeIdentifierBloodPressureDiastolic';
-  return { kind: 'skipped', type: sample.type, why: component ? SKIP_BP_COMPONENT : SKIP_UNMAPPED };
+  return { kind: 'skipped', type: sample.type, why: component ? SKIP_BP_COMPONENT : (NOT_MAPPED[sample.type] ?? SKIP_UNMAPPED) };
 }
 
 /** The attributes a Record has in exports of every version; any other attribute is metadata (iOS 8/9 wrote it so). */

@@ -97,7 +97,9 @@ export function measureHealthKitSample(raw: unknown, index: number, now: Date): 
   }
 
   if (row.kind === 'duration') {
-    const name = typeof s.value === 'number' && Number.isInteger(s.value) ? row.healthKit.rawValues[s.value] : s.value;
+    // Raw values arrive as numbers from apps and as digit strings from older exports (`value="1"`).
+    const raw = typeof s.value === 'string' && /^\d+$/.test(s.value) ? Number(s.value) : s.value;
+    const name = typeof raw === 'number' && Number.isInteger(raw) ? row.healthKit.rawValues[raw] : raw;
     if (typeof name !== 'string') reject(`${type} value must be an HKCategoryValueSleepAnalysis name or raw value, got ${describe(s.value)}`);
     if (row.healthKit.notCounted[name]) reject(`${name} is not counted as sleep duration (${row.healthKit.notCounted[name]})`);
     if (!row.healthKit.counted.includes(name)) reject(`unknown ${type} value ${describe(s.value)}`);
