@@ -9,8 +9,14 @@ import type { BridgeContext, DeviceEntry, MeasuredSample, SourceDescription, Val
 
 const PLATFORM_NAME = { healthkit: 'Apple Health (HealthKit)', 'google-fit': 'Google Fit', 'health-connect': 'Android Health Connect' } as const;
 
-/** Where the Health Connect clientRecordVersion of a stored Observation is kept, for "a higher version updates". */
-export const CLIENT_RECORD_VERSION_URL = 'https://fhir.helsebro.no/StructureDefinition/client-record-version';
+/**
+ * The Health Connect clientRecordVersion of a stored Observation, for "a higher version updates": an
+ * identifier `<client-record key>@<version>` beside the client-record identifier (the server validates
+ * extensions and tag systems against profiles/, which bridges do not own; identifiers are free).
+ */
+export function versionIdentifier(key: string, version: number): { system: string; value: string } {
+  return { system: SID.healthConnectClientRecordVersion, value: `${key}@${version}` };
+}
 /** The standard extension for the body position during the measurement (R4 core extension). */
 const BODY_POSITION_URL = 'http://hl7.org/fhir/StructureDefinition/observation-bodyPosition';
 
@@ -45,7 +51,7 @@ export function buildObservation(sample: MeasuredSample, patientId: string, devi
     performer: [patient],
     device: { reference: device.fullUrl, display: device.appName },
   };
-  if (sample.version) observation.extension = [{ url: CLIENT_RECORD_VERSION_URL, valueInteger: sample.version.value }];
+  if (sample.version) observation.identifier = [...sample.identifiers, versionIdentifier(sample.version.identifier.value!, sample.version.value)];
   // Only the platform's own words are kept: text-only CodeableConcepts, no guessed codes.
   const context = sample.context;
   if (context?.bodyPosition) observation.extension = [...(observation.extension ?? []), { url: BODY_POSITION_URL, valueCodeableConcept: { text: context.bodyPosition } }];

@@ -11,7 +11,7 @@ import type { AccessContext } from '../access/access-context.js';
 import { FhirError, forbidden } from '../fhir/errors.js';
 import { bridgeWriteAccess } from './bridge-access.js';
 import { identifierQuery, SID } from './identity.js';
-import { buildProvenance, CLIENT_RECORD_VERSION_URL } from './resources.js';
+import { buildProvenance } from './resources.js';
 import type { BridgeContext, ConvertedSample, DeviceEntry, ValidSample } from './sample.js';
 
 /** The lead's transaction processor, bound to its repository (`processBundle` in fhir/bundle/transaction.ts). */
@@ -222,7 +222,8 @@ async function storedVersions(processTransaction: ProcessTransaction, samples: V
       const o = e.resource as Observation | undefined;
       const key = o?.identifier?.find((x) => x.system === SID.healthConnectClientRecord)?.value;
       if (!o?.id || !key) continue;
-      const version = o.extension?.find((x) => x.url === CLIENT_RECORD_VERSION_URL)?.valueInteger ?? -1;
+      const tagged = o.identifier?.find((x) => x.system === SID.healthConnectClientRecordVersion)?.value;
+      const version = tagged?.startsWith(`${key}@`) ? Number(tagged.slice(key.length + 1)) : -1;
       found.set(key, { id: o.id, version });
     }
   }
