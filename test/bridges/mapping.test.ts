@@ -12,7 +12,7 @@ import {
 } from '../../src/bridges/mapping.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { mappingTableMarkdown, platformTableMarkdown } from '../../src/bridges/mapping-doc.js';
+import { mappingTableMarkdown, notMappedMarkdown, platformTableMarkdown } from '../../src/bridges/mapping-doc.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { checkPeriod, checkRange, convert, parseInstant, parseNanos, Rejection } from '../../src/bridges/rules.js';
 import { hashUuid, identifierQuery } from '../../src/bridges/identity.js';
@@ -105,6 +105,7 @@ describe('bridge mapping table', () => {
     for (const t of [...HEALTHKIT_TYPES, ...GOOGLE_FIT_TYPES]) expect(md).to.contain(`\`${t}\``);
     expect(md.split('\n').filter((l) => l.startsWith('| Google Fit |'))).to.have.length(GOOGLE_FIT_TYPES.length);
     expect(md.split('\n').filter((l) => l.startsWith('| Health Connect |'))).to.have.length(MAPPING.filter((r) => r.healthConnect).length);
+    expect(/<!-- not-mapped:start -->\n([\s\S]*?)\n<!-- not-mapped:end -->/.exec(doc)?.[1], 'docs/bridges.md not-mapped list').to.equal(notMappedMarkdown());
   });
 });
 
