@@ -270,7 +270,7 @@ function recordTimes(raw: Record<string, unknown>, now: Date): { start: Instant;
  */
 export function hcInstant(raw: unknown, offset: unknown, field: string): Instant {
   const instant = typeof raw === 'number' && Number.isSafeInteger(raw) ? parseInstant(new Date(raw).toISOString(), field) : parseInstant(raw, field);
-  const seconds = offsetSeconds(offset, field.replace(/Time$|^time$/, (m) => (m === 'time' ? 'zoneOffset' : 'ZoneOffset')));
+  const seconds = offsetSeconds(offset, field === 'time' ? 'zoneOffset' : /^(start|end)Time$/.test(field) ? field.replace('Time', 'ZoneOffset') : `zone offset of ${field}`);
   if (seconds === undefined) return instant;
   const local = new Date(instant.ms + seconds * 1000).toISOString().slice(0, 19);
   const fraction = /\.\d+/.exec(instant.fhir.slice(19))?.[0] ?? '';
