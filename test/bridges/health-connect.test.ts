@@ -82,7 +82,12 @@ describe('Health Connect bridge: records → Observations', () => {
     const weight = validOf(all(), 2)[0]!;
     expect(weight.device.resource.manufacturer).to.equal('Withings');
     expect(weight.device.resource.deviceName).to.deep.equal([{ name: 'com.withings.wiscale2', type: 'user-friendly-name' }, { name: 'Body+', type: 'other' }]);
-    expect(weight.observation.identifier!.map((i) => i.system)).to.deep.equal(['https://fhir.helsebro.no/sid/health-connect-record', 'https://fhir.helsebro.no/sid/health-connect-client-record']);
+    expect(weight.observation.identifier!.map((i) => i.system)).to.deep.equal([
+      'https://fhir.helsebro.no/sid/health-connect-record',
+      'https://fhir.helsebro.no/sid/health-connect-client-record',
+      'https://fhir.helsebro.no/sid/health-connect-client-record-version',
+    ]);
+    expect(weight.observation.identifier![2]!.value).to.equal(`${weight.observation.identifier![1]!.value}@1`);
     expect(weight.version?.value).to.equal(1);
   });
 
