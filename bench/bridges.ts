@@ -1,5 +1,6 @@
 /**
- * Bridge benchmark (issue 6 "Speed"): one push of 5,000 HealthKit samples, then the Apple Health
+ * Bridge benchmark (issue 6 "Speed", issue 15): one push of 5,000 HealthKit samples, one push of
+ * 1,000 Health Connect records (BENCH_BRIDGE_HC_RECORDS), then the Apple Health
  * importer on a generated 200,000-record export.xml, run as its own process so its peak memory is
  * its own. Prints samples/s and peak RSS. Called by `bench/run.ts` with a server and a bridge
  * token, or standalone (it then starts helsebro on a fresh database and mints the token):
@@ -42,6 +43,8 @@ export interface BenchBridgesOptions {
   token: string;
   samples?: number;
   records?: number;
+  /** Health Connect records in one push (a HeartRate record holds 5 samples). */
+  healthConnectRecords?: number;
   /** Where the generated export goes (a temporary folder by default, removed afterwards). */
   workDir?: string;
 }
@@ -58,6 +61,7 @@ export interface BridgeBenchRow {
 export interface BenchBridgesResult {
   rows: BridgeBenchRow[];
   push: { samples: number; seconds: number; samplesPerSecond: number; created: number; rejected: number };
+  healthConnect: { records: number; samples: number; seconds: number; samplesPerSecond: number; created: number; rejected: number };
   importer: ImportSummary & { records: number; fileMb: number; seconds: number };
 }
 
@@ -79,6 +83,30 @@ export function syntheticSamples(n: number, end = Date.now() - 3_600_000): Healt
   });
 }
 
+/** `n` plausible Health Connect records of six types; every sixth a HeartRate record with 5 samples. */
+export function syntheticHealthConnectRecords(n: number, end = Date.now() - 3_600_000): Array<Record<string, unknown>> {
+  const origin = { dataOrigin: { packageName: 'no.helsebro.bench' }, device: { manufacturer: 'Bench', model: 'Watch', type: 1 } };
+  return Array.from({ length: n }, (_, i) => {
+    const t = end - (n - i) * 300_000;
+    const at = new Date(t).toISOString();
+    const metadata = { ...origin, id: randomUUID() };
+    switch (i % 6) {
+      case 0:
+        return { recordType: 'HeartRate', startTime: at, endTime: new Date(t + 240_000).toISOString(), startZoneOffset: '+01:00', endZoneOffset: '+01:00', samples: Array.from({ length: 5 }, (_, k) => ({ time: new Date(t + k * 60_000).toISOString(), beatsPerMinute: 55 + ((i + k) % 60) })), metadata };
+      case 1:
+        return { recordType: 'Steps', startTime: at, endTime: new Date(t + 240_000).toISOString(), count: 10 + (i % 800), metadata };
+      case 2:
+        return { recordType: 'Weight', time: at, zoneOffset: '+01:00', weight: { inKilograms: 60 + (i % 20) }, metadata };
+      case 3:
+        return { recordType: 'OxygenSaturation', time: at, zoneOffset: '+01:00', percentage: { value: 93 + (i % 6) }, metadata };
+      case 4:
+        return { recordType: 'BloodPressure', time: at, zoneOffset: '+01:00', systolic: { inMillimetersOfMercury: 110 + (i % 30) }, diastolic: { inMillimetersOfMercury: 70 + (i % 15) }, metadata };
+      default:
+        return { recordType: 'Distance', startTime: at, endTime: new Date(t + 240_000).toISOString(), distance: { inMeters: 100 + (i % 900) }, metadata };
+    }
+  });
+}
+
 export async function benchBridges(opts: BenchBridgesOptions): Promise<BenchBridgesResult> {
   const samples = opts.samples ?? 5000;
   const records = opts.records ?? 200_000;
@@ -94,6 +122,22 @@ export async function benchBridges(opts: BenchBridgesOptions): Promise<BenchBrid
   const push = { samples, seconds, samplesPerSecond: Math.round(samples / seconds), created: out.summary.created, rejected: out.summary.rejected };
   rows.push({ name: `HealthKit push of ${samples} samples (1 request)`, rate: `${push.samplesPerSecond} samples/s`, p50: `${Math.round(seconds * 1000)} ms`, p99: '—', note: `${push.created} created, ${push.rejected} rejected` });
 
+  const hcRecords = opts.healthConnectRecords ?? 1000;
+  const hcBody = JSON.stringify({ records: syntheticHealthConnectRecords(hcRecords) });
+  const t2 = performance.now();
+  const hcRes = await fetch(`${opts.baseUrl}/bridges/health-connect`, { method: 'POST', headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' }, body: hcBody });
+  if (!hcRes.ok) throw new Error(`Health Connect push failed: ${hcRes.status} ${await hcRes.text()}`);
+  const hcOut = (await hcRes.json()) as BridgeResponse;
+  const hcSeconds = (performance.now() - t2) / 1000;
+  const healthConnect = { records: hcRecords, samples: hcOut.summary.received, seconds: hcSeconds, samplesPerSecond: Math.round(hcOut.summary.received / hcSeconds), created: hcOut.summary.created, rejected: hcOut.summary.rejected };
+  rows.push({
+    name: `Health Connect push of ${hcRecords} records, ${healthConnect.samples} samples (1 request)`,
+    rate: `${healthConnect.samplesPerSecond} samples/s (${Math.round(hcRecords / hcSeconds)} records/s)`,
+    p50: `${Math.round(hcSeconds * 1000)} ms`,
+    p99: '—',
+    note: `${healthConnect.created} created, ${healthConnect.rejected} rejected`,
+  });
+
   const file = path.join(workDir, 'export.xml');
   const stats = await writeExport(file, { records, seed: 42 });
   const t1 = performance.now();
@@ -108,7 +152,7 @@ export async function benchBridges(opts: BenchBridgesOptions): Promise<BenchBrid
     note: `importer peak RSS ${importer.peakRssMb} MB; ${importer.created} created, ${importer.rejected} rejected`,
   });
   if (!opts.workDir) fs.rmSync(workDir, { recursive: true, force: true });
-  return { rows, push, importer };
+  return { rows, push, healthConnect, importer };
 }
 
 /** The CLI as a separate process, so the RSS it reports is the importer's alone. */
@@ -164,6 +208,7 @@ async function main(): Promise<void> {
     token,
     samples: Number(process.env.BENCH_BRIDGE_SAMPLES ?? 5000),
     records: Number(process.env.BENCH_BRIDGE_RECORDS ?? 200_000),
+    healthConnectRecords: Number(process.env.BENCH_BRIDGE_HC_RECORDS ?? 1000),
   });
   clearInterval(sampler);
 

@@ -13,6 +13,7 @@ import { expect } from 'chai';
 import type { Express } from 'express';
 import request from 'supertest';
 import { parse } from 'yaml';
+import { MAX_RECORDS_PER_PUSH } from '../src/bridges/health-connect.js';
 import { MAX_SAMPLES_PER_PUSH } from '../src/bridges/healthkit.js';
 import { GOOGLE_FIT_TYPES } from '../src/bridges/mapping.js';
 import { PROJECT_ROOT } from '../src/paths.js';
@@ -152,11 +153,12 @@ describe('openapi.yaml', function () {
     it('the documented push limit is the server’s', () => {
       expect((doc.components.schemas.HealthKitPush!.properties as Record<string, { maxItems: number }>).samples!.maxItems).to.equal(MAX_SAMPLES_PER_PUSH);
       expect((doc.components.schemas.GoogleFitDataset!.properties as Record<string, { maxItems: number }>).point!.maxItems).to.equal(MAX_SAMPLES_PER_PUSH);
+      expect((doc.components.schemas.HealthConnectPush!.properties as Record<string, { maxItems: number }>).records!.maxItems).to.equal(MAX_RECORDS_PER_PUSH);
       const described = (doc.components.schemas.GoogleFitPoint!.properties as Record<string, { description: string }>).dataTypeName!.description;
       for (const t of GOOGLE_FIT_TYPES) expect(described, t).to.include(t);
     });
 
-    for (const [route, schema] of [['/bridges/healthkit', 'HealthKitPush'], ['/bridges/google-fit', 'GoogleFitDataset']] as const) {
+    for (const [route, schema] of [['/bridges/healthkit', 'HealthKitPush'], ['/bridges/google-fit', 'GoogleFitPush'], ['/bridges/health-connect', 'HealthConnectPush']] as const) {
       it(`every documented example of POST ${route} matches its schema and is accepted by the server; a re-push is already present`, async () => {
         const content = doc.paths[route]!.post!.requestBody!.content!['application/json']!;
         const examples = Object.entries(content.examples ?? {});

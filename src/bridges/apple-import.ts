@@ -44,6 +44,9 @@ export interface ImportSummary extends ImportProgress {
   notImported: Record<string, number>;
   rejectedByType: Record<string, number>;
   rejectedExamples: Array<{ type: string; startDate: string; reason: string }>;
+  /** Malformed elements in export.xml (not imported), and the first of them with line and parser error. */
+  malformed: number;
+  malformedExamples: Array<{ line: number; error: string; type?: string }>;
   batches: number;
   samplesPerSecond: number;
   peakRssMb: number;
@@ -83,6 +86,8 @@ export async function importAppleHealth(opts: ImportOptions): Promise<ImportSumm
     notImported: {},
     rejectedByType: {},
     rejectedExamples: [],
+    malformed: 0,
+    malformedExamples: [],
     batches: 0,
     samplesPerSecond: 0,
     peakRssMb: 0,
@@ -122,6 +127,11 @@ export async function importAppleHealth(opts: ImportOptions): Promise<ImportSumm
     let batchStart = skip;
     for await (const item of readAppleExport(stream)) {
       if (failure) break;
+      if (item.kind === 'malformed') {
+        s.malformed++;
+        if (s.malformedExamples.length < MAX_EXAMPLES) s.malformedExamples.push({ line: item.line, error: item.error, ...(item.type ? { type: item.type } : {}) });
+        continue;
+      }
       if (item.kind === 'skipped') {
         const key = `${item.type}: ${item.why}`;
         s.notImported[key] = (s.notImported[key] ?? 0) + 1;

@@ -107,11 +107,11 @@ function element(i: number, t: number, rnd: () => number): { xml: string; mapped
     case 12:
       return { xml: record('HKQuantityTypeIdentifierHeight', { unit: 'cm', value: '168', start: t, end: t, source: 'Health' }) + record('HKQuantityTypeIdentifierBodyMassIndex', { unit: 'count', value: r(22, 26, 1), start: t, end: t, source: 'Withings' }), mapped: true, correlation: false };
     case 13:
-      return { xml: record('HKQuantityTypeIdentifierActiveEnergyBurned', { unit: 'kcal', value: r(1, 30, 2), start: t, end: t + 300_000, source: watch, device: true }), mapped: false, correlation: false };
+      return { xml: record('HKQuantityTypeIdentifierFlightsClimbed', { unit: 'count', value: r(1, 4), start: t, end: t + 300_000, source: watch, device: true }), mapped: false, correlation: false };
     case 14:
       return { xml: record('HKCategoryTypeIdentifierSleepAnalysis', { value: 'HKCategoryValueSleepAnalysisInBed', start: t, end: t + 1_800_000, source: watch, device: true }), mapped: true, correlation: false };
     default:
-      return { xml: record('HKQuantityTypeIdentifierDistanceWalkingRunning', { unit: 'km', value: r(0.01, 0.8, 3), start: t, end: t + 600_000, source: 'Kari’s iPhone' }), mapped: false, correlation: false };
+      return { xml: record('HKQuantityTypeIdentifierDistanceWalkingRunning', { unit: 'km', value: r(0.01, 0.8, 3), start: t, end: t + 600_000, source: 'Kari’s iPhone' }), mapped: true, correlation: false };
   }
 }
 

@@ -3,10 +3,15 @@
  * (https://developers.google.com/fit/rest/v1/reference/users/dataSources/datasets):
  *   { "dataSourceId", "point": [ { "dataTypeName", "startTimeNanos", "endTimeNanos",
  *                                   "value": [ { "fpVal" | "intVal" } ], "originDataSourceId"? } ] }
+ * or a `users.dataset:aggregate` response (issue 15 §2), the way most apps read Fit data:
+ *   { "bucket": [ { "startTimeMillis", "endTimeMillis", "dataset": [ { "dataSourceId", "point": [ … ] } ] } ] }
+ * whose points span their bucket (a daily step total becomes one step Observation over that day).
  * A point has no id of its own; its key is dataSourceId + dataTypeName + start + end nanos.
+ * Google Fit is kept for the data people already have: its APIs are being shut down, and Health
+ * Connect (`health-connect.ts`) is its successor on Android.
  */
 import { FhirError, badRequest } from '../fhir/errors.js';
-import { rowForGoogleFitType, type Conversion, type Range, type Ucum } from './mapping.js';
+import { NOT_MAPPED, rowForGoogleFitType, type Conversion, type Range, type Ucum } from './mapping.js';
 import { SID, googleFitPointKey } from './identity.js';
 import { toValidSample } from './resources.js';
 import { checkPeriod, checkRange, convert, describe, parseNanos, reject, Rejection, requireString } from './rules.js';
@@ -35,23 +40,52 @@ export interface GoogleFitDataset {
   maxEndTimeNs?: string;
 }
 
-export function googleFitPoints(body: unknown): { dataSourceId: string; points: unknown[] } {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The body must be a Google Fit dataset { "dataSourceId", "point": [...] }', 'dataSourceId');
+/** Every point of the push with the data stream it belongs to, in order: a dataset's, or all buckets' datasets'. */
+export function googleFitPoints(body: unknown): Array<{ dataSourceId: string; point: unknown }> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The body must be a Google Fit dataset { "dataSourceId", "point": [...] } or a dataset:aggregate response { "bucket": [...] }', 'dataSourceId');
+  const b = body as { dataSourceId?: unknown; point?: unknown; bucket?: unknown };
+  if (b.bucket !== undefined) return aggregatePoints(b.bucket);
+  const datasetPoints = dataset(body, 'dataSourceId', 'point');
+  return datasetPoints.points.map((point) => ({ dataSourceId: datasetPoints.dataSourceId, point }));
+}
+
+function dataset(body: unknown, at: string, pointAt: string): { dataSourceId: string; points: unknown[] } {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest(`${at.replace(/\.dataSourceId$/, '')} must be a dataset object`, at);
   const { dataSourceId, point } = body as { dataSourceId?: unknown; point?: unknown };
-  if (typeof dataSourceId !== 'string' || dataSourceId.trim() === '') throw badRequest('"dataSourceId" is required (the Google Fit data stream id)', 'dataSourceId');
-  if (!Array.isArray(point)) throw badRequest('"point" must be an array of Google Fit data points', 'point');
-  if (point.length > MAX_SAMPLES_PER_PUSH) throw new FhirError(413, { code: 'too-costly', diagnostics: `At most ${MAX_SAMPLES_PER_PUSH} points per push; got ${point.length}`, expression: ['point'] });
+  if (typeof dataSourceId !== 'string' || dataSourceId.trim() === '') throw badRequest(`"${at}" is required (the Google Fit data stream id)`, at);
+  if (!Array.isArray(point)) throw badRequest(`"${pointAt}" must be an array of Google Fit data points`, pointAt);
+  if (point.length > MAX_SAMPLES_PER_PUSH) throw tooMany(point.length);
   return { dataSourceId, points: point };
 }
 
+/** `bucket[].dataset[].point[]`; empty buckets, datasets without points and an empty `bucket` are fine. */
+function aggregatePoints(buckets: unknown): Array<{ dataSourceId: string; point: unknown }> {
+  if (!Array.isArray(buckets)) throw badRequest('"bucket" must be an array of aggregate buckets', 'bucket');
+  const out: Array<{ dataSourceId: string; point: unknown }> = [];
+  buckets.forEach((bucket, i) => {
+    if (!bucket || typeof bucket !== 'object' || Array.isArray(bucket)) throw badRequest(`bucket[${i}] must be an object`, `bucket[${i}]`);
+    const datasets = (bucket as { dataset?: unknown }).dataset ?? [];
+    if (!Array.isArray(datasets)) throw badRequest(`bucket[${i}].dataset must be an array`, `bucket[${i}].dataset`);
+    datasets.forEach((d, j) => {
+      const { dataSourceId, points } = dataset(d, `bucket[${i}].dataset[${j}].dataSourceId`, `bucket[${i}].dataset[${j}].point`);
+      if (out.length + points.length > MAX_SAMPLES_PER_PUSH) throw tooMany(out.length + points.length);
+      for (const point of points) out.push({ dataSourceId, point });
+    });
+  });
+  return out;
+}
+
+function tooMany(n: number): FhirError {
+  return new FhirError(413, { code: 'too-costly', diagnostics: `At most ${MAX_SAMPLES_PER_PUSH} points per push; got ${n}`, expression: ['point'] });
+}
+
 export function convertGoogleFit(body: unknown, ctx: BridgeContext): ConvertedSample[] {
-  const { dataSourceId, points } = googleFitPoints(body);
   return markDuplicates(
-    points.map((raw, index): ConvertedSample => {
+    googleFitPoints(body).map(({ dataSourceId, point }, index): ConvertedSample => {
       try {
-        return toValidSample(measureGoogleFitPoint(dataSourceId, raw, index, ctx.now), ctx);
+        return toValidSample(measureGoogleFitPoint(dataSourceId, point, index, ctx.now), ctx);
       } catch (err) {
-        if (err instanceof Rejection) return { index, id: tryPointKey(dataSourceId, raw), status: 'rejected', reason: err.message };
+        if (err instanceof Rejection) return { index, id: tryPointKey(dataSourceId, point), status: 'rejected', reason: err.message };
         throw err;
       }
     }),
@@ -66,7 +100,10 @@ export function measureGoogleFitPoint(dataSourceId: string, raw: unknown, index:
   const end = parseNanos(p.endTimeNanos, 'endTimeNanos');
   const key = googleFitPointKey(dataSourceId, type, start.nanos, end.nanos);
   const row = rowForGoogleFitType(type);
-  if (!row) reject(`unknown Google Fit data type "${type}"`);
+  if (!row && type.endsWith('.summary')) {
+    reject(`${type} is an aggregated summary (average, maximum, minimum over the bucket); it has no documented LOINC meaning as a measurement, so it is not imported`);
+  }
+  if (!row) reject(NOT_MAPPED[type] ? `${type}: ${NOT_MAPPED[type]}` : `unknown Google Fit data type "${type}"`);
   checkPeriod(start.instant, end.instant, now);
   const values = Array.isArray(p.value) ? (p.value as unknown[]) : reject(`value must be an array, got ${describe(p.value)}`);
   const origin = typeof p.originDataSourceId === 'string' && p.originDataSourceId ? p.originDataSourceId : dataSourceId;

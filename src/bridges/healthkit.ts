@@ -88,15 +88,18 @@ export function measureHealthKitSample(raw: unknown, index: number, now: Date): 
 
   if (row.kind === 'panel') {
     if (!Array.isArray(s.objects)) reject(`${type} needs its systolic and diastolic samples in "objects"`);
-    const components = row.components.map((c) => measureComponent(c, s.objects as unknown[], type));
+    // Real bridges send components without uuid, dates or sourceName: they inherit the correlation's.
+    const components = row.components.map((c) => measureComponent(c, s.objects as unknown[], type, uuid));
     const [systolic, diastolic] = components;
     if (diastolic!.value >= systolic!.value) reject(`diastolic ${diastolic!.value} mm[Hg] is not below systolic ${systolic!.value} mm[Hg]`);
-    const extra = components.map((c) => ({ system: SID.healthKitUuid, value: c.uuid }));
+    const extra = components.flatMap((c) => (c.uuid ? [{ system: SID.healthKitUuid, value: c.uuid }] : []));
     return { ...base, identifiers: [base.identifiers[0], ...extra], row, components: components.map(({ row: r, value }) => ({ row: r, value })) };
   }
 
   if (row.kind === 'duration') {
-    const name = typeof s.value === 'number' && Number.isInteger(s.value) ? row.healthKit.rawValues[s.value] : s.value;
+    // Raw values arrive as numbers from apps and as digit strings from older exports (`value="1"`).
+    const raw = typeof s.value === 'string' && /^\d+$/.test(s.value) ? Number(s.value) : s.value;
+    const name = typeof raw === 'number' && Number.isInteger(raw) ? row.healthKit.rawValues[raw] : raw;
     if (typeof name !== 'string') reject(`${type} value must be an HKCategoryValueSleepAnalysis name or raw value, got ${describe(s.value)}`);
     if (row.healthKit.notCounted[name]) reject(`${name} is not counted as sleep duration (${row.healthKit.notCounted[name]})`);
     if (!row.healthKit.counted.includes(name)) reject(`unknown ${type} value ${describe(s.value)}`);
@@ -109,20 +112,32 @@ export function measureHealthKitSample(raw: unknown, index: number, now: Date): 
   const unit = normalizeHealthKitUnit(requireString(s.unit, 'unit'));
   const match = rows.flatMap((r) => (r.kind === 'quantity' && r.healthKit?.units[unit] ? [{ row: r, conversion: r.healthKit.units[unit]! }] : []))[0];
   if (!match) reject(`unit "${s.unit}" is not convertible for ${type} (accepted: ${acceptedUnits(rows as QuantityRow[]).join(', ')})`);
+  // `%` rows: HealthKit writes fractions (0.97), but iOS 8/9 exports and some apps wrote percentages
+  // (97). A value above 1 cannot be a fraction of a plausible measurement, so it is read as a percentage.
+  const percentBy = unit === '%' ? match.row.percentBy : undefined;
+  if (percentBy && value > 1) {
+    const label = match.row.text.toLowerCase();
+    if (value < percentBy.percentageFrom) {
+      reject(`${label} ${value} % is neither a fraction of 1 (≤ 1, as HealthKit writes it) nor a plausible percentage (≥ ${percentBy.percentageFrom} %)`);
+    }
+    const converted = convertChecked(label, value, { scale: 1 }, match.row);
+    return { ...base, row: match.row, value: converted, note: `${label} ${value} read as a percentage (HealthKit % values ≤ 1 are fractions of 1; from ${percentBy.percentageFrom} up, percentages)` };
+  }
   const converted = convertChecked(match.row.text.toLowerCase(), value, match.conversion, match.row);
   return { ...base, row: match.row, value: converted };
 }
 
-function measureComponent(row: ComponentRow, objects: unknown[], correlationType: string): { row: ComponentRow; value: number; uuid: string } {
+function measureComponent(row: ComponentRow, objects: unknown[], correlationType: string, correlationUuid: string): { row: ComponentRow; value: number; uuid?: string } {
   const found = objects.filter((o) => (o as { type?: unknown } | null)?.type === row.healthKit.type);
   if (found.length !== 1) reject(`${correlationType} needs exactly one ${row.healthKit.type} in "objects", found ${found.length}`);
   const o = found[0] as Record<string, unknown>;
-  if (!isUuid(o.uuid)) reject(`objects ${row.healthKit.type} uuid must be a UUID, got ${describe(o.uuid)}`);
+  if (o.uuid !== undefined && o.uuid !== null && !isUuid(o.uuid)) reject(`objects ${row.healthKit.type} uuid must be a UUID, got ${describe(o.uuid)}`);
+  const uuid = isUuid(o.uuid) && o.uuid.toLowerCase() !== correlationUuid ? o.uuid.toLowerCase() : undefined;
   const value = requireNumber(o.value, `${row.key} value`);
   const unit = requireString(o.unit, `${row.key} unit`);
   const conversion = row.healthKit.units[unit];
   if (!conversion) reject(`unit "${unit}" is not convertible for ${row.healthKit.type} (accepted: ${Object.keys(row.healthKit.units).join(', ')})`);
-  return { row, value: convertChecked(row.text.toLowerCase(), value, conversion, row), uuid: o.uuid.toLowerCase() };
+  return { row, value: convertChecked(row.text.toLowerCase(), value, conversion, row), ...(uuid ? { uuid } : {}) };
 }
 
 function convertChecked(label: string, value: number, conversion: Conversion, row: Pick<QuantityRow, 'decimals' | 'range' | 'ucum'>): number {
@@ -137,7 +152,8 @@ function acceptedUnits(rows: QuantityRow[]): string[] {
 }
 
 function healthKitSource(s: Record<string, unknown>): SourceDescription {
-  const appName = requireString(s.sourceName, 'sourceName').trim();
+  // iOS 8/9 exports name the app `source`, later ones `sourceName`.
+  const appName = requireString(s.sourceName ?? s.source, 'sourceName').trim();
   if (s.device !== undefined && s.device !== null && typeof s.device !== 'string' && !isPlainObject(s.device)) reject(`device must be an object or the export's HKDevice string, got ${describe(s.device)}`);
   const device = typeof s.device === 'string' ? parseHealthKitDeviceString(s.device) : isPlainObject(s.device) ? pickDevice(s.device) : {};
   return {

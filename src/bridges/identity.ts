@@ -9,6 +9,12 @@ export const SID = {
   healthKitUuid: 'https://fhir.helsebro.no/sid/healthkit-uuid',
   googleFitPoint: 'https://fhir.helsebro.no/sid/google-fit-point',
   googleFitDataSource: 'https://fhir.helsebro.no/sid/google-fit-data-source',
+  /** Health Connect `metadata.id` (the record id Health Connect assigns). */
+  healthConnectRecord: 'https://fhir.helsebro.no/sid/health-connect-record',
+  /** SHA-256 of the writing app's package, record type and `metadata.clientRecordId`. */
+  healthConnectClientRecord: 'https://fhir.helsebro.no/sid/health-connect-client-record',
+  /** `<client-record key>@<clientRecordVersion>`: which version of the record the Observation holds. */
+  healthConnectClientRecordVersion: 'https://fhir.helsebro.no/sid/health-connect-client-record-version',
   bridgeDevice: 'https://fhir.helsebro.no/sid/bridge-device',
   /** One push of samples from one source (Provenance.entity, role source). */
   bridgePush: 'https://fhir.helsebro.no/sid/bridge-push',

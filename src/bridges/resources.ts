@@ -7,7 +7,18 @@ import { CATEGORY_DISPLAY, OBSERVATION_CATEGORY, UCUM, type Ucum } from './mappi
 import { hashParts, hashUuid, SID } from './identity.js';
 import type { BridgeContext, DeviceEntry, MeasuredSample, SourceDescription, ValidSample } from './sample.js';
 
-const PLATFORM_NAME = { healthkit: 'Apple Health (HealthKit)', 'google-fit': 'Google Fit' } as const;
+const PLATFORM_NAME = { healthkit: 'Apple Health (HealthKit)', 'google-fit': 'Google Fit', 'health-connect': 'Android Health Connect' } as const;
+
+/**
+ * The Health Connect clientRecordVersion of a stored Observation, for "a higher version updates": an
+ * identifier `<client-record key>@<version>` beside the client-record identifier (the server validates
+ * extensions and tag systems against profiles/, which bridges do not own; identifiers are free).
+ */
+export function versionIdentifier(key: string, version: number): { system: string; value: string } {
+  return { system: SID.healthConnectClientRecordVersion, value: `${key}@${version}` };
+}
+/** The standard extension for the body position during the measurement (R4 core extension). */
+const BODY_POSITION_URL = 'http://hl7.org/fhir/StructureDefinition/observation-bodyPosition';
 
 export function toValidSample(sample: MeasuredSample, ctx: BridgeContext): ValidSample {
   const device = deviceEntry(sample.source, ctx.patientId);
@@ -19,6 +30,10 @@ export function toValidSample(sample: MeasuredSample, ctx: BridgeContext): Valid
     observation: buildObservation(sample, ctx.patientId, device),
     observationFullUrl: `urn:uuid:${hashUuid('observation', ctx.patientId, id.system!, id.value!)}`,
     device,
+    ...(sample.note ? { note: sample.note } : {}),
+    ...(sample.version ? { version: sample.version } : {}),
+    ...(sample.record !== undefined ? { record: sample.record } : {}),
+    ...(sample.part !== undefined ? { part: sample.part } : {}),
   };
 }
 
@@ -36,6 +51,12 @@ export function buildObservation(sample: MeasuredSample, patientId: string, devi
     performer: [patient],
     device: { reference: device.fullUrl, display: device.appName },
   };
+  if (sample.version) observation.identifier = [...sample.identifiers, versionIdentifier(sample.version.identifier.value!, sample.version.value)];
+  // Only the platform's own words are kept: text-only CodeableConcepts, no guessed codes.
+  const context = sample.context;
+  if (context?.bodyPosition) observation.extension = [...(observation.extension ?? []), { url: BODY_POSITION_URL, valueCodeableConcept: { text: context.bodyPosition } }];
+  if (context?.bodySite) observation.bodySite = { text: context.bodySite };
+  if (context?.notes?.length) observation.note = context.notes.map((text) => ({ text }));
   const spansTime = sample.start.ms !== sample.end.ms;
   if (row.effective === 'period' || spansTime) observation.effectivePeriod = { start: sample.start.fhir, end: sample.end.fhir };
   else observation.effectiveDateTime = sample.start.fhir;

@@ -50,6 +50,8 @@ export interface Instant {
 const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 /** Apple Health's export.xml writes `2023-01-15 08:30:00 +0100`. */
 const APPLE_EXPORT = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) ([+-]\d{4})$/;
+/** iOS 8/9 exports write compact dates: `20151107171924+0100`. */
+const APPLE_COMPACT = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([+-]\d{4})$/;
 
 /**
  * Parses a sample time. A time zone is required: a FHIR dateTime with a time must carry one
@@ -63,7 +65,7 @@ export function parseInstant(raw: unknown, field: string): Instant {
   if (m) {
     fraction = m[7] ?? '';
     parts = [m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6] ?? '00', normalizeZone(m[8]!)];
-  } else if ((m = APPLE_EXPORT.exec(raw))) {
+  } else if ((m = APPLE_EXPORT.exec(raw) ?? APPLE_COMPACT.exec(raw))) {
     parts = [m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, normalizeZone(m[7]!)];
   } else {
     reject(`${field} "${raw.slice(0, 40)}" is not a date-time with a time zone (e.g. 2024-05-01T08:30:00+02:00)`);

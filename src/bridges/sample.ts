@@ -6,14 +6,14 @@ import type { Device, Identifier, Observation } from 'fhir/r4';
 import type { ComponentRow, MappingRow } from './mapping.js';
 import type { Instant } from './rules.js';
 
-export type Platform = 'healthkit' | 'google-fit';
+export type Platform = 'healthkit' | 'google-fit' | 'health-connect';
 
 /** The app (and physical device, when known) a sample came from; one Device per patient and source. */
 export interface SourceDescription {
   platform: Platform;
   /** Parts that identify the source; hashed with the patient id into the Device identifier. */
   identity: readonly string[];
-  /** The app as the user knows it: HealthKit `sourceName`, Google Fit application package. */
+  /** The app as the user knows it: HealthKit `sourceName`, Google Fit / Health Connect application package. */
   appName: string;
   deviceName?: string;
   manufacturer?: string;
@@ -37,6 +37,15 @@ export interface MeasuredSample {
   /** Panel rows: one value per component row, in the component's UCUM unit. */
   components?: Array<{ row: ComponentRow; value: number }>;
   source: SourceDescription;
+  /** Where and how it was measured, as the platform said it (no code invented): Observation.bodySite, bodyPosition, note. */
+  context?: { bodySite?: string; bodyPosition?: string; notes?: string[] };
+  /** A decision the converter took that the sender should know about (e.g. how a `%` value was read). */
+  note?: string;
+  /** Health Connect clientRecordId + clientRecordVersion: a higher version replaces the stored Observation. */
+  version?: { identifier: Identifier; value: number };
+  /** Health Connect: the record's position in `records` and the sample's position inside it (series, sleep stages). */
+  record?: number;
+  part?: number;
 }
 
 /** Who the samples are for and when they arrived; the patient always comes from the token. */
@@ -62,6 +71,10 @@ export interface ValidSample {
   observation: Observation;
   observationFullUrl: string;
   device: DeviceEntry;
+  note?: string;
+  version?: MeasuredSample['version'];
+  record?: number;
+  part?: number;
 }
 
 export interface RejectedSample {
@@ -69,6 +82,8 @@ export interface RejectedSample {
   id?: string;
   status: 'rejected';
   reason: string;
+  record?: number;
+  part?: number;
 }
 
 /** The same sample sent twice in one push: stored once, reported like the first. */
@@ -77,6 +92,8 @@ export interface DuplicateSample {
   id: string;
   status: 'duplicate';
   of: number;
+  record?: number;
+  part?: number;
 }
 
 export type ConvertedSample = ValidSample | RejectedSample | DuplicateSample;
@@ -88,7 +105,8 @@ export type ConvertedSample = ValidSample | RejectedSample | DuplicateSample;
  */
 export function markDuplicates(samples: ConvertedSample[]): ConvertedSample[] {
   const first = new Map<string, ValidSample>();
-  return samples.map((s) => {
+  const replaced = new Map<number, ConvertedSample>();
+  const marked = samples.map((s): ConvertedSample => {
     if (s.status !== 'valid') return s;
     const key = conditionalKey(s.observation);
     const earlier = first.get(key);
@@ -96,9 +114,22 @@ export function markDuplicates(samples: ConvertedSample[]): ConvertedSample[] {
       first.set(key, s);
       return s;
     }
-    if (JSON.stringify(earlier.observation) === JSON.stringify(s.observation)) return { index: s.index, id: s.id, status: 'duplicate', of: earlier.index };
-    return { index: s.index, id: s.id, status: 'rejected', reason: `sample id ${s.id} was also sent as sample ${earlier.index} with different content` };
+    const where = position(s);
+    if (JSON.stringify(earlier.observation) === JSON.stringify(s.observation)) return { index: s.index, id: s.id, status: 'duplicate', of: earlier.index, ...where };
+    // A newer version of a Health Connect record in the same push replaces the older one.
+    if (s.version && earlier.version && s.version.value !== earlier.version.value) {
+      const [newer, older] = s.version.value > earlier.version.value ? [s, earlier] : [earlier, s];
+      first.set(key, newer);
+      replaced.set(older.index, { index: older.index, id: older.id, status: 'duplicate', of: newer.index, ...position(older) });
+      return newer === s ? s : replaced.get(older.index)!;
+    }
+    return { index: s.index, id: s.id, status: 'rejected', reason: `sample id ${s.id} was also sent as sample ${earlier.index} with different content`, ...where };
   });
+  return replaced.size === 0 ? marked : marked.map((s) => replaced.get(s.index) ?? s);
+}
+
+function position(s: ValidSample): { record?: number; part?: number } {
+  return { ...(s.record !== undefined ? { record: s.record } : {}), ...(s.part !== undefined ? { part: s.part } : {}) };
 }
 
 function conditionalKey(observation: Observation): string {

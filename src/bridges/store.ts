@@ -6,19 +6,19 @@
  * rejected with the server's reason and the rest are written again without it: valid samples are
  * stored even when others are not, and nothing is dropped silently.
  */
-import type { Bundle, BundleEntry, Identifier } from 'fhir/r4';
+import type { Bundle, BundleEntry, Identifier, Observation, Resource } from 'fhir/r4';
 import type { AccessContext } from '../access/access-context.js';
 import { withWriteLog } from '../audit/write-log.js';
-import { FhirError } from '../fhir/errors.js';
+import { FhirError, forbidden } from '../fhir/errors.js';
 import { bridgeWriteAccess } from './bridge-access.js';
-import { identifierQuery } from './identity.js';
+import { identifierQuery, SID } from './identity.js';
 import { buildProvenance } from './resources.js';
 import type { BridgeContext, ConvertedSample, DeviceEntry, ValidSample } from './sample.js';
 
 /** The lead's transaction processor, bound to its repository (`processBundle` in fhir/bundle/transaction.ts). */
 export type ProcessTransaction = (bundle: Bundle, access: AccessContext) => Promise<Bundle>;
 
-export type OutcomeStatus = 'created' | 'already-present' | 'rejected';
+export type OutcomeStatus = 'created' | 'updated' | 'already-present' | 'rejected';
 
 export interface SampleOutcome {
   /** Position of the sample in the pushed array. */
@@ -29,6 +29,11 @@ export interface SampleOutcome {
   reason?: string;
   /** `Observation/<id>` of the stored Observation (never its content: a bridge cannot read). */
   observation?: string;
+  /** A decision taken while converting that the sender should know (e.g. how a `%` value was read). */
+  note?: string;
+  /** Health Connect: the record's position in `records`, and the sample's or stage's position inside it. */
+  record?: number;
+  part?: number;
 }
 
 /** Each retry removes at least one refused sample; a batch the server refuses wholesale is an error. */
@@ -60,16 +65,30 @@ async function onePushAtATime<T>(patientId: string, fn: () => Promise<T>): Promi
 }
 
 async function storeNow(processTransaction: ProcessTransaction, samples: ConvertedSample[], ctx: BridgeContext, actor: string | null, logWith?: AccessContext): Promise<SampleOutcome[]> {
-  const access = withWriteLog(bridgeWriteAccess(ctx.patientId, actor), logWith);
+  const base = withWriteLog(bridgeWriteAccess(ctx.patientId, actor), logWith);
+  const access = samples.some((s) => s.status === 'valid' && s.version) ? withVersionedUpdates(base) : base;
   const outcomes = new Map<number, SampleOutcome>();
-  for (const s of samples) if (s.status === 'rejected') outcomes.set(s.index, { index: s.index, ...(s.id ? { id: s.id } : {}), status: 'rejected', reason: s.reason });
+  for (const s of samples) if (s.status === 'rejected') outcomes.set(s.index, { index: s.index, ...(s.id ? { id: s.id } : {}), ...where(s), status: 'rejected', reason: s.reason });
 
   let pending = samples.filter((s): s is ValidSample => s.status === 'valid');
+  // Health Connect clientRecordVersion: a higher version replaces the stored Observation, the same or a lower one is already present.
+  const stored = await storedVersions(processTransaction, pending, access);
+  const updates = new Map<ValidSample, string>();
+  pending = pending.filter((s) => {
+    const existing = s.version && stored.get(s.version.identifier.value!);
+    if (!existing) return true;
+    if (s.version!.value > existing.version) {
+      updates.set(s, existing.id);
+      return true;
+    }
+    outcomes.set(s.index, { index: s.index, id: s.id, ...where(s), status: 'already-present', reason: `clientRecordVersion ${s.version!.value} is not newer than the stored version ${existing.version}`, observation: `Observation/${existing.id}` });
+    return false;
+  });
   for (let attempt = 0; pending.length > 0; attempt++) {
-    const plan = planTransaction(pending, ctx);
+    const plan = planTransaction(pending, ctx, updates);
     try {
       const response = await processTransaction(plan.bundle, access);
-      for (const [entryIndex, sample] of plan.sampleAt) outcomes.set(sample.index, outcomeOf(sample, response.entry?.[entryIndex]));
+      for (const [entryIndex, sample] of plan.sampleAt) outcomes.set(sample.index, outcomeOf(sample, response.entry?.[entryIndex], updates.has(sample)));
       break;
     } catch (err) {
       const refused = attempt < MAX_RETRIES ? refusedEntry(err, plan) : null;
@@ -79,8 +98,8 @@ async function storeNow(processTransaction: ProcessTransaction, samples: Convert
       for (const s of refused.samples) {
         // 412 on an Observation: its identifier already matches more than one stored Observation.
         outcomes.set(s.index, status === 412 && refused.kind === 'observation'
-          ? { index: s.index, id: s.id, status: 'already-present', reason: `already stored more than once (${detail})` }
-          : { index: s.index, id: s.id, status: 'rejected', reason: `not stored: ${detail}` });
+          ? { index: s.index, id: s.id, ...where(s), status: 'already-present', reason: `already stored more than once (${detail})` }
+          : { index: s.index, id: s.id, ...where(s), status: 'rejected', reason: `not stored: ${detail}` });
       }
       pending = pending.filter((s) => !refused.samples.includes(s));
     }
@@ -91,8 +110,8 @@ async function storeNow(processTransaction: ProcessTransaction, samples: Convert
     if (s.status !== 'duplicate') continue;
     const first = outcomes.get(s.of)!;
     outcomes.set(s.index, first.status === 'rejected'
-      ? { index: s.index, id: s.id, status: 'rejected', reason: first.reason }
-      : { index: s.index, id: s.id, status: 'already-present', reason: `same sample as sample ${s.of} of this push`, observation: first.observation });
+      ? { index: s.index, id: s.id, ...where(s), status: 'rejected', reason: first.reason }
+      : { index: s.index, id: s.id, ...where(s), status: 'already-present', reason: `same sample as sample ${s.of} of this push`, observation: first.observation });
   }
   return samples.map((s) => outcomes.get(s.index)!);
 }
@@ -105,7 +124,7 @@ interface Plan {
   deviceAt: Map<number, ValidSample[]>;
 }
 
-export function planTransaction(samples: ValidSample[], ctx: BridgeContext): Plan {
+export function planTransaction(samples: ValidSample[], ctx: BridgeContext, updates: ReadonlyMap<ValidSample, string> = new Map()): Plan {
   const entries: BundleEntry[] = [];
   const sampleAt = new Map<number, ValidSample>();
   const deviceAt = new Map<number, ValidSample[]>();
@@ -121,7 +140,8 @@ export function planTransaction(samples: ValidSample[], ctx: BridgeContext): Pla
   }
   for (const s of samples) {
     sampleAt.set(entries.length, s);
-    entries.push(conditionalCreate(s.observationFullUrl, s.observation, s.observation.identifier![0]!));
+    const id = updates.get(s);
+    entries.push(id ? { fullUrl: s.observationFullUrl, resource: { ...s.observation, id }, request: { method: 'PUT', url: `Observation/${id}` } } : conditionalCreate(s.observationFullUrl, s.observation, s.observation.identifier![0]!));
   }
   for (const { device, samples: group } of byDevice.values()) {
     const provenance = buildProvenance(ctx, device, group.map((s) => ({ fullUrl: s.observationFullUrl, identifier: s.observation.identifier![0]! })));
@@ -138,12 +158,13 @@ function conditionalCreate(fullUrl: string, resource: NonNullable<BundleEntry['r
   return { fullUrl, resource, request: { method: 'POST', url: resource.resourceType, ifNoneExist: identifierQuery(identifier.system!, identifier.value!) } };
 }
 
-function outcomeOf(sample: ValidSample, entry: BundleEntry | undefined): SampleOutcome {
+function outcomeOf(sample: ValidSample, entry: BundleEntry | undefined, update: boolean): SampleOutcome {
   const status = entry?.response?.status ?? '';
   const location = entry?.response?.location ?? '';
   const observation = /^Observation\/[^/]+/.exec(location)?.[0];
-  if (status.startsWith('201')) return { index: sample.index, id: sample.id, status: 'created', observation };
-  if (status.startsWith('200')) return { index: sample.index, id: sample.id, status: 'already-present', observation };
+  const base = { index: sample.index, id: sample.id, ...where(sample), ...(sample.note ? { note: sample.note } : {}) };
+  if (status.startsWith('201')) return { ...base, status: 'created', observation };
+  if (status.startsWith('200')) return { ...base, status: update ? 'updated' : 'already-present', observation };
   // A transaction either answers every entry or fails as a whole; anything else is a server fault.
   throw new Error(`Unexpected transaction response status "${status}" for sample ${sample.index}`);
 }
@@ -162,4 +183,52 @@ function refusedEntry(err: unknown, plan: Plan): { kind: 'observation' | 'device
   if (sample) return { kind: 'observation', samples: [sample] };
   const group = plan.deviceAt.get(index);
   return group ? { kind: 'device', samples: group } : null;
+}
+
+function where(s: { record?: number; part?: number }): { record?: number; part?: number } {
+  return { ...(s.record !== undefined ? { record: s.record } : {}), ...(s.part !== undefined ? { part: s.part } : {}) };
+}
+
+/**
+ * The bridge context creates only. A Health Connect record sent again with a higher
+ * clientRecordVersion must replace its Observation, so for such pushes an update is allowed when it
+ * is one: an Observation the bridge context would accept as a create (same patient, bridge
+ * category), replacing an Observation of the same patient that carries the same client-record identifier.
+ */
+function withVersionedUpdates(base: AccessContext): AccessContext {
+  return Object.freeze({
+    ...base,
+    checkWrite(interaction: Parameters<AccessContext['checkWrite']>[0], resource: Resource, previous: Resource | undefined) {
+      if (interaction !== 'update' || resource.resourceType !== 'Observation') return base.checkWrite(interaction, resource, previous);
+      const next = resource as Observation;
+      const old = previous as Observation | undefined;
+      const key = (o: Observation | undefined) => o?.identifier?.find((i) => i.system === SID.healthConnectClientRecord)?.value;
+      if (!old || old.subject?.reference !== next.subject?.reference || !key(old) || key(old) !== key(next)) {
+        throw forbidden('A device bridge only replaces its own Health Connect record with a newer clientRecordVersion');
+      }
+      return base.checkWrite('create', resource, undefined);
+    },
+  });
+}
+
+/** Stored Observations (id and clientRecordVersion) of the versioned samples, found by their client-record identifier. */
+async function storedVersions(processTransaction: ProcessTransaction, samples: ValidSample[], access: AccessContext): Promise<Map<string, { id: string; version: number }>> {
+  const keys = [...new Set(samples.flatMap((s) => (s.version ? [s.version.identifier.value!] : [])))];
+  const found = new Map<string, { id: string; version: number }>();
+  const CHUNK = 50;
+  for (let i = 0; i < keys.length; i += CHUNK) {
+    const chunk = keys.slice(i, i + CHUNK);
+    const query = `identifier=${chunk.map((k) => `${SID.healthConnectClientRecord}|${k}`).join(',')}&_count=${CHUNK * 2}`;
+    const response = await processTransaction({ resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'GET', url: `Observation?${query}` } }] }, access);
+    const bundle = response.entry?.[0]?.resource as Bundle | undefined;
+    for (const e of bundle?.entry ?? []) {
+      const o = e.resource as Observation | undefined;
+      const key = o?.identifier?.find((x) => x.system === SID.healthConnectClientRecord)?.value;
+      if (!o?.id || !key) continue;
+      const tagged = o.identifier?.find((x) => x.system === SID.healthConnectClientRecordVersion)?.value;
+      const version = tagged?.startsWith(`${key}@`) ? Number(tagged.slice(key.length + 1)) : -1;
+      found.set(key, { id: o.id, version });
+    }
+  }
+  return found;
 }

@@ -96,7 +96,8 @@ describe('Google Fit → Observation', () => {
     it('nothing of the bad fixture is accepted and nothing is left out', () => {
       expect(bad.map((s) => s.status)).to.deep.equal(Array(9).fill('rejected'));
     });
-    it('an unknown data type is rejected with its name', () => expect(reason(bad, 0)).to.equal('unknown Google Fit data type "com.google.calories.expended"'));
+    it('a data type without a documented LOINC meaning is rejected with its name and why', () =>
+      expect(reason(bad, 0)).to.equal('com.google.calories.expended: Google Fit calories are total energy (basal included), which has no documented LOINC code; not imported'));
     it('a heart rate of 301 is implausible', () => expect(reason(bad, 1)).to.match(/heart rate 301 \/min is implausible/));
     it('an oxygen saturation above 100 % is implausible', () => expect(reason(bad, 2)).to.match(/oxygen saturation 100.5 % is implausible/));
     it('a negative weight is rejected', () => expect(reason(bad, 3)).to.match(/body weight -70 is negative/));

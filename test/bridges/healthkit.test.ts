@@ -154,12 +154,11 @@ describe('HealthKit → Observation', () => {
       expect(bad.every((s) => s.status === 'rejected')).to.equal(true);
       expect(bad.map((s) => s.index)).to.deep.equal([...Array(16).keys()]);
     });
-    it('an unknown type is rejected with its name', () => expect(reason(bad, 0)).to.equal('unknown HealthKit type "HKQuantityTypeIdentifierActiveEnergyBurned"'));
+    it('an unknown type is rejected with its name', () => expect(reason(bad, 0)).to.equal('unknown HealthKit type "HKQuantityTypeIdentifierDietaryCaffeine"'));
     it('a negative weight is rejected as negative', () => expect(reason(bad, 1)).to.match(/body weight -3 is negative/));
     it('a heart rate above 300 /min is implausible', () => expect(reason(bad, 2)).to.match(/heart rate 320 \/min is implausible \(rule: > 0 and ≤ 300 \/min\)/));
-    it('an oxygen saturation above 100 % is implausible, with the fraction hint', () => {
-      expect(reason(bad, 3)).to.match(/oxygen saturation 102 % is implausible/);
-      expect(reason(bad, 3)).to.contain('fractions of 1');
+    it('an oxygen saturation of 1.02 is neither a fraction of 1 nor a plausible percentage', () => {
+      expect(reason(bad, 3)).to.equal('oxygen saturation 1.02 % is neither a fraction of 1 (≤ 1, as HealthKit writes it) nor a plausible percentage (≥ 50 %)');
     });
     it('a sample from the future is rejected', () => expect(reason(bad, 4)).to.match(/is in the future/));
     it('a unit that cannot be converted is rejected, listing the accepted units', () => expect(reason(bad, 5)).to.equal('unit "st" is not convertible for HKQuantityTypeIdentifierBodyMass (accepted: kg, g, lb)'));

@@ -30,7 +30,7 @@ describe('bridges over HTTP with real tokens', function () {
     const res = await push(HK, fixture('healthkit-all-types.json')).expect(200);
     const body = res.body as BridgeResponse;
     expect(body.platform).to.equal('healthkit');
-    expect(body.summary).to.deep.equal({ received: 16, created: 16, alreadyPresent: 0, rejected: 0 });
+    expect(body.summary).to.deep.equal({ received: 16, created: 16, updated: 0, alreadyPresent: 0, rejected: 0 });
     expect(body.outcomes[0]).to.deep.include({ index: 0, id: '0b1c7e52-5a0e-4d3b-9c51-2f0a6c1e0001', status: 'created' });
     expect(body.outcomes.every((o) => /^Observation\/[A-Za-z0-9.-]+$/.test(o.observation ?? ''))).to.equal(true);
   });
@@ -60,7 +60,7 @@ describe('bridges over HTTP with real tokens', function () {
   it('re-pushing the same samples is idempotent: all already present, nothing new stored', async () => {
     const before = await Promise.all((['Observation', 'Device', 'Provenance'] as const).map((t) => countFor(server, t, kari)));
     const res = await push(HK, fixture('healthkit-all-types.json')).expect(200);
-    expect((res.body as BridgeResponse).summary).to.deep.equal({ received: 16, created: 0, alreadyPresent: 16, rejected: 0 });
+    expect((res.body as BridgeResponse).summary).to.deep.equal({ received: 16, created: 0, updated: 0, alreadyPresent: 16, rejected: 0 });
     const after = await Promise.all((['Observation', 'Device', 'Provenance'] as const).map((t) => countFor(server, t, kari)));
     expect(after).to.deep.equal(before);
   });
@@ -72,14 +72,14 @@ describe('bridges over HTTP with real tokens', function () {
     const res = await push(HK, { samples: [bad[0], fresh, bad[2], good[1], fresh] }).expect(200);
     const body = res.body as BridgeResponse;
     expect(body.outcomes.map((o) => o.status)).to.deep.equal(['rejected', 'created', 'rejected', 'already-present', 'already-present']);
-    expect(body.outcomes[0]!.reason).to.equal('unknown HealthKit type "HKQuantityTypeIdentifierActiveEnergyBurned"');
+    expect(body.outcomes[0]!.reason).to.equal('unknown HealthKit type "HKQuantityTypeIdentifierDietaryCaffeine"');
     expect(body.outcomes[2]!.reason).to.match(/heart rate 320/);
     expect(body.outcomes[4]).to.deep.include({ reason: 'same sample as sample 1 of this push', observation: body.outcomes[1]!.observation });
   });
 
   it('a Google Fit dataset is stored, and pushing it again is idempotent', async () => {
     const first = await push(GF, fixture('google-fit-all-types.json')).expect(200);
-    expect((first.body as BridgeResponse).summary).to.deep.equal({ received: 10, created: 10, alreadyPresent: 0, rejected: 0 });
+    expect((first.body as BridgeResponse).summary).to.deep.equal({ received: 10, created: 10, updated: 0, alreadyPresent: 0, rejected: 0 });
     const again = await push(GF, fixture('google-fit-all-types.json')).expect(200);
     expect((again.body as BridgeResponse).summary).to.deep.include({ created: 0, alreadyPresent: 10 });
     const bad = await push(GF, fixture('google-fit-bad.json')).expect(200);
@@ -95,10 +95,10 @@ describe('bridges over HTTP with real tokens', function () {
     expect(steps.status).to.equal('rejected');
     expect(steps.reason).to.equal(`category "activity" is outside the token's grant (${VITALS_SCOPE})`);
     expect(body.outcomes[13]!.status).to.equal('rejected');
-    expect(body.summary).to.deep.equal({ received: 16, created: 13, alreadyPresent: 0, rejected: 3 });
+    expect(body.summary).to.deep.equal({ received: 16, created: 13, updated: 0, alreadyPresent: 0, rejected: 3 });
     const activityOnly = await tokenFor(server, ola, `launch/patient ${ACTIVITY_SCOPE}`);
     const res2 = await push(HK, fixture('healthkit-all-types.json'), activityOnly).expect(200);
-    expect((res2.body as BridgeResponse).summary).to.deep.equal({ received: 16, created: 3, alreadyPresent: 0, rejected: 13 });
+    expect((res2.body as BridgeResponse).summary).to.deep.equal({ received: 16, created: 3, updated: 0, alreadyPresent: 0, rejected: 13 });
   });
 
   it('the same HealthKit UUID from another patient is that patient’s own sample: created, nothing of Kari’s is matched', async () => {

@@ -1,16 +1,18 @@
 import { expect } from 'chai';
 import {
   GOOGLE_FIT_TYPES,
+  HEALTH_CONNECT_TYPES,
   HEALTHKIT_TYPES,
   LOINC,
   MAPPING,
   normalizeHealthKitUnit,
   rowForGoogleFitType,
+  rowsForHealthConnectType,
   rowsForHealthKitType,
 } from '../../src/bridges/mapping.js';
 import fs from 'node:fs';
 import path from 'node:path';
-import { mappingTableMarkdown, platformTableMarkdown } from '../../src/bridges/mapping-doc.js';
+import { mappingTableMarkdown, notMappedMarkdown, platformTableMarkdown } from '../../src/bridges/mapping-doc.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { checkPeriod, checkRange, convert, parseInstant, parseNanos, Rejection } from '../../src/bridges/rules.js';
 import { hashUuid, identifierQuery } from '../../src/bridges/identity.js';
@@ -40,12 +42,37 @@ describe('bridge mapping table', () => {
     }
   });
 
-  it('steps and sleep are activity over an effectivePeriod; the rest are vital signs', () => {
+  it('steps, distance, energy, VO2 max and sleep are activity; steps, distance, energy and sleep span a period; the rest are vital signs at an instant', () => {
+    const activity = ['steps', 'distance', 'active-energy', 'vo2-max', 'sleep-duration'];
+    const period = ['steps', 'distance', 'active-energy', 'sleep-duration'];
     for (const r of MAPPING) {
-      const activity = r.key === 'steps' || r.key === 'sleep-duration';
-      expect(r.category, r.key).to.equal(activity ? 'activity' : 'vital-signs');
-      expect(r.effective, r.key).to.equal(activity ? 'period' : 'instant');
+      expect(r.category, r.key).to.equal(activity.includes(r.key) ? 'activity' : 'vital-signs');
+      expect(r.effective, r.key).to.equal(period.includes(r.key) ? 'period' : 'instant');
     }
+  });
+
+  it('covers the measures of issue 15 with their LOINC codes and every platform’s names', () => {
+    const byKey = new Map(MAPPING.map((r) => [r.key, r]));
+    const expected: Array<[string, string, string | undefined, string | undefined, string | undefined]> = [
+      ['body-fat', '41982-0', 'HKQuantityTypeIdentifierBodyFatPercentage', 'com.google.body.fat.percentage', 'BodyFat'],
+      ['bmi', '39156-5', 'HKQuantityTypeIdentifierBodyMassIndex', undefined, undefined],
+      ['distance', '55430-3', 'HKQuantityTypeIdentifierDistanceWalkingRunning', 'com.google.distance.delta', 'Distance'],
+      ['active-energy', '41981-2', 'HKQuantityTypeIdentifierActiveEnergyBurned', undefined, 'ActiveCaloriesBurned'],
+      ['resting-heart-rate', '40443-4', 'HKQuantityTypeIdentifierRestingHeartRate', undefined, 'RestingHeartRate'],
+      ['heart-rate-variability', '80404-7', 'HKQuantityTypeIdentifierHeartRateVariabilitySDNN', undefined, undefined],
+      ['respiratory-rate', '9279-1', 'HKQuantityTypeIdentifierRespiratoryRate', undefined, 'RespiratoryRate'],
+      ['vo2-max', '60842-2', 'HKQuantityTypeIdentifierVO2Max', undefined, 'Vo2Max'],
+      ['wrist-temperature', '39106-0', 'HKQuantityTypeIdentifierAppleSleepingWristTemperature', undefined, undefined],
+    ];
+    for (const [key, code, hk, gf, hc] of expected) {
+      const r = byKey.get(key)!;
+      expect(r.code[0]!.code, key).to.equal(code);
+      expect(r.kind === 'quantity' ? r.healthKit?.type : undefined, key).to.equal(hk);
+      expect(r.googleFit?.dataTypeName, key).to.equal(gf);
+      expect(r.healthConnect?.recordType, key).to.equal(hc);
+    }
+    expect(rowsForHealthConnectType('SleepSession')[0]!.code[0]!.code).to.equal('93832-4');
+    for (const t of HEALTH_CONNECT_TYPES) expect(rowsForHealthConnectType(t), t).to.not.be.empty;
   });
 
   it('every listed platform type resolves to its row', () => {
@@ -77,6 +104,8 @@ describe('bridge mapping table', () => {
     // Each HealthKit type / unit family and each Google Fit type has its row.
     for (const t of [...HEALTHKIT_TYPES, ...GOOGLE_FIT_TYPES]) expect(md).to.contain(`\`${t}\``);
     expect(md.split('\n').filter((l) => l.startsWith('| Google Fit |'))).to.have.length(GOOGLE_FIT_TYPES.length);
+    expect(md.split('\n').filter((l) => l.startsWith('| Health Connect |'))).to.have.length(MAPPING.filter((r) => r.healthConnect).length);
+    expect(/<!-- not-mapped:start -->\n([\s\S]*?)\n<!-- not-mapped:end -->/.exec(doc)?.[1], 'docs/bridges.md not-mapped list').to.equal(notMappedMarkdown());
   });
 });
 
