@@ -67,6 +67,8 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
   // The one access decision point: gates, policy and access log for every FHIR request,
   // the refresh gate and the patient picker (src/access).
   const access = createAccessEngine(db, repo, logger);
+  // Graceful shutdown: the access-log batch is flushed before the database closes (issue 17).
+  extraClosers.push(() => access.accessLog.flush());
   const authenticate = authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess });
   const app = createApp({
     config,

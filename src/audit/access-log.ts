@@ -21,6 +21,7 @@ interface Pending {
 export class AccessLog {
   private pending: Pending[] = [];
   private running = false;
+  private drained: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly repo: Repository,
@@ -32,8 +33,13 @@ export class AccessLog {
     if (events.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.pending.push({ events, resolve, reject });
-      if (!this.running) void this.drain();
+      if (!this.running) this.drained = this.drain();
     });
+  }
+
+  /** Resolves once every event recorded so far is stored or has failed (graceful shutdown, issue 17). */
+  async flush(): Promise<void> {
+    await this.drained;
   }
 
   private async drain(): Promise<void> {

@@ -39,6 +39,9 @@ export interface Config {
   registrationToken: string | null;
   /** Secret used to sign the portal's session cookies. */
   sessionSecret: string;
+  // Operating (issue 17): the per-request database deadline and the graceful-shutdown bound, in ms.
+  dbTimeoutMs: number;
+  shutdownTimeoutMs: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -74,6 +77,8 @@ export const CONFIG_DOCS: ReadonlyArray<[string, string, string]> = [
   ['DEV_SYSTEM_CLIENT_SECRET', 'dev-system-secret', 'secret of the development system client `dev-system`'],
   ['REGISTRATION_TOKEN', '(none)', 'initial access token for dynamic client registration; required in production'],
   ['SESSION_SECRET', '(random in development)', 'secret for login session cookies; required in production'],
+  ['DB_TIMEOUT_MS', '5000', 'PostgreSQL: longest wait for a connection and longest statement; past it the request answers 503 + Retry-After'],
+  ['SHUTDOWN_TIMEOUT_MS', '10000', 'on SIGTERM/SIGINT: how long in-flight requests may take to finish before their connections are closed'],
 ];
 
 export function loadConfig(env: Env = process.env): Config {
@@ -94,6 +99,8 @@ export function loadConfig(env: Env = process.env): Config {
   const searchMaxCount = parseInteger(env.SEARCH_MAX_COUNT ?? '1000', 'SEARCH_MAX_COUNT', 1, 100000, problems);
   const devIdpPort = parsePort(env.DEV_IDP_PORT ?? String(port === 0 ? 0 : port + 1), 'DEV_IDP_PORT', problems);
   const accessTokenTtl = parseInteger(env.ACCESS_TOKEN_TTL ?? '300', 'ACCESS_TOKEN_TTL', 10, 3600, problems);
+  const dbTimeoutMs = parseInteger(env.DB_TIMEOUT_MS ?? '5000', 'DB_TIMEOUT_MS', 100, 600_000, problems);
+  const shutdownTimeoutMs = parseInteger(env.SHUTDOWN_TIMEOUT_MS ?? '10000', 'SHUTDOWN_TIMEOUT_MS', 0, 600_000, problems);
 
   const sessionSecret = env.SESSION_SECRET ?? (production ? '' : cryptoRandom());
   if (production && !env.SESSION_SECRET) problems.push('SESSION_SECRET is required when NODE_ENV=production');
@@ -125,6 +132,8 @@ export function loadConfig(env: Env = process.env): Config {
     devSystemClientSecret: env.DEV_SYSTEM_CLIENT_SECRET ?? 'dev-system-secret',
     registrationToken: env.REGISTRATION_TOKEN ?? null,
     sessionSecret,
+    dbTimeoutMs,
+    shutdownTimeoutMs,
   };
 }
 

@@ -68,7 +68,7 @@ describe('conditional create under concurrency (PostgreSQL)', function () {
   });
   const send = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
     const res = await fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': FHIR, accept: FHIR, ...headers }, body: JSON.stringify(body) });
-    return { status: res.status, body: (await res.json()) as Bundle & Observation };
+    return { status: res.status, body: (await res.json()) as Bundle };
   };
   const countWith = async (value: string) => {
     const res = await fetch(`${base}/Observation?identifier=${encodeURIComponent(`urn:test:race|${value}`)}&_summary=count`, { headers: { accept: FHIR } });
