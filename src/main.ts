@@ -1,11 +1,13 @@
 /** load config → open db (migrate) → seed if empty → createApp → listen; SIGTERM/SIGINT close gracefully. */
 import http from 'node:http';
+import net, { type Socket } from 'node:net';
 import { ConfigError, loadConfig } from './config/config.js';
 import { openDatabase } from './db/open.js';
 import { DataDirLockedError } from './db/lock.js';
 import { createLogger } from './log.js';
-import { isEmpty, seedDemoData } from './seed/seed.js';
-import { buildServer, createRepository } from './server.js';
+
+/** A keep-alive connection idle this long during shutdown carries no request of before SIGTERM. */
+const IDLE_GRACE_MS = 1500;
 
 async function main(): Promise<void> {
   let config;
@@ -35,6 +37,10 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // The server's modules load after the database (and its folder lock) are taken, so a second
+  // server on a PGlite folder in use is refused at once rather than after seconds of loading.
+  const { buildServer, createRepository } = await import('./server.js');
+  const { isEmpty, seedDemoData } = await import('./seed/seed.js');
   const repo = createRepository(db);
   if (!config.production && (await isEmpty(db))) {
     const n = await seedDemoData(repo, logger, config.fhirBase);
@@ -42,18 +48,30 @@ async function main(): Promise<void> {
   }
   const { app, extraClosers } = await buildServer({ config, db, logger, repo });
 
-  // Requests being answered; on shutdown each finishes and its connection is closed after it.
-  const inFlight = new Set<http.ServerResponse>();
+  // Connections and whether they carry a request; on shutdown each busy one is closed after its
+  // response, and an idle one only after a grace period: a keep-alive request sent just before
+  // SIGTERM may not have been read yet, and closing its socket would reset it.
+  const sockets = new Map<Socket, { busy: number; idleSince: number }>();
   let closing = false;
   const server = http.createServer((req, res) => {
+    const state = sockets.get(req.socket);
+    if (state) state.busy++;
+    res.once('close', () => {
+      if (state) {
+        state.busy--;
+        state.idleSince = Date.now();
+      }
+    });
     if (closing) res.setHeader('Connection', 'close');
     if (closing && req.url === '/readyz') {
       res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'shutting down' }));
       return;
     }
-    inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
     app(req, res);
+  });
+  server.on('connection', (socket: Socket) => {
+    sockets.set(socket, { busy: 0, idleSince: Date.now() });
+    socket.once('close', () => sockets.delete(socket));
   });
   server.listen(config.port, () => logger.info('listening', { url: `${config.baseUrl}/fhir`, database: config.database.kind }));
 
@@ -61,16 +79,22 @@ async function main(): Promise<void> {
     if (closing) return;
     closing = true;
     const started = Date.now();
-    logger.info('shutting down', { signal, inFlight: inFlight.size });
-    // Stop accepting; idle keep-alive connections close now, busy ones after their response.
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeIdleConnections();
-    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-    const deadline = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
-    if ((await Promise.race([closed.then(() => 'done' as const), deadline])) === 'timeout') {
-      logger.warn('shutdown: requests still running after the deadline; closing their connections', { inFlight: inFlight.size, ms: config.shutdownTimeoutMs });
-      server.closeAllConnections();
+    logger.info('shutting down', { signal, connections: sockets.size });
+    // Stop accepting new connections only (http.Server.close would also cut idle keep-alive ones at once).
+    const listenerClosed = new Promise<void>((resolve) => server.listening ? server.once('close', () => resolve()) : resolve());
+    if (server.listening) net.Server.prototype.close.call(server);
+    for (;;) {
+      const now = Date.now();
+      for (const [socket, state] of sockets) if (state.busy === 0 && now - Math.max(state.idleSince, started) >= IDLE_GRACE_MS) socket.destroySoon();
+      if (sockets.size === 0) break;
+      if (now - started >= config.shutdownTimeoutMs) {
+        logger.warn('shutdown: requests still running after the deadline; closing their connections', { connections: sockets.size, ms: config.shutdownTimeoutMs });
+        for (const socket of sockets.keys()) socket.destroy();
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
+    await listenerClosed;
     // The access-log batch is flushed (extra closers) before the database closes.
     for (const close of extraClosers) await close().catch((err: unknown) => logger.error('shutdown step failed', { error: (err as Error).message }));
     await db.close().catch((err: unknown) => logger.error('closing the database failed', { error: (err as Error).message }));

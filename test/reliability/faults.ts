@@ -74,7 +74,12 @@ export async function killNineRounds(mode: 'pglite' | 'postgres', pgUrl: string 
       const token = await systemToken(server.base);
       let stopped = false;
       const writers = Array.from({ length: 8 }, () => writer(server.base, token, acked, [], () => stopped));
-      await sleep(800 + Math.random() * 1200);
+      // Kill at a random moment once the writers are well under way (a loaded machine starts slowly).
+      const progress = () => acked.versions.size + acked.transactions.size;
+      const before = progress();
+      const until = Date.now() + 60_000;
+      while (progress() < before + 8 && Date.now() < until) await sleep(20);
+      await sleep(200 + Math.random() * 1200);
       server.child.kill('SIGKILL');
       await server.exited;
       stopped = true;

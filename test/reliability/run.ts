@@ -12,6 +12,7 @@
  *   RELIABILITY_SOAK_MINUTES      1   [5 in the issue's CI, 30 full] — 1 keeps both databases inside CI's budget
  */
 import { execFileSync, execSync } from 'node:child_process';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { databaseOutage, gracefulShutdown, killNineRounds, secondServerRefused } from './faults.js';
 import { backupRestore, conditionalStorms, optimisticConcurrency, seedForBackup, soak, transactionAtomicity } from './data.js';
@@ -46,7 +47,7 @@ async function scenario(name: string, fn: () => Promise<Checks>): Promise<void> 
 
 const started = Date.now();
 if (!values['no-build']) execSync('npm run build --silent', { cwd: ROOT, stdio: 'inherit' });
-console.log(`reliability suite on ${mode}`);
+console.log(`reliability suite on ${mode} (load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores)`);
 
 await scenario(`kill -9 during 8 concurrent writers × ${num('RELIABILITY_CRASH_ROUNDS', 5)} rounds`, () => killNineRounds(mode, pgUrl, num('RELIABILITY_CRASH_ROUNDS', 5)));
 
@@ -81,5 +82,5 @@ try {
   await store.drop();
 }
 
-console.log(`\nreliability (${mode}): ${passed} passed, ${failed} failed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+console.log(`\nreliability (${mode}, load average ${os.loadavg()[0]!.toFixed(1)}): ${passed} passed, ${failed} failed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
 process.exit(failed === 0 ? 0 : 1);
