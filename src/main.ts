@@ -80,6 +80,8 @@ async function main(): Promise<void> {
     closing = true;
     const started = Date.now();
     logger.info('shutting down', { signal, connections: sockets.size });
+    // Whatever hangs (a database that does not answer a close), the process ends.
+    setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5000).unref();
     // Stop accepting new connections only (http.Server.close would also cut idle keep-alive ones at once).
     const listenerClosed = new Promise<void>((resolve) => server.listening ? server.once('close', () => resolve()) : resolve());
     if (server.listening) net.Server.prototype.close.call(server);
@@ -87,7 +89,8 @@ async function main(): Promise<void> {
       const now = Date.now();
       for (const [socket, state] of sockets) if (state.busy === 0 && now - Math.max(state.idleSince, started) >= IDLE_GRACE_MS) socket.destroySoon();
       if (sockets.size === 0) break;
-      if (now - started >= config.shutdownTimeoutMs) {
+      // The last second of SHUTDOWN_TIMEOUT_MS is kept for the access-log flush and the database close.
+      if (now - started >= Math.max(0, config.shutdownTimeoutMs - 1000)) {
         logger.warn('shutdown: requests still running after the deadline; closing their connections', { connections: sockets.size, ms: config.shutdownTimeoutMs });
         for (const socket of sockets.keys()) socket.destroy();
         break;
