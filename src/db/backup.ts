@@ -11,6 +11,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { DatabaseTarget } from '../config/config.js';
+import { CENSUS_SQL, type Census } from '../fhir/repository/census.js';
 import { acquireDataDirLock } from './lock.js';
 import { openPostgres } from './pg.js';
 
@@ -19,14 +20,8 @@ export type Progress = (message: string) => void;
 export class RestoreRefusedError extends Error {}
 
 /** Counts a restore must reproduce, also printed as progress. */
-export interface Counts {
-  resources: number;
-  versions: number;
-  auditEvents: number;
-}
-
-const COUNTS_SQL = `SELECT (SELECT count(*) FROM resources)::int AS resources, (SELECT count(*) FROM resource_history)::int AS versions,
-  (SELECT count(*) FROM resources WHERE resource_type = 'AuditEvent')::int AS "auditEvents"`;
+export type Counts = Census;
+const COUNTS_SQL = CENSUS_SQL;
 
 export function findPgBinary(name: 'pg_dump' | 'pg_restore'): string {
   const root = '/usr/lib/postgresql';
