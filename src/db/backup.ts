@@ -11,7 +11,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import type { DatabaseTarget } from '../config/config.js';
-import { CENSUS_SQL, type Census } from '../fhir/repository/census.js';
+import { CENSUS_SQL, type Census } from '../fhir/repository/repository.js';
 import { acquireDataDirLock } from './lock.js';
 import { openPostgres } from './pg.js';
 

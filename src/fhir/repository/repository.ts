@@ -32,6 +32,16 @@ export interface UpdateOptions {
   ifMatch?: string;
 }
 
+/** What the store holds, counted for operators (backup/restore progress, issue 17); not access-filtered, never served. */
+export interface Census {
+  resources: number;
+  versions: number;
+  auditEvents: number;
+}
+
+export const CENSUS_SQL = `SELECT (SELECT count(*) FROM resources)::int AS resources, (SELECT count(*) FROM resource_history)::int AS versions,
+  (SELECT count(*) FROM resources WHERE resource_type = 'AuditEvent')::int AS "auditEvents"`;
+
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export interface RepositoryOptions {
