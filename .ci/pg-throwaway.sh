@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL 15 server (Debian's postgresql-15 binaries) in a temporary folder,
 # as a non-root user, on a free port, and prints `export DATABASE_URL=…` lines. Stop it with
-# `.ci/pg-throwaway.sh stop <dir>`.
+# `.ci/pg-throwaway.sh stop <dir>`. The reliability suite (issue 17) crashes and restarts its own one
+# with `.ci/pg-throwaway.sh crash <dir>` (pg_ctl -m immediate stop) and `.ci/pg-throwaway.sh start <dir>`.
 set -euo pipefail
 
 find_bin() {
@@ -16,6 +17,20 @@ if [ "${1:-}" = "stop" ]; then
   if [ "$(id -u)" = "0" ]; then su postgres -s /bin/sh -c "$bin/pg_ctl -D '$dir/data' -m fast stop" >/dev/null 2>&1 || true
   else "$bin/pg_ctl" -D "$dir/data" -m fast stop >/dev/null 2>&1 || true; fi
   rm -rf "$dir"
+  exit 0
+fi
+
+as_owner() {
+  if [ "$(id -u)" = "0" ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi
+}
+if [ "${1:-}" = "crash" ]; then
+  dir="$2"; bin=$(find_bin)
+  as_owner "'$bin/pg_ctl' -D '$dir/data' -m immediate stop" >/dev/null
+  exit 0
+fi
+if [ "${1:-}" = "start" ]; then
+  dir="$2"; bin=$(find_bin)
+  as_owner "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -o \"$(cat "$dir/start-options")\" start" >/dev/null
   exit 0
 fi
 
@@ -34,7 +49,8 @@ run_pg() {
 }
 run_pg "'$bin/initdb' -D '$dir/data' -U helsebro --auth=trust -E UTF8 --locale=C.UTF-8" >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
-run_pg "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -o \"-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=200\" start" >/dev/null \
+echo "-p $port -k '$dir' -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on -c max_connections=200" >"$dir/start-options"
+run_pg "'$bin/pg_ctl' -D '$dir/data' -l '$dir/server.log' -w -o \"$(cat "$dir/start-options")\" start" >/dev/null \
   || { cat "$dir/server.log" >&2; exit 1; }
 "$bin/createdb" -h 127.0.0.1 -p "$port" -U helsebro helsebro
 echo "export PG_THROWAWAY_DIR=$dir"

@@ -98,6 +98,8 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
   // The one access decision point: gates, policy and access log for every FHIR request,
   // the refresh gate and the patient picker (src/access).
   const access = createAccessEngine(db, repo, logger, { firstPartyClientId: PORTAL_CLIENT_ID });
+  // Graceful shutdown: the access-log batch is flushed before the database closes (issue 17).
+  extraClosers.push(() => access.accessLog.flush());
   const authenticate = authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess });
   // Security events go to the log and, as AuditEvents, to the patient's access log.
   const events = createSecurityEvents(db, logger, access.accessLog);

@@ -40,6 +40,7 @@ export class AccessLog {
   private pending: Pending[] = [];
   private running = false;
   private readonly q: Queryable;
+  private drained: Promise<void> = Promise.resolve();
 
   constructor(
     target: Queryable | { readonly queryable: Queryable },
@@ -58,8 +59,13 @@ export class AccessLog {
     if (rows.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.pending.push({ rows, resolve, reject });
-      if (!this.running) void this.drain();
+      if (!this.running) this.drained = this.drain();
     });
+  }
+
+  /** Resolves once every event recorded so far is stored or has failed (graceful shutdown, issue 17). */
+  async flush(): Promise<void> {
+    await this.drained;
   }
 
   private async drain(): Promise<void> {

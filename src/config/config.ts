@@ -48,6 +48,9 @@ export interface Config {
   offlineGrantMaxDays: number;
   /** Development only: allow a non-loopback BASE_URL (the API is then reachable from the network). */
   allowDevOnNetwork: boolean;
+  // Operating (issue 17): the per-request database deadline and the graceful-shutdown bound, in ms.
+  dbTimeoutMs: number;
+  shutdownTimeoutMs: number;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -87,6 +90,8 @@ export const CONFIG_DOCS: ReadonlyArray<[string, string, string]> = [
   ['CORS_ORIGINS', '(none)', 'comma-separated browser origins (e.g. https://portal.example) allowed by CORS besides the origins of registered redirect URIs and BASE_URL'],
   ['OFFLINE_GRANT_MAX_DAYS', '365', 'absolute lifetime in days of an offline grant (refresh tokens); refreshing never extends it'],
   ['ALLOW_DEV_ON_NETWORK', '(unset)', '`1` lets a development server (NODE_ENV not production) use a non-loopback BASE_URL; refused otherwise'],
+  ['DB_TIMEOUT_MS', '5000', 'PostgreSQL: longest wait for a connection and longest statement; past it the request answers 503 + Retry-After'],
+  ['SHUTDOWN_TIMEOUT_MS', '10000', 'on SIGTERM/SIGINT: how long in-flight requests may take to finish before their connections are closed'],
 ];
 
 export function loadConfig(env: Env = process.env): Config {
@@ -107,6 +112,8 @@ export function loadConfig(env: Env = process.env): Config {
   const searchMaxCount = parseInteger(env.SEARCH_MAX_COUNT ?? '1000', 'SEARCH_MAX_COUNT', 1, 100000, problems);
   const devIdpPort = parsePort(env.DEV_IDP_PORT ?? String(port === 0 ? 0 : port + 1), 'DEV_IDP_PORT', problems);
   const accessTokenTtl = parseInteger(env.ACCESS_TOKEN_TTL ?? '300', 'ACCESS_TOKEN_TTL', 10, 3600, problems);
+  const dbTimeoutMs = parseInteger(env.DB_TIMEOUT_MS ?? '5000', 'DB_TIMEOUT_MS', 100, 600_000, problems);
+  const shutdownTimeoutMs = parseInteger(env.SHUTDOWN_TIMEOUT_MS ?? '10000', 'SHUTDOWN_TIMEOUT_MS', 0, 600_000, problems);
 
   const sessionSecret = env.SESSION_SECRET ?? (production ? '' : cryptoRandom());
   if (production && !env.SESSION_SECRET) problems.push('SESSION_SECRET is required when NODE_ENV=production');
@@ -154,6 +161,8 @@ export function loadConfig(env: Env = process.env): Config {
     corsOrigins,
     offlineGrantMaxDays,
     allowDevOnNetwork,
+    dbTimeoutMs,
+    shutdownTimeoutMs,
   };
 }
 

@@ -28,7 +28,11 @@ export async function listMigrations(): Promise<Array<{ version: number; name: s
 export async function migrate(db: Db): Promise<number[]> {
   const applied: number[] = [];
   await db.transaction(async (tx) => {
-    if (db.kind === 'postgres') await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    if (db.kind === 'postgres') {
+      // A migration may take longer than a request's deadline (DB_TIMEOUT_MS).
+      await tx.query('SET LOCAL statement_timeout = 0');
+      await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+    }
     await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
     const done = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
     for (const m of await listMigrations()) {

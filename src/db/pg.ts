@@ -1,6 +1,12 @@
-/** PostgreSQL server driver over a `pg` pool. */
+/**
+ * PostgreSQL server driver over a `pg` pool. It survives the database going away (issue 17): idle
+ * and checked-out clients that lose their server are discarded instead of crashing the process, the
+ * pool opens fresh connections once the server is back, and every wait (a connection, a statement)
+ * has a deadline, after which the request fails with DatabaseUnavailable (→ 503) instead of hanging.
+ */
 import pg from 'pg';
 import type { Db, Queryable, Row } from './db.js';
+import { classified, DatabaseUnavailable } from './unavailable.js';
 
 // Dates and timestamps stay strings: FHIR keeps the original precision and offset.
 pg.types.setTypeParser(1082, (v) => v);
@@ -13,49 +19,81 @@ export interface PgOptions {
   /** Schema to use as search_path (tests use one throwaway schema each). */
   schema?: string;
   max?: number;
+  /**
+   * Deadline in ms for getting a connection and for each statement (server-side statement_timeout,
+   * plus a client-side read timeout a little later for a server that no longer answers at all).
+   * 0 = none (tools such as backup, restore and seed).
+   */
+  timeoutMs?: number;
+  /** Called with errors of connections nobody is using at the moment (logged by the server). */
+  onIdleError?: (err: Error) => void;
 }
 
 export async function openPostgres(url: string, opts: PgOptions = {}): Promise<Db> {
+  if (opts.schema && !/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error('invalid schema name');
+  const timeout = opts.timeoutMs ?? 0;
+  const settings = ['-c synchronous_commit=on']; // an acknowledged write must survive a crash, whatever the server default says
+  if (opts.schema) settings.push(`-c search_path=${opts.schema}`);
+  if (timeout > 0) settings.push(`-c statement_timeout=${timeout}`, `-c idle_in_transaction_session_timeout=${timeout * 2}`);
   const pool = new pg.Pool({
     connectionString: url,
     max: opts.max ?? 20,
-    // An acknowledged write must survive a crash, whatever the server default says.
-    options: `-c synchronous_commit=on${opts.schema ? ` -c search_path=${opts.schema}` : ''}`,
+    options: settings.join(' '),
+    keepAlive: true,
+    ...(timeout > 0 ? { connectionTimeoutMillis: timeout, query_timeout: timeout + 1000 } : {}),
   });
-  // An idle client that loses its server must not crash the process.
-  pool.on('error', () => undefined);
-  if (opts.schema) {
-    if (!/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error('invalid schema name');
-    await pool.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`);
-  }
-  await pool.query('SELECT 1');
+  // An idle client that loses its server must not crash the process; the pool drops it.
+  pool.on('error', (err) => opts.onIdleError?.(err));
+  if (opts.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`).catch((err: unknown) => Promise.reject(classified(err)));
+  await pool.query('SELECT 1').catch((err: unknown) => Promise.reject(classified(err)));
 
-  const run = async <T extends Row>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) =>
-    (await client.query<T>(text, params as unknown[] | undefined)).rows;
+  const run = async <T extends Row>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
+    try {
+      return (await client.query<T>(text, params as unknown[] | undefined)).rows;
+    } catch (err) {
+      throw classified(err);
+    }
+  };
 
   return {
     kind: 'postgres',
     query: <T extends Row = Row>(text: string, params?: readonly unknown[]) => run<T>(pool, text, params),
     exec: async (script: string) => {
-      await pool.query(script);
+      await run(pool, script);
     },
     transaction: async <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
-      const client = await pool.connect();
+      let client: pg.PoolClient;
       try {
-        await client.query('BEGIN');
+        client = await pool.connect();
+      } catch (err) {
+        throw classified(err);
+      }
+      // A checked-out client has no pool listener: without this one, a server that goes away
+      // mid-transaction emits an unhandled 'error' and ends the process.
+      let lost: Error | undefined;
+      const onError = (err: Error) => {
+        lost = err;
+      };
+      client.on('error', onError);
+      try {
+        await run(client, 'BEGIN');
         const result = await fn({
           query: <R extends Row = Row>(t: string, p?: readonly unknown[]) => run<R>(client, t, p),
           exec: async (script: string) => {
-            await client.query(script);
+            await run(client, script);
           },
         });
-        await client.query('COMMIT');
+        // Only a COMMIT that returned acknowledges the write; if it fails the caller gets the error.
+        await run(client, 'COMMIT');
         return result;
       } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        if (err instanceof DatabaseUnavailable) lost ??= err;
+        if (!lost) await client.query('ROLLBACK').catch((e: Error) => (lost = e));
         throw err;
       } finally {
-        client.release();
+        client.removeListener('error', onError);
+        // A broken connection is destroyed, not returned to the pool for the next request.
+        client.release(lost ?? undefined);
       }
     },
     close: async () => {

@@ -1,8 +1,10 @@
 /**
  * The one place errors become responses: FhirError → its OperationOutcome; body parser failures →
- * 400/413/415; anything else → 500 with a request id and no internal detail (the stack goes to the log).
+ * 400/413/415; the database out of reach → 503 + Retry-After (issue 17); anything else → 500 with a request id and no internal detail (the stack goes to the log).
  */
 import type { NextFunction, Request, Response } from 'express';
+import { isRetryableDbError } from '../db/db.js';
+import { asDatabaseUnavailable, DATABASE_RETRY_AFTER } from '../db/unavailable.js';
 import { FhirError, operationOutcome } from '../fhir/errors.js';
 import type { Logger } from '../log.js';
 import { sendJson } from './respond.js';
@@ -14,8 +16,20 @@ interface HttpishError {
   message?: string;
 }
 
+/** 503 `transient` for a database that is unreachable or past its deadline: nothing was committed. */
+export function unavailableError(err: unknown): FhirError | null {
+  if (asDatabaseUnavailable(err)) {
+    return new FhirError(503, { code: 'transient', diagnostics: `The database is temporarily unavailable; nothing was changed. Retry after ${DATABASE_RETRY_AFTER} seconds` }).withHeader('Retry-After', DATABASE_RETRY_AFTER);
+  }
+  // A deadlock or serialization failure aborted the transaction: nothing was stored, a retry will do.
+  if (isRetryableDbError(err)) return new FhirError(503, { code: 'transient', diagnostics: 'The request collided with a concurrent write and was rolled back; retry it' }).withHeader('Retry-After', '1');
+  return null;
+}
+
 export function toFhirError(err: unknown): FhirError | null {
   if (err instanceof FhirError) return err;
+  const unavailable = unavailableError(err);
+  if (unavailable) return unavailable;
   const e = err as HttpishError;
   if (e?.type === 'entity.too.large') return new FhirError(413, { code: 'too-costly', diagnostics: 'Request body is larger than the server accepts', expression: ['body'] });
   if (e?.type === 'entity.parse.failed') return new FhirError(400, { code: 'structure', diagnostics: `Request body is not valid JSON: ${sanitize(e.message ?? '')}`, expression: ['body'] });
@@ -39,7 +53,8 @@ export function errorHandler(logger: Logger) {
     }
     if (fhirError) {
       for (const [k, v] of Object.entries(fhirError.headers)) res.setHeader(k, v);
-      if (fhirError.status >= 500) logger.error('request failed', { requestId: res.locals.requestId, status: fhirError.status, error: fhirError.message });
+      if (fhirError.status === 503) logger.warn('database unavailable', { requestId: res.locals.requestId, method: req.method, path: req.path, error: (err as Error)?.message });
+      else if (fhirError.status >= 500) logger.error('request failed', { requestId: res.locals.requestId, status: fhirError.status, error: fhirError.message });
       sendJson(req, res, fhirError.status, operationOutcome(fhirError.issues));
       return;
     }

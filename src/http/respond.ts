@@ -1,6 +1,7 @@
 /** Writes FHIR responses: JSON, ETag/Location/Last-Modified, `Prefer: return=…`, `_pretty`. */
 import type { Request, Response } from 'express';
 import type { OperationOutcome, Resource } from 'fhir/r4';
+import { asDatabaseUnavailable, DATABASE_RETRY_AFTER } from '../db/unavailable.js';
 import { informationOutcome } from '../fhir/errors.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
@@ -17,10 +18,12 @@ export function sendJson(req: Request, res: Response, status: number, body: unkn
 function logThenSend(req: Request, res: Response, status: number, shown: unknown, write: () => void): void {
   const auditor = res.locals.auditor as Auditor | undefined;
   if (!auditor || status >= 400) return write();
-  auditor(req, shown, status).then(write, () => {
+  auditor(req, shown, status).then(write, (err: unknown) => {
     res.removeHeader('ETag');
     res.removeHeader('Location');
-    res.status(500).type(FHIR_JSON).send(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', diagnostics: 'The access could not be recorded in the access log, so nothing is shown; try again' }] }));
+    // The log's database is away: a transient 503 the client may retry (issue 17), still nothing shown.
+    if (asDatabaseUnavailable(err)) res.setHeader('Retry-After', DATABASE_RETRY_AFTER);
+    res.status(asDatabaseUnavailable(err) ? 503 : 500).type(FHIR_JSON).send(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: asDatabaseUnavailable(err) ? 'transient' : 'exception', diagnostics: 'The access could not be recorded in the access log, so nothing is shown; try again' }] }));
   });
 }
 

@@ -48,12 +48,17 @@ async function processTransaction(deps: BundleDeps, entries: ParsedEntry[], acce
     const preassigned = new Map<number, string>(); // entry index → id for POST
     const skipped = new Set<number>(); // conditional creates that matched
 
+    // Conditional creates take the same advisory locks as a plain POST with If-None-Exist, all of
+    // them before the first match query, so 50 identical Bundles at once create one resource
+    // (issue 10 hole 7); the locks are held until this transaction commits.
+    await repo.lockConditional(entries.filter((e) => e.method === 'POST' && e.ifNoneExist).map((e) => `${e.type}?${conditionQuery(e.ifNoneExist!)}`));
+
     // Ids first, so references resolve whatever order entries are processed in.
     for (const e of entries) {
       await withEntry(e, async () => {
         if (e.method === 'POST') {
           if (e.ifNoneExist) {
-            const ids = await findMatchingIds(repo.queryable, e.type, e.ifNoneExist.replace(/^[A-Za-z]+\?/, ''), access, 2);
+            const ids = await findMatchingIds(repo.queryable, e.type, conditionQuery(e.ifNoneExist), access, 2);
             if (ids.length > 1) throw preconditionFailed(`ifNoneExist matched ${ids.length} ${e.type} resources`);
             if (ids.length === 1) {
               skipped.add(e.index);
@@ -128,6 +133,11 @@ async function withEntry<T>(e: ParsedEntry, fn: () => Promise<T>): Promise<T> {
     );
     throw followUp ? withFollowUp(named, followUp) : named;
   }
+}
+
+/** `ifNoneExist` may repeat the type (`Observation?identifier=…`); the condition is the query. */
+export function conditionQuery(ifNoneExist: string): string {
+  return ifNoneExist.replace(/^[A-Za-z]+\?/, '');
 }
 
 function collectConditional(resource: Resource): string[] {

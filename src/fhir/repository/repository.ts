@@ -32,6 +32,16 @@ export interface UpdateOptions {
   ifMatch?: string;
 }
 
+/** What the store holds, counted for operators (backup/restore progress, issue 17); not access-filtered, never served. */
+export interface Census {
+  resources: number;
+  versions: number;
+  auditEvents: number;
+}
+
+export const CENSUS_SQL = `SELECT (SELECT count(*) FROM resources)::int AS resources, (SELECT count(*) FROM resource_history)::int AS versions,
+  (SELECT count(*) FROM resources WHERE resource_type = 'AuditEvent')::int AS "auditEvents"`;
+
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export interface RepositoryOptions {
@@ -148,7 +158,7 @@ export class Repository {
       const type = resource.resourceType;
       assertType(type);
       if (opts.ifNoneExist !== undefined) {
-        if (repo.kind === 'postgres') await repo.lockConditional(`${type}?${opts.ifNoneExist}`);
+        await repo.lockConditional([`${type}?${opts.ifNoneExist}`]);
         const matches = await findMatchingIds(repo.queryable, type, opts.ifNoneExist, access, 2);
         if (matches.length > 1) throw preconditionFailed(`If-None-Exist "${opts.ifNoneExist}" matched ${matches.length} ${type} resources`);
         if (matches.length === 1) return { resource: await repo.read<T>(type, matches[0]!, access), created: false, written: false };
@@ -262,9 +272,18 @@ export class Repository {
     return rows[0];
   }
 
-  /** Serialises conditional creates with the same condition across connections (PostgreSQL). */
-  private async lockConditional(key: string): Promise<void> {
-    await this.queryable.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
+  /**
+   * Serialises conditional creates with the same condition across connections (PostgreSQL; PGlite
+   * has one connection). Must run inside the transaction, before the match query: the lock is held
+   * until commit, and under READ COMMITTED the match after it sees what the previous holder
+   * committed. Keys (`Type?query`) are locked in sorted order so two transactions locking several
+   * conditions cannot deadlock each other.
+   */
+  async lockConditional(keys: readonly string[]): Promise<void> {
+    if (this.kind !== 'postgres' || keys.length === 0) return;
+    if (!this.tx) throw new Error('lockConditional needs an open transaction');
+    const sorted = [...new Set(keys)].sort();
+    await this.queryable.query('SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtext(k) AS h FROM unnest($1::text[]) AS k ORDER BY 1) s', [sorted]);
   }
 
   private async applyRules(change: WriteChange): Promise<void> {

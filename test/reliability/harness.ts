@@ -1,0 +1,177 @@
+/**
+ * The reliability suite's tools (issue 17): real helsebro servers as child processes
+ * (`node dist/main.js`), fresh databases per scenario (a PGlite folder, or a new database on the
+ * PostgreSQL server of DATABASE_URL), a keep-alive HTTP client with a system token, and checks.
+ * All traffic stays on loopback.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Resource } from 'fhir/r4';
+import pg from 'pg';
+import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
+import type { DatabaseTarget } from '../../src/config/config.js';
+import { openDatabase } from '../../src/db/open.js';
+import { createRepository } from '../../src/server.js';
+
+export const ROOT = path.resolve(import.meta.dirname, '../..');
+export const SECRET = 'reliability-secret';
+export const FHIR = 'application/fhir+json';
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface Store {
+  /** DATABASE_URL for the server. */
+  url: string;
+  target: DatabaseTarget;
+  drop(): Promise<void>;
+}
+
+/** A fresh, primed database: one resource in it, so the development server loads no demo data. */
+export async function freshStore(mode: 'pglite' | 'postgres', baseUrl?: string): Promise<Store> {
+  let store: Store;
+  if (mode === 'pglite') {
+    const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'helsebro-rel-')), 'data');
+    store = { url: `pglite://${dir}`, target: { kind: 'pglite', dataDir: dir }, drop: async () => fs.rmSync(path.dirname(dir), { recursive: true, force: true }) };
+  } else {
+    const name = `rel_${randomBytes(5).toString('hex')}`;
+    await adminQuery(baseUrl!, `CREATE DATABASE ${name}`);
+    const url = withDatabase(baseUrl!, name);
+    store = { url, target: { kind: 'postgres', url }, drop: () => adminQuery(baseUrl!, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined) };
+  }
+  const db = await openDatabase(store.target);
+  await createRepository(db).create({ resourceType: 'Organization', name: 'reliability primer' }, SYSTEM_ACCESS);
+  await db.close();
+  return store;
+}
+
+export function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface Server {
+  child: ChildProcess;
+  base: string;
+  port: number;
+  exited: Promise<number | null>;
+  exitCode(): number | null | undefined;
+  output(): string;
+}
+
+/** Starts `node dist/main.js` on the store; resolves when /readyz answers 200 (or rejects). */
+export async function startServer(store: Store, opts: { port?: number; readyWithinMs?: number; env?: Record<string, string> } = {}): Promise<Server & { readyMs: number }> {
+  const port = opts.port ?? (await freePort());
+  const started = Date.now();
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), DEV_IDP_PORT: '0', DATABASE_URL: store.url, NODE_ENV: 'development', DEV_SYSTEM_CLIENT_SECRET: SECRET, LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL: '3600', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
+  let code: number | null | undefined;
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (c, signal) => resolve((code = c ?? (signal ? -1 : null)))));
+  const server: Server = { child, port, base: `http://127.0.0.1:${port}`, exited, exitCode: () => code, output: () => out };
+  const limit = opts.readyWithinMs ?? 90_000; // a bound for a loaded machine; "ready ≤ 5 s after restart" is checked separately
+  while (Date.now() - started < limit) {
+    if (code !== undefined) throw new Error(`server exited with ${code} before ready: ${out.slice(-2000)}`);
+    const ok = await fetch(`${server.base}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return { ...server, readyMs: Date.now() - started };
+    await sleep(50);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`server not ready within ${limit} ms: ${out.slice(-2000)}`);
+}
+
+export async function stopServer(server: Server, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (server.exitCode() === undefined) server.child.kill(signal);
+  return server.exited;
+}
+
+export async function systemToken(base: string): Promise<string> {
+  const res = await fetch(`${base}/auth/token`, {
+    method: 'POST',
+    headers: { authorization: `Basic ${Buffer.from(`dev-system:${SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'grant_type=client_credentials&scope=system/*.*',
+  });
+  if (!res.ok) throw new Error(`token refused: ${res.status}`);
+  return ((await res.json()) as { access_token: string }).access_token;
+}
+
+export interface Reply {
+  status: number;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- FHIR JSON of any shape, checked by the scenario
+  headers: Headers;
+  ms: number;
+  /** Network failure instead of an HTTP answer (ECONNRESET, ECONNREFUSED …). */
+  error?: string;
+}
+
+/** One FHIR call; never throws: a network failure is a Reply with `error` and status 0. */
+export async function call(base: string, token: string, method: string, url: string, body?: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  const t0 = performance.now();
+  try {
+    const res = await fetch(`${base}/fhir/${url}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, accept: FHIR, ...(body !== undefined ? { 'content-type': FHIR } : {}), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers, ms: performance.now() - t0 };
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    return { status: 0, body: undefined, headers: new Headers(), ms: performance.now() - t0, error: e.cause?.code ?? e.cause?.message ?? e.message };
+  }
+}
+
+/** Canonical JSON: keys sorted at every level, so equal content gives equal text. */
+export function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') return `{${Object.keys(value).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  return JSON.stringify(value);
+}
+
+export const tagged = (resource: Resource, tag: string): Resource => ({ ...resource, meta: { tag: [{ system: 'urn:reliability', code: tag }] } });
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** A check: collects failures instead of stopping at the first, so a report says everything. */
+export class Checks {
+  readonly failures: string[] = [];
+  that(ok: boolean, message: string): void {
+    if (!ok) this.failures.push(message);
+  }
+}
