@@ -59,8 +59,11 @@ describe('HTTP errors are OperationOutcomes with the right status', () => {
     expect(res.headers['x-request-id']).to.be.a('string');
     expect(res.headers['x-content-type-options']).to.equal('nosniff');
     expect(res.headers['access-control-allow-origin']).to.equal('https://app.example');
-    const pre = await api().options('/fhir/Patient').set('Origin', 'https://app.example').set('Access-Control-Request-Method', 'POST');
+    // Beyond discovery and /metadata only known origins (issue 10 hole 9): BASE_URL's is one; test/auth/http-hardening.test.ts has the rest.
+    const pre = await api().options('/fhir/Patient').set('Origin', 'http://localhost:8080').set('Access-Control-Request-Method', 'POST');
     expect(pre.status).to.equal(204);
+    expect(pre.headers['access-control-allow-origin']).to.equal('http://localhost:8080');
+    expect((await api().options('/fhir/Patient').set('Origin', 'https://app.example').set('Access-Control-Request-Method', 'POST')).status).to.equal(403);
   });
 
   it('the CapabilityStatement lists every R4 type with its interactions and search parameters', async () => {
