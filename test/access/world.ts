@@ -58,9 +58,8 @@ export function sampleFor(row: PolicyRow, p: string): FhirResource | null {
     case 'Task|earlier-time offer': return { resourceType: 'Task', status: 'requested', intent: 'proposal', code: { coding: [{ system: CS.taskCode, code: 'earlier-time-offer' }] }, for: subject(p), focus: { reference: 'Slot/x' }, basedOn: [{ reference: `Appointment/${UPCOMING[p]}` }] };
     case 'Task|appointment change/cancel request': return { resourceType: 'Task', status: 'requested', intent: 'order', code: { coding: [{ system: CS.taskCode, code: 'change-appointment' }] }, for: subject(p), focus: { reference: `Appointment/${UPCOMING[p]}` }, note: [{ text: 'Kan vi flytte timen til ettermiddagen?' }] };
     case 'Task|questionnaire before an appointment': return { resourceType: 'Task', status: 'requested', intent: 'order', code: { coding: [{ system: CS.taskCode, code: 'complete-questionnaire' }] }, for: subject(p), basedOn: [{ reference: `Appointment/${UPCOMING[p]}` }], input: [{ type: { text: 'questionnaire' }, valueCanonical: 'https://fhir.helsebro.no/Questionnaire/for-timen' }] };
-    // Not sampled yet: the compartment filter (src/fhir/search) hides a Schedule from the patient side
-    // because Schedule.actor may name a Patient, so row 19's "RS" for Schedule cannot hold until it
-    // treats a Schedule whose actor is a service as reference data (issue 12 report).
+    // A service's Schedule is in nobody's record, so it is not sampled per patient; the patient side
+    // reads it as reference data (access-sql.ts; test/portal/booking.test.ts).
     case 'Schedule|reference data': return null;
     case 'Encounter|visits': return { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject: subject(p) };
     case 'DocumentReference|personal note': return docRef(p, 'personal-note');

@@ -29,12 +29,22 @@ describe('booking appointments from slots (issue 12)', function () {
   after(() => w?.s.close());
 
   it('free slots are found by ordinary search on the service\'s schedule', async () => {
-    // The chained form `Slot?schedule.actor=HealthcareService/…` needs Schedule readable by the patient
-    // side; the compartment filter still treats Schedule (a Patient-compartment type by `actor`) as patient data.
-    const r = await call(w, kari(), 'GET', 'Slot?schedule=Schedule/timebok-fastlege-anne-lund&status=free&start=ge2030-03-01&_count=100');
+    const r = await call(w, kari(), 'GET', 'Slot?schedule.actor=HealthcareService/fastlege-anne-lund&status=free&start=ge2030-03-01&_count=100');
     expect(r.status, diag(r)).to.equal(200);
     expect(r.body.total).to.be.greaterThan(50);
     expect(r.body.entry.every((e: { resource: Slot }) => e.resource.status === 'free')).to.equal(true);
+    const bySchedule = await call(w, kari(), 'GET', 'Slot?schedule=Schedule/timebok-fastlege-anne-lund&status=free&start=ge2030-03-01&_count=100');
+    expect(bySchedule.body.total).to.equal(r.body.total);
+  });
+
+  it('a service\'s Schedule is reference data (row 19); a Schedule naming a patient stays in that patient\'s record', async () => {
+    const service = await call(w, kari(), 'GET', 'Schedule/timebok-fastlege-anne-lund');
+    expect(service.status, diag(service)).to.equal(200);
+    const emmas = (await w.s.repo.create<Schedule>({ resourceType: 'Schedule', actor: [{ reference: 'Patient/emma-johansen' }] }, SYSTEM_ACCESS)).resource;
+    const r = await call(w, kari(), 'GET', `Schedule/${emmas.id}`);
+    expect(r.status, diag(r)).to.equal(404);
+    const search = await call(w, kari(), 'GET', `Schedule?_id=${emmas.id},timebok-fastlege-anne-lund`);
+    expect(search.body.entry.map((e: { resource: Schedule }) => e.resource.id)).to.deep.equal(['timebok-fastlege-anne-lund']);
   });
 
   it('book a free slot → 201, time copied from the slot, service and video link added, slot busy', async () => {

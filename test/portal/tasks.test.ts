@@ -110,7 +110,7 @@ describe('questionnaire tasks, change requests and home services (issue 12)', fu
 
   it('the README walkthrough: find → book → cancel → offer → accept', async () => {
     const kari = w.tokens.self;
-    const free = await call(w, kari, 'GET', 'Slot?schedule=Schedule/timebok-fastlege-anne-lund&status=free&start=ge2030-03-04&_count=5');
+    const free = await call(w, kari, 'GET', 'Slot?schedule=Schedule/timebok-fastlege-anne-lund&status=free&start=ge2030-03-04&_sort=start&_count=5');
     expect(free.body.entry.map((e: { resource: { id: string } }) => e.resource.id)).to.include('fastlege-2030-03-04-0900');
     const booked = await call(w, kari, 'POST', 'Appointment', { resourceType: 'Appointment', status: 'booked', slot: [{ reference: 'Slot/fastlege-2030-03-04-0900' }], participant: [{ actor: KARI, status: 'accepted' }] });
     expect(booked.status, diag(booked)).to.equal(201);

@@ -249,6 +249,7 @@ export class Repository {
     await this.transaction(async (repo) => {
       const now = new Date().toISOString();
       const prepared = resources.map((r) => prepareForWrite({ ...r, id: randomUUID() }, 1, now));
+      prepared.forEach(assertInvariants);
       const rows = prepared.map((p) => ({ rt: p.resourceType, id: p.id, content: p, comp: patientCompartmentsOf(p) }));
       // nextval in a CTE read twice is evaluated once per row (a CTE with a volatile function is materialised).
       const seqs = await repo.queryable.query<{ rt: string; id: string; seq: number | string }>(
@@ -299,6 +300,7 @@ export class Repository {
     const prepared = prepareForWrite(resource, 1);
     await access.checkWrite('create', prepared, undefined);
     await this.applyRules({ interaction: 'create', resource: prepared, previous: undefined, access });
+    assertInvariants(prepared);
     // Sequence, current row and history row in one statement: one round trip per stored version.
     const [row] = await this.queryable.query<{ seq: number | string }>(
       `WITH s AS (SELECT nextval('history_seq') AS seq),
@@ -317,6 +319,7 @@ export class Repository {
     const prepared = prepareForWrite(resource, versionId);
     await access.checkWrite(previous ? 'update' : 'create', prepared, previous);
     await this.applyRules({ interaction: previous ? (method === 'PATCH' ? 'patch' : 'update') : 'create', resource: prepared, previous, access });
+    assertInvariants(prepared);
     const [row] = await this.queryable.query<{ seq: number | string }>(
       `WITH s AS (SELECT nextval('history_seq') AS seq),
         r AS (UPDATE resources SET version_id = $3, last_updated = $4, deleted = false, content = $5, compartments = $6, seq = s.seq FROM s WHERE resource_type = $1 AND id = $2)
@@ -341,10 +344,29 @@ export class Repository {
 }
 
 /** Validates and stamps the server-owned meta; throws 422 with every problem found. */
+const isError = (i: { severity?: string }) => (i.severity ?? 'error') === 'error' || i.severity === 'fatal';
+
+/**
+ * Validates and stamps the server-owned meta; throws 422 with every problem found. Invariant
+ * failures alone are held back (`recheck`): write rules fill in what the server owns (a booking
+ * copies the slot's start and end, app-3), so invariants are judged again on the resource as it will
+ * be stored (`assertInvariants`, after the rules). Structural errors stop the write here.
+ */
 function prepareForWrite<T extends Resource>(resource: T, versionId: number, lastUpdated = new Date().toISOString()): T {
-  const issues = validateResource(resource);
-  if (issues.some((i) => (i.severity ?? 'error') === 'error' || i.severity === 'fatal')) throw unprocessable(issues);
-  return withServerMeta(resource, versionId, lastUpdated);
+  const errors = validateResource(resource).filter(isError);
+  if (errors.some((i) => i.code !== 'invariant')) throw unprocessable(errors);
+  const prepared = withServerMeta(resource, versionId, lastUpdated);
+  if (errors.length > 0) invariantsToRecheck.add(prepared);
+  return prepared;
+}
+
+const invariantsToRecheck = new WeakSet<Resource>();
+
+function assertInvariants(resource: Resource): void {
+  if (!invariantsToRecheck.has(resource)) return;
+  invariantsToRecheck.delete(resource);
+  const errors = validateResource(resource).filter(isError);
+  if (errors.length > 0) throw unprocessable(errors);
 }
 
 function assertType(type: string): void {

@@ -10,6 +10,9 @@ import { bind, compileParam, type CompileCtx } from './compile.js';
 import { PATIENT_SCOPED_TYPES } from './compartments.js';
 import { parseQuery } from './parse.js';
 
+/** Patient-compartment types whose resources naming no Patient are reference data (row 19). */
+const REFERENCE_WHEN_UNASSIGNED = ['Schedule'];
+
 export function compileAccessPredicate(resourceType: string, filters: readonly AccessFilter[], alias: string, params: unknown[]): string {
   const ctx: CompileCtx = { params, fhirBase: '', access: filters, accessPredicate: accessPredicateFor, depth: 0 };
   return accessPredicateFor(resourceType, alias, ctx);
@@ -29,7 +32,11 @@ export function accessPredicateFor(resourceType: string, alias: string, ctx: Com
       case 'compartment': {
         // Bind only when used: a bound but unreferenced parameter is an error in PostgreSQL.
         const inCompartment = () => `${alias}.compartments && ${bind(ctx, [...f.patientIds])}::text[]`;
-        if (resourceType === '*') parts.push(`(${alias}.resource_type <> ALL(${bind(ctx, PATIENT_SCOPED_TYPES)}::text[]) OR ${inCompartment()})`);
+        // A Schedule whose actor is a service or a practitioner is in nobody's compartment: it is the
+        // reference data citizens book from (access-spec §5.3 row 19), not patient data.
+        const unassigned = () => `(${alias}.resource_type = ANY(${bind(ctx, REFERENCE_WHEN_UNASSIGNED)}::text[]) AND ${alias}.compartments = '{}')`;
+        if (resourceType === '*') parts.push(`(${alias}.resource_type <> ALL(${bind(ctx, PATIENT_SCOPED_TYPES)}::text[]) OR ${inCompartment()} OR ${unassigned()})`);
+        else if (REFERENCE_WHEN_UNASSIGNED.includes(resourceType)) parts.push(`(${inCompartment()} OR ${alias}.compartments = '{}')`);
         else if (PATIENT_SCOPED_TYPES.includes(resourceType)) parts.push(inCompartment());
         break;
       }
