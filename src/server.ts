@@ -5,7 +5,7 @@
  * main.ts, the benchmarks and end-to-end tests all start helsebro through this one function.
  */
 import type { Express } from 'express';
-import { createAccessEngine } from './access/engine.js';
+import { createAccessEngine, type AccessEngine } from './access/engine.js';
 import { PORTAL_CLIENT_ID } from './auth/clients.js';
 import { createApp } from './app.js';
 import { endAppGrantsOnDeactivation } from './auth/account-grants.js';
@@ -81,6 +81,11 @@ export async function startStandIns(config: Config, logger: Logger): Promise<{ c
   return { config, closers };
 }
 
+/** The access engine as the server uses it (tests that assemble their own app use this too). */
+export function createServerAccessEngine(db: Db, repo: Repository, logger: Logger): AccessEngine {
+  return createAccessEngine(db, repo, logger, { firstPartyClientId: PORTAL_CLIENT_ID });
+}
+
 export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
   let { config } = opts;
   const { db, logger, repo } = opts;
@@ -97,7 +102,7 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
   const keys = new KeyStore(db);
   // The one access decision point: gates, policy and access log for every FHIR request,
   // the refresh gate and the patient picker (src/access).
-  const access = createAccessEngine(db, repo, logger, { firstPartyClientId: PORTAL_CLIENT_ID });
+  const access = createServerAccessEngine(db, repo, logger);
   // Graceful shutdown: the access-log batch is flushed before the database closes (issue 17).
   extraClosers.push(() => access.accessLog.flush());
   const authenticate = authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess });

@@ -11,7 +11,6 @@ import type { Express } from 'express';
 import type { Patient } from 'fhir/r4';
 import request from 'supertest';
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
-import { createAccessEngine } from '../../src/access/engine.js';
 import { createApp } from '../../src/app.js';
 import { authenticateFhir } from '../../src/auth/resource-server.js';
 import { endAppGrantsOnDeactivation } from '../../src/auth/account-grants.js';
@@ -27,7 +26,7 @@ import { createLogger } from '../../src/log.js';
 import { openTestDatabase } from '../support/app.js';
 import { Browser, radioValues, type Page } from './browser.js';
 import { pkcePair } from './pkce.js';
-import { createRepository } from '../../src/server.js';
+import { createRepository, createServerAccessEngine } from '../../src/server.js';
 
 export { pkcePair };
 
@@ -61,7 +60,7 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
   const logger = createLogger('error');
   const keys = new KeyStore(db);
   // The real access engine, as buildServer wires it: gates, policy, picker and access log.
-  const access = createAccessEngine(db, repo, logger);
+  const access = createServerAccessEngine(db, repo, logger);
   // Security events are logged at info/warn; a test may collect the lines it wants to inspect.
   const securityLog = opts.securityLog;
   const events = createSecurityEvents(db, securityLog ? createLogger('info', {}, (l) => securityLog.push(l)) : logger, access.accessLog);
