@@ -60,9 +60,9 @@ describe('Bulk Data $export (issue 14)', function () {
     return { manifest, files, status };
   }
   const refsOf = (files: Map<string, Resource[]>) => new Set([...files.values()].flat().map((r) => `${r.resourceType}/${r.id}`));
-  async function searchRefs(actor: TestedActor, type: string): Promise<string[]> {
+  async function searchRefs(actor: TestedActor, type: string): Promise<string[] | null> {
     const res = await fetch(`${w.s.fhirBase}/${type}?_count=1000`, { headers: { ...auth(actor), accept: 'application/fhir+json' } });
-    if (res.status !== 200) return [];
+    if (res.status !== 200) return null; // no search scope for the type (read only, e.g. the proxy's own RelatedPerson)
     const b = (await res.json()) as Bundle;
     return (b.entry ?? []).map((e) => `${e.resource!.resourceType}/${e.resource!.id}`);
   }
@@ -78,7 +78,7 @@ describe('Bulk Data $export (issue 14)', function () {
     expect(text).to.not.include('emma-johansen');
     // The same as what the token's searches show, type by type (the access filters, not a copy of them).
     for (const type of ['Observation', 'Appointment', 'DocumentReference', 'Consent']) {
-      expect((files.get(type) ?? []).map((r) => `${type}/${r.id}`).sort()).to.deep.equal((await searchRefs('self', type)).sort());
+      expect((files.get(type) ?? []).map((r) => `${type}/${r.id}`).sort()).to.deep.equal((await searchRefs('self', type))!.sort());
     }
   });
 
@@ -87,10 +87,12 @@ describe('Bulk Data $export (issue 14)', function () {
     const read = refsOf((await exportAll('read', 'Patient/kari-nordmann/$export')).files);
     for (const ref of read) expect(own.has(ref), ref).to.equal(true);
     const missing = [...own].filter((r) => !read.has(r));
-    console.log(missing);
     expect(missing).to.include('DocumentReference/kari-personlig-notat-1'); // her personal note
+    expect(missing.some((r) => r.startsWith('QuestionnaireResponse/'))).to.equal(true); // older answers
     for (const type of new Set([...read].map((r) => r.split('/')[0]!))) {
-      expect([...read].filter((r) => r.startsWith(`${type}/`)).sort(), type).to.deep.equal((await searchRefs('read', type)).sort());
+      const searched = await searchRefs('read', type);
+      if (searched === null) continue;
+      expect([...read].filter((r) => r.startsWith(`${type}/`)).sort(), type).to.deep.equal(searched.sort());
     }
   });
 
