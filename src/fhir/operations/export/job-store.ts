@@ -71,8 +71,17 @@ export async function dropUnfinishedParts(q: Queryable, job: ExportJob): Promise
   await q.query('DELETE FROM export_parts WHERE job_id = $1 AND NOT (resource_type = ANY($2::text[]))', [job.id, job.doneTypes]);
 }
 
+/**
+ * Stores a part only while the job runs. The share lock on the job row orders it against a cancel
+ * (whose UPDATE waits for it, and whose DELETE, a later statement, then sees the part), so a part
+ * written during a cancel is never left behind.
+ */
 export async function writePart(q: Queryable, jobId: string, type: string, part: number, count: number, ndjson: string): Promise<void> {
-  await q.query('INSERT INTO export_parts (job_id, resource_type, part, count, ndjson) VALUES ($1, $2, $3, $4, $5)', [jobId, type, part, count, ndjson]);
+  await q.query(
+    `WITH j AS (SELECT id FROM export_jobs WHERE id = $1 AND status = 'running' FOR SHARE)
+     INSERT INTO export_parts (job_id, resource_type, part, count, ndjson) SELECT j.id, $2, $3, $4, $5 FROM j`,
+    [jobId, type, part, count, ndjson],
+  );
 }
 
 export async function markTypeDone(q: Queryable, jobId: string, type: string): Promise<void> {
@@ -83,7 +92,11 @@ export async function finishJob(q: Queryable, id: string, status: 'completed' | 
   await q.query("UPDATE export_jobs SET status = $2, error = $3, finished = now() WHERE id = $1 AND status IN ('pending', 'running')", [id, status, error]);
 }
 
-/** Cancels a job and deletes its output (Bulk Data "Delete a Bulk Data Request"); false when it was already gone. */
+/**
+ * Cancels a job and deletes its output (Bulk Data "Delete a Bulk Data Request"); false when it was
+ * already gone. Two statements on purpose: the DELETE's snapshot is taken after the UPDATE got the
+ * row, so it sees a part a runner committed meanwhile (writePart).
+ */
 export async function cancelJob(q: Queryable, id: string): Promise<boolean> {
   const rows = await q.query<{ id: string }>("UPDATE export_jobs SET status = 'cancelled', finished = now() WHERE id = $1 AND status <> 'cancelled' RETURNING id", [id]);
   await q.query('DELETE FROM export_parts WHERE job_id = $1', [id]);
