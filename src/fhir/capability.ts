@@ -26,7 +26,16 @@ export function capabilityStatement(config: Config, software = { name: 'helsebro
     searchParam: [...searchParamsFor(type).values()]
       .filter((p) => p.type !== 'special' && (p.expression || p.code === '_text' || p.code === '_content'))
       .map((p) => ({ name: p.code, definition: p.url, type: p.type })),
-    operation: [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }],
+    operation: [
+      { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+      // Patient/{id}/$everything and the Bulk Data patient-level export (issue 14).
+      ...(type === 'Patient'
+        ? [
+            { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
+            { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
+          ]
+        : []),
+    ],
   }));
   return {
     resourceType: 'CapabilityStatement',
@@ -59,6 +68,8 @@ export function capabilityStatement(config: Config, software = { name: 'helsebro
         },
         resource: resources,
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
+        // System-level Bulk Data export, for backend (system) clients (issue 14).
+        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
         searchParam: [
           { name: '_type', type: 'token' },
           { name: '_id', type: 'token' },
