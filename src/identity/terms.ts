@@ -14,7 +14,7 @@ import type { Consent } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../access/access-context.js';
 import type { Queryable } from '../db/db.js';
 import type { Repository } from '../fhir/repository/repository.js';
-import { findMatchingIds } from '../fhir/search/find-ids.js';
+import { executeSearch } from '../fhir/search/execute.js';
 
 /**
  * LOINC 57016-8 "Privacy policy acknowledgment Document" marks the acceptance; proxy-grant
@@ -50,10 +50,12 @@ export function acceptedVersion(consent: Consent): string {
 
 /** The patient's active terms acceptances (several after re-acceptances). */
 export async function termsAcceptances(db: Queryable, patientId: string): Promise<Consent[]> {
-  const ids = await findMatchingIds(db, 'Consent', `patient=Patient/${patientId}&status=active&category=${TERMS_CATEGORY_SYSTEM}|${TERMS_CATEGORY_CODE}`, SYSTEM_ACCESS, 100);
-  if (ids.length === 0) return [];
-  const rows = await db.query<{ content: Consent | string }>("SELECT content FROM resources WHERE resource_type = 'Consent' AND id = ANY($1::text[]) AND NOT deleted", [ids]);
-  return rows.map((r) => (typeof r.content === 'string' ? (JSON.parse(r.content) as Consent) : r.content));
+  const bundle = await executeSearch(db, {
+    resourceType: 'Consent',
+    params: [['patient', `Patient/${patientId}`], ['status', 'active'], ['category', `${TERMS_CATEGORY_SYSTEM}|${TERMS_CATEGORY_CODE}`], ['_total', 'none'], ['_count', '100']],
+    access: SYSTEM_ACCESS, fhirBase: '', strict: true, defaultCount: 100, maxCount: 100,
+  });
+  return (bundle.entry ?? []).map((e) => e.resource as Consent);
 }
 
 /** none = never accepted (or withdrawn); outdated = accepted an earlier version only; current. */

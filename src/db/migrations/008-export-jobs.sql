@@ -13,7 +13,7 @@ CREATE TABLE export_jobs (
   done_types       text[]      NOT NULL DEFAULT '{}', -- types whose parts are complete (resume starts after them)
   since            timestamptz,
   filters          jsonb       NOT NULL,            -- AccessFilter[] of the requester
-  snapshot         bigint      NOT NULL,            -- resource_history seq at kick-off
+  snapshot         bigint      NOT NULL DEFAULT 0,  -- reserved; pages are pinned per type to the search engine's snapshot
   transaction_time timestamptz NOT NULL,
   heartbeat        timestamptz,                     -- a running job whose heartbeat is stale is resumed by another runner
   error            text,

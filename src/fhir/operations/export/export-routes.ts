@@ -12,7 +12,7 @@ import type { AccessContext } from '../../../access/access-context.js';
 import type { Principal } from '../../../identity/principal.js';
 import type { JobRunner } from '../../../jobs/runner.js';
 import { sendJson, type Auditor } from '../../../http/respond.js';
-import { isResourceType } from '../../definitions/registry.js';
+import { RESOURCE_TYPES, isResourceType } from '../../definitions/registry.js';
 import { FhirError, badRequest, forbidden, informationOutcome, notFound } from '../../errors.js';
 import { PATIENT_SCOPED_TYPES } from '../../search/compartments.js';
 import { accessOf, type FhirDeps } from '../../interactions/context.js';
@@ -83,13 +83,13 @@ export function mountExportRoutes(router: Router, deps: FhirDeps, runner: JobRun
       await deps.repo.read('Patient', patientId, access);
     }
     const { types, since } = parseKickoff(queryPairs(req), req.get('prefer'));
-    const present = (await deps.repo.queryable.query<{ resource_type: string }>('SELECT DISTINCT resource_type FROM resources WHERE NOT deleted')).map((r) => r.resource_type);
-    const candidates = types ?? (patientId ? PATIENT_SCOPED_TYPES : present).filter((t) => present.includes(t)).sort();
-    const snap = await deps.repo.queryable.query<{ s: number | string | null }>('SELECT max(seq) AS s FROM resource_history');
+    // Types the request names, else the patient compartment (patient level) or every type (system
+    // level), less those the token may not read at all; an empty type simply yields no file.
+    const candidates = types ?? (patientId ? PATIENT_SCOPED_TYPES : [...RESOURCE_TYPES]);
     const id = randomUUID();
     const job: Omit<ExportJob, 'status' | 'doneTypes' | 'error'> = {
       id, owner: ownerOf(principal), request: `${base}${req.path}${req.originalUrl.includes('?') ? req.originalUrl.slice(req.originalUrl.indexOf('?')) : ''}`,
-      patientId, types: visibleTypes(access, candidates), since, filters: [...access.filters], snapshot: Number(snap[0]?.s ?? 0), transactionTime: new Date().toISOString(),
+      patientId, types: visibleTypes(access, candidates), since, filters: [...access.filters], snapshot: 0, transactionTime: new Date().toISOString(),
     };
     await insertJob(deps.repo.queryable, job);
     runner.wake();
