@@ -12,6 +12,7 @@ import { capabilityStatement } from './fhir/capability.js';
 import { notFound } from './fhir/errors.js';
 import type { Repository } from './fhir/repository/repository.js';
 import { createFhirRouter } from './fhir/routes.js';
+import { configureTerms } from './identity/terms.js';
 import type { OnAccountChange } from './fhir/interactions/account.js';
 import { negotiate } from './http/negotiate.js';
 import { cors, originAllowList, originOf } from './http/cors.js';
@@ -68,6 +69,8 @@ export function createApp(deps: AppDeps): Express {
 
   for (const router of deps.routers ?? []) app.use(router);
 
+  // The Terms of Use in force, for the login flow and the access gate (issue 14, src/identity/terms.ts).
+  configureTerms({ version: config.termsVersion, url: config.termsUrl });
   const fhir = express.Router();
   fhir.use(negotiate);
   fhir.use(express.json({ limit: config.bodyLimit, type: ['application/fhir+json', 'application/json', 'application/json-patch+json'], strict: false, verify: fhirJsonDepthGuard }));

@@ -5,7 +5,8 @@
  */
 import type { AccessContext } from './access-context.js';
 import type { Db } from '../db/db.js';
-import { unauthorized } from '../fhir/errors.js';
+import { FhirError, unauthorized } from '../fhir/errors.js';
+import { currentTerms } from '../identity/terms.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
 import type { Principal } from '../identity/principal.js';
@@ -59,6 +60,7 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
         relation = resolution.relation;
       } else {
         logger.info('access denied by gate', { gate: resolution.gate, why: resolution.why, client: principal.clientId, grant: principal.grantId });
+        if (resolution.gate === 'G15') throw termsNotCurrent(resolution.relation?.actor === 'self');
         throw unauthorized('login');
       }
       res.locals.relation = relation;
@@ -75,4 +77,17 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
       return decideAccess(principal, relation, { ...opts, clientName });
     },
   };
+}
+
+/**
+ * 401 when the Terms of Use in force are not accepted (issue 14): nothing is served until the
+ * citizen logs in again and accepts. Unlike other 401s the reason is stated, because the citizen
+ * must act on it.
+ */
+function termsNotCurrent(self: boolean): FhirError {
+  const { version } = currentTerms();
+  const diagnostics = self
+    ? `The Terms of Use have changed (version ${version}); log in again in the Helsebro portal and accept them before using the service`
+    : `The patient has not yet accepted the Terms of Use in force (version ${version}); you may act for them again once they have`;
+  return new FhirError(401, { code: 'login', diagnostics }).withHeader('WWW-Authenticate', 'Bearer realm="helsebro", error="invalid_token", error_description="The Terms of Use in force are not accepted"');
 }

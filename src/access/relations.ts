@@ -9,7 +9,7 @@ import { SYSTEM_ACCESS } from './access-context.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Queryable } from '../db/db.js';
 import { findMatchingIds } from '../fhir/search/find-ids.js';
-import { hasAcceptedTerms } from '../identity/terms.js';
+import { hasAcceptedTerms, termsState } from '../identity/terms.js';
 import { accountGates, parentalCode, parentGates, proxyGates, proxyLevelOf, selfGates, PROXY_RELATIONSHIP, type GateResult } from './gates.js';
 import { isProxyLevel, type Actor } from './policy.js';
 
@@ -52,7 +52,7 @@ export async function resolveRelation(db: Queryable, repo: Repository, who: WhoA
     const g = selfGates(patient, null, now);
     if (!g.ok) return denied(g, relation);
     // G15: the Terms of Use accepted (and still in force) before any access.
-    if (!(await hasAcceptedTerms(db, patientId))) return { ok: false, gate: 'G15', why: 'the Terms of Use are not accepted', relation };
+    if (!(await hasAcceptedTerms(db, patientId))) return { ok: false, gate: 'G15', why: 'the Terms of Use in force are not accepted', relation };
     return { ok: true, relation };
   }
   const rpId = refId(who.fhirUser ?? undefined, 'RelatedPerson');
@@ -74,7 +74,12 @@ export async function relationThrough(db: Queryable, repo: Repository, patient: 
     const relation: Relation = { actor: isProxyLevel(level ?? undefined) ? (level as Actor) : 'standard', patientId, actorRef, grantRef: `Consent/${consent.id}` };
     if (!isProxyLevel(level ?? undefined)) return { ok: false, gate: 'G4', why: `unknown proxy level "${level}"`, relation };
     const g = proxyGates(patient, consent, rp, now);
-    return g.ok ? { ok: true, relation } : denied(g, relation);
+    if (!g.ok) return denied(g, relation);
+    // Issue 14: a proxy acts only while the patient's acceptance is current. A patient who accepted an
+    // earlier version must renew it first (terms §9); one who never used the service (a paper or
+    // registry fullmakt, S9) is not held to terms they were never shown.
+    if ((await termsState(db, patientId)) === 'outdated') return { ok: false, gate: 'G15', why: 'the patient has not accepted the Terms of Use in force', relation };
+    return { ok: true, relation };
   }
   if (parentalCode(rp)) {
     const relation: Relation = { actor: 'parent', patientId, actorRef, grantRef: null };

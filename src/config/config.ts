@@ -22,6 +22,9 @@ export interface Config {
   /** Default and maximum page size of searches. */
   searchDefaultCount: number;
   searchMaxCount: number;
+  /** The Terms of Use in force (issue 14): a newer version makes every citizen accept again. */
+  termsVersion: string;
+  termsUrl: string;
   /** Port of the development ID-porten stand-in (never started in production). */
   devIdpPort: number;
   /** Issuer of the citizen login (ID-porten); in development the stand-in. */
@@ -71,6 +74,8 @@ export const CONFIG_DOCS: ReadonlyArray<[string, string, string]> = [
   ['DATABASE_URL', 'pglite://./data', 'postgres://user:pass@host:port/db, pglite://<folder> or pglite://memory'],
   ['NODE_ENV', 'development', '`production` switches off demo data, development clients and the development login'],
   ['LOG_LEVEL', 'info', 'debug | info | warn | error | silent'],
+  ['TERMS_VERSION', '2024-04-03', 'version of the Terms of Use in force; a newer one makes every citizen accept again before using the service'],
+  ['TERMS_URL', 'https://helsebro.no/vilkar/$TERMS_VERSION', 'where the text of that version is published (stored in the acceptance Consent)'],
   ['BODY_LIMIT', '10mb', 'largest accepted request body (bytes, or with kb/mb suffix) → 413 above it'],
   ['SEARCH_DEFAULT_COUNT', '20', 'page size when _count is absent'],
   ['SEARCH_MAX_COUNT', '1000', 'largest page size a client may ask for'],
@@ -110,6 +115,8 @@ export function loadConfig(env: Env = process.env): Config {
   const bodyLimit = parseSize(env.BODY_LIMIT ?? '10mb', 'BODY_LIMIT', problems);
   const searchDefaultCount = parseInteger(env.SEARCH_DEFAULT_COUNT ?? '20', 'SEARCH_DEFAULT_COUNT', 1, 10000, problems);
   const searchMaxCount = parseInteger(env.SEARCH_MAX_COUNT ?? '1000', 'SEARCH_MAX_COUNT', 1, 100000, problems);
+  const termsVersion = env.TERMS_VERSION ?? '2024-04-03';
+  if (!/^[A-Za-z0-9.-]{1,64}$/.test(termsVersion)) problems.push(`TERMS_VERSION must be letters, digits, dots and dashes (e.g. 2026-12-01), got "${termsVersion}"`);
   const devIdpPort = parsePort(env.DEV_IDP_PORT ?? String(port === 0 ? 0 : port + 1), 'DEV_IDP_PORT', problems);
   const accessTokenTtl = parseInteger(env.ACCESS_TOKEN_TTL ?? '300', 'ACCESS_TOKEN_TTL', 10, 3600, problems);
   const dbTimeoutMs = parseInteger(env.DB_TIMEOUT_MS ?? '5000', 'DB_TIMEOUT_MS', 100, 600_000, problems);
@@ -145,6 +152,8 @@ export function loadConfig(env: Env = process.env): Config {
     bodyLimit,
     searchDefaultCount,
     searchMaxCount,
+    termsVersion,
+    termsUrl: env.TERMS_URL ?? `https://helsebro.no/vilkar/${termsVersion}`,
     devIdpPort,
     idportenIssuer: trimSlash(env.IDPORTEN_ISSUER ?? `http://localhost:${devIdpPort}`),
     idportenClientId: env.IDPORTEN_CLIENT_ID ?? 'helsebro',

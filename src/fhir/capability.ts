@@ -18,6 +18,8 @@ const PATIENT_OPERATIONS = [
   { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
   { name: 'deactivate', definition: 'https://fhir.helsebro.no/OperationDefinition/Patient-deactivate' },
   { name: 'reactivate', definition: 'https://fhir.helsebro.no/OperationDefinition/Patient-reactivate' },
+  // The Bulk Data patient-level export (issue 14; HL7 Bulk Data Access IG v2).
+  { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
 ];
 
 const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
@@ -72,6 +74,8 @@ export function capabilityStatement(config: Config, software = { name: 'helsebro
         },
         resource: resources,
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
+        // System-level Bulk Data export, for backend (system) clients (issue 14).
+        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
         searchParam: [
           { name: '_type', type: 'token' },
           { name: '_id', type: 'token' },

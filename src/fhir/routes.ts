@@ -14,10 +14,13 @@ import { history, search } from './interactions/search-history.js';
 import { validateInteraction } from './interactions/validate.js';
 import { accountOperation, type OnAccountChange } from './interactions/account.js';
 import { mountAuditEventRoutes } from '../audit/audit-routes.js';
+import { mountExportRoutes } from './operations/export/export-routes.js';
+import { createExportRunner } from './operations/export/runner.js';
+import type { JobRunner } from '../jobs/runner.js';
 
 type Handler = (req: Request, res: Response) => Promise<void>;
 
-export function createFhirRouter(deps: FhirDeps & { onAccountChange?: OnAccountChange }): Router {
+export function createFhirRouter(deps: FhirDeps & { onAccountChange?: OnAccountChange; exportRunner?: JobRunner }): Router {
   const router = express.Router({ caseSensitive: true });
   const route = (fn: Handler) => (req: Request, res: Response, next: NextFunction) => fn(req, res).catch(next);
   const type = (req: Request): string => {
@@ -29,6 +32,10 @@ export function createFhirRouter(deps: FhirDeps & { onAccountChange?: OnAccountC
 
   // The access log is a read-only view of its own table, not a stored resource (src/audit).
   mountAuditEventRoutes(router, deps);
+  // Bulk Data $export: jobs run in the background; the runner also resumes jobs a stopped process left.
+  const exportRunner = deps.exportRunner ?? createExportRunner({ db: deps.repo.queryable, fhirBase: deps.config.fhirBase, logger: deps.logger, pageSize: deps.config.searchMaxCount });
+  exportRunner.start();
+  mountExportRoutes(router, deps, exportRunner);
   router.post('/', route(async (req, res) => {
     const bundle = await processBundle({ repo: deps.repo, fhirBase: deps.config.fhirBase, defaultCount: deps.config.searchDefaultCount, maxCount: deps.config.searchMaxCount }, req.body, accessOf(res));
     sendJson(req, res, 200, bundle);
