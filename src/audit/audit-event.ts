@@ -115,7 +115,8 @@ export function auditEventFromRow(row: StoredAccessLogRow): AuditEvent {
     id: row.id,
     meta: { versionId: '1', lastUpdated: row.recorded },
     type: rest ? REST_TYPE : coding(row.event),
-    subtype: [rest ? { system: RESTFUL, code: SUBTYPE[interaction] ?? interaction } : coding(row.interaction)],
+    // Other events may carry several subtypes (a DICOM code and ours), stored space-separated.
+    subtype: rest ? [{ system: RESTFUL, code: SUBTYPE[interaction] ?? interaction }] : row.interaction.split(' ').map(coding),
     action: row.action,
     recorded: row.recorded,
     outcome: row.outcome,
@@ -155,7 +156,7 @@ export function rowsFromAuditEvent(e: AuditEvent, now = new Date()): AccessLogRo
     clientId: client?.who?.identifier?.value ?? null,
     clientName: client?.who?.display ?? null,
     event: isRest ? 'rest' : `${e.type?.system ?? ''}|${e.type?.code ?? ''}`,
-    interaction: isRest && restCode ? restCode : sub ? `${sub.system ?? ''}|${sub.code ?? ''}` : 'operation',
+    interaction: isRest && restCode ? restCode : sub ? (e.subtype ?? []).map((c) => `${c.system ?? ''}|${c.code ?? ''}`).join(' ') : 'operation',
     action: (e.action ?? 'E') as AuditAction,
     shown: refs.filter((r) => r !== `Patient/${patientId}`),
     query: query ? Buffer.from(query, 'base64').toString('utf8') : null,

@@ -198,7 +198,8 @@ export function compileLogParam(node: ParamNode, params: unknown[]): string {
       return `l.action = ANY(${bind(params, tokenCodes().map((c) => c.toUpperCase()))}::text[])`;
     case 'subtype':
       plain([undefined]);
-      return `l.interaction = ANY(${bind(params, tokenCodes().map((c) => SUBTYPE_CODES[c] ?? c))}::text[])`;
+      // A non-REST row may hold several subtypes, space-separated (audit-event.ts).
+      return `string_to_array(l.interaction, ' ') && ${bind(params, tokenCodes().map((c) => SUBTYPE_CODES[c] ?? c))}::text[]`;
     case 'outcome':
       plain([undefined]);
       return `l.outcome = ANY(${bind(params, tokenCodes())}::text[])`;

@@ -80,7 +80,8 @@ export class WriteLog {
  * (issue 10 §6) without the bridges knowing about the log.
  */
 export function withWriteLog(access: AccessContext, decided: AccessContext | undefined): AccessContext {
-  if (!decided?.recordWrite || access.recordWrite) return access;
+  // The request's decided context knows the app by its registered name; its log wins over the bridge's own.
+  if (!decided?.recordWrite) return access;
   const recordWrite = decided.recordWrite.bind(decided);
   return Object.freeze({ ...access, recordWrite });
 }

@@ -26,9 +26,11 @@ const parent = (extra: Partial<RelatedPerson> = {}): RelatedPerson => ({
   address: [{ use: 'home', line: ['Storgata 12'], postalCode: '0155', city: 'Oslo' }], ...extra,
 });
 const grant = (extra: Partial<Consent> = {}): Consent => ({
-  resourceType: 'Consent', status: 'active', scope: {}, category: [], patient: { reference: 'Patient/p' },
+  resourceType: 'Consent', status: 'active', patient: { reference: 'Patient/p' },
+  scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+  category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
   policyRule: { coding: [{ system: 'https://fhir.helsebro.no/CodeSystem/proxy-level', code: 'full' }] },
-  provision: { type: 'permit', actor: [{ role: {}, reference: { reference: 'RelatedPerson/rp' } }] }, ...extra,
+  provision: { type: 'permit', actor: [{ role: { text: 'proxy' }, reference: { reference: 'RelatedPerson/rp' } }] }, ...extra,
 });
 const proxy = (birthDate: string): RelatedPerson => ({ resourceType: 'RelatedPerson', id: 'rp', patient: { reference: 'Patient/p' }, birthDate });
 

@@ -147,8 +147,9 @@ describe('patient-side writes: server-owned fields, confinement, authors, unique
   });
 
   describe('writes confined to the token’s patient (hole 3, §4.7)', () => {
+    // A request (`proposed`): booking `booked` needs a free Slot (issue 12), which is not what these tests are about.
     const appointment = (actors: string[]): Appointment => ({
-      resourceType: 'Appointment', status: 'booked', start: '2031-02-03T10:00:00Z', end: '2031-02-03T10:30:00Z',
+      resourceType: 'Appointment', status: 'proposed', start: '2031-02-03T10:00:00Z', end: '2031-02-03T10:30:00Z',
       participant: actors.map((a) => ({ actor: { reference: a }, status: 'accepted' })),
     });
 
