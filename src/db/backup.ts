@@ -2,7 +2,7 @@
  * Backup and restore of the whole database (issue 17), for both storage modes:
  * - PostgreSQL: `pg_dump --format=custom` / `pg_restore`, found in /usr/lib/postgresql/<n>/bin or PATH;
  * - PGlite: its data-folder dump (`dumpDataDir`, a gzipped tar) / `loadDataDir`.
- * Every resource, every history version and the whole access log (AuditEvents are resources) are
+ * Every resource, every history version and the whole access log (its own table, migration 007) are
  * in the tables dumped, so a restore gives back exactly what was stored.
  */
 import { spawn } from 'node:child_process';

@@ -40,7 +40,7 @@ export interface Census {
 }
 
 export const CENSUS_SQL = `SELECT (SELECT count(*) FROM resources)::int AS resources, (SELECT count(*) FROM resource_history)::int AS versions,
-  (SELECT count(*) FROM resources WHERE resource_type = 'AuditEvent')::int AS "auditEvents"`;
+  (SELECT count(*) FROM access_log)::int AS "auditEvents"`;
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
