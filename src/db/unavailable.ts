@@ -17,7 +17,7 @@ export class DatabaseUnavailable extends Error {
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
 // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 53300 too_many_connections,
-// 57014 query_canceled (our statement_timeout: the per-request deadline), 08xxx connection exceptions.
+// 57014 query_canceled (our statement_timeout: the per-request deadline), class 08 (connection exceptions).
 const SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014']);
 // pg and pg-pool report lost connections and their own timeouts as plain Errors without a code.
 const MESSAGES = [
