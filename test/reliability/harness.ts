@@ -91,7 +91,9 @@ export async function startServer(store: Store, opts: { port?: number; readyWith
   const started = Date.now();
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
-    env: { ...process.env, PORT: String(port), DEV_IDP_PORT: '0', DATABASE_URL: store.url, NODE_ENV: 'development', DEV_SYSTEM_CLIENT_SECRET: SECRET, LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL: '3600', ...opts.env },
+    // One server process (RELIABILITY_WORKERS to change it): the pid the faults kill is the one serving;
+    // several processes over one database are tested in test/db/workers.test.ts.
+    env: { ...process.env, PORT: String(port), DEV_IDP_PORT: '0', DATABASE_URL: store.url, NODE_ENV: 'development', DEV_SYSTEM_CLIENT_SECRET: SECRET, LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL: '3600', WORKERS: process.env.RELIABILITY_WORKERS ?? '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
