@@ -74,15 +74,7 @@ try {
   await scenario('optimistic concurrency: 50 If-Match PUT, PATCH, DELETE', () => optimisticConcurrency(running));
   await scenario('conditional-create storms, plain and in transactions', () => conditionalStorms(running));
   await scenario(`transaction atomicity × ${num('RELIABILITY_ATOMIC_TX', 30)}`, () => transactionAtomicity(running, num('RELIABILITY_ATOMIC_TX', 30)));
-  // The soak's memory bound is judged on PostgreSQL, the production database. On PGlite the database
-  // runs inside the server process and its WebAssembly memory only grows, so a one-minute CI soak
-  // cannot tell a leak from the buffer pool warming (measured: +11–23 % in a minute); there it runs
-  // on demand with RELIABILITY_SOAK_PGLITE=1 and a longer RELIABILITY_SOAK_MINUTES.
-  if (mode === 'postgres' || process.env.RELIABILITY_SOAK_PGLITE === '1') {
-    await scenario(`soak ${num('RELIABILITY_SOAK_MINUTES', 1)} min`, () => soak(running, num('RELIABILITY_SOAK_MINUTES', 1)));
-  } else {
-    console.log('  - soak skipped on PGlite in CI (RELIABILITY_SOAK_PGLITE=1 runs it; see the comment in run.ts)');
-  }
+  await scenario(`soak ${num('RELIABILITY_SOAK_MINUTES', 1)} min`, () => soak(running, num('RELIABILITY_SOAK_MINUTES', 1)));
   await seedForBackup(running);
   await stopServer(server);
   await scenario('backup and restore of a seeded database', () => backupRestore(store, mode, pgUrl));
