@@ -15,6 +15,7 @@ import { createFhirRouter } from './fhir/routes.js';
 import { configureTerms } from './identity/terms.js';
 import type { OnAccountChange } from './fhir/interactions/account.js';
 import { negotiate } from './http/negotiate.js';
+import { designAssetsRouter } from './http/design-assets.js';
 import { cors, originAllowList, originOf } from './http/cors.js';
 import { fhirJsonDepthGuard } from './http/json-depth.js';
 import { accessLog, requestId, securityHeaders } from './http/middleware.js';
@@ -51,6 +52,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(requestId, accessLog(logger), metricsMiddleware, securityHeaders, cors(allowedOrigin), compression());
   app.get('/metrics', metricsHandler);
   app.use(docsRouter());
+  app.use(designAssetsRouter());
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

@@ -64,6 +64,20 @@ describe('operations: /metrics, /docs, / and the CapabilityStatement', () => {
     expect((await request(ctx.bareApp).get('/docs/assets/init.js')).text).to.contain("url: '/openapi.yaml'");
   });
 
+  it('the design system stylesheets are served from this origin, and an unknown asset is a 404 OperationOutcome', async () => {
+    const { DESIGN_STYLESHEETS } = await import('../../src/http/design-assets.js');
+    for (const href of DESIGN_STYLESHEETS) {
+      const res = await request(ctx.bareApp).get(href);
+      expect(res.status, href).to.equal(200);
+      expect(res.headers['content-type'], href).to.match(/text\/css/);
+      expect(res.text.length, href).to.be.greaterThan(1000);
+    }
+    expect((await request(ctx.bareApp).get('/assets/ds/designsystemet.css')).text).to.contain('.ds-button');
+    const missing = await request(ctx.bareApp).get('/assets/ds/nope.css');
+    expect(missing.status).to.equal(404);
+    expect(missing.body.resourceType).to.equal('OperationOutcome');
+  });
+
   it('/ links the reference, the FHIR metadata and the health endpoints', async () => {
     const res = await request(ctx.bareApp).get('/');
     expect(res.status).to.equal(200);
