@@ -27,6 +27,7 @@ import { auditEventIsReadOnly } from './audit/write-rule.js';
 import type { WriteRule } from './fhir/repository/write-rules.js';
 import { bookingRules } from './portal/booking/booking-rules.js';
 import { startOfferExpiry } from './portal/booking/offer-expiry.js';
+import { requestRules } from './portal/requests/request-rules.js';
 import type { Logger } from './log.js';
 
 export interface ServerParts {
@@ -52,7 +53,7 @@ export interface BuildOptions {
  * record, one Patient per national identifier, and the proxy-grant rules.
  */
 export function writeRules(): WriteRule[] {
-  return [auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule, ...bookingRules()];
+  return [auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule, ...bookingRules(), ...requestRules()];
 }
 
 /** The repository as the server uses it: the only path to data, with every write rule installed. */

@@ -30,6 +30,9 @@ const FROM_THE_SEEDS: Record<string, string> = {
   'Encounter|visits': 'rs - rs - rs rs rscu rscud', // S4 no history for Standard
   'Task|earlier-time offer': 'rsu rs - rsu rsu rsu rs rscud', // A15 Standard sees, cannot accept; server-created
   'Task|appointment change/cancel request': 'rsc - - rsc rsc rsc rsu rscud', // A2
+  'Task|renewal or allergy request': 'rscu rscu - - rscu rscu rsu rscud', // S20, S19; A14 not Read, not Comm; U = withdraw only (issue 13)
+  'Task|municipal, appeal or records request': 'rscu - - - rscu rscu rsu rscud', // FAQ municipal services, appeals, journal access; U = withdraw only
+  'MedicationRequest|prescriptions': 'rs rs rs - rs rs rscu rscud', // row 26; renewals are Task requests
   'Task|questionnaire before an appointment': 'rsu rs - rs rsu rsu rscu rscud', // S7 Full answers questionnaires; clinic-created
   'Schedule|reference data': 'rs rs rs rs rs rs rscu rscud', // row 19, scheduling staff write
   'DocumentReference|personal note': 'rscud - - - rscu rscu - -', // S16 no health personnel; S7 view and change; A4

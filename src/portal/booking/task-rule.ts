@@ -21,6 +21,8 @@ export async function judgeTask(change: WriteChange, tx: Repository, s: OfferSet
   const previous = change.previous as Task | undefined;
   const patientSide = isPatientSide(change.access.actor);
   const code = taskCodeOf(previous ?? task);
+  // Tasks of other rooms (citizen requests, src/portal/requests) are judged by their own rule.
+  if (!code) return;
   if (!previous) {
     if (code === TASK_CODES.change || code === TASK_CODES.cancel) await judgeRequest(task, tx, patientSide);
     return;
