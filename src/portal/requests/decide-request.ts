@@ -60,7 +60,7 @@ export function decideNewRequest(f: NewRequestFacts): NewRequestOutcome {
   }
   if (!f.patientSide) {
     // The clinic or a backend files requests on the patient's behalf: only fill in what is missing.
-    const owner = f.focusOwner ?? f.defaultOwner;
+    const owner = f.focusOwner ?? (code === REQUEST_CODES.allergy || code === REQUEST_CODES.records ? f.defaultOwner : null);
     if (!task.owner && owner) fill.owner = { reference: owner };
     return { ok: true, fill };
   }
@@ -82,7 +82,10 @@ export function decideNewRequest(f: NewRequestFacts): NewRequestOutcome {
   if (f.focusOwner && given && given !== f.focusOwner) {
     return refuse(businessRule(`Task.owner must be ${f.focusOwner}, the organisation responsible for ${task.focus?.reference}; leave it out and the server fills it in`, 'Task.owner'));
   }
-  const owner = f.focusOwner ?? given ?? f.defaultOwner;
+  // The patient's own clinic records allergies and keeps the journal; a municipality or the body that
+  // made a decision is never guessed.
+  const fallback = code === REQUEST_CODES.allergy || code === REQUEST_CODES.records ? f.defaultOwner : null;
+  const owner = f.focusOwner ?? given ?? fallback;
   if (!owner) return refuse(businessRule(`Name the Organization that should handle this request in Task.owner${code === REQUEST_CODES.municipal ? ' (the municipality)' : ''}`, 'Task.owner'));
   if (!given) fill.owner = { reference: owner };
   return { ok: true, fill };
