@@ -12,6 +12,8 @@ import { CLINIC_FIELDS } from './decide-request.js';
 
 /** What may differ between versions without being anyone's edit (the server stamps meta; §5.2 fills requester). */
 const BOOKKEEPING = new Set(['meta', 'text', 'requester', 'lastModified']);
+/** Who answers and how: the clinic's (and the server's) fields, never the patient side's after sending. */
+const NOT_PATIENT_SIDE: readonly string[] = [...CLINIC_FIELDS, 'owner'];
 /** The request's content, which is the patient's: nobody rewrites what was asked. */
 const CONTENT = ['code', 'for', 'focus', 'input', 'intent', 'authoredOn', 'basedOn', 'description', 'priority'];
 
@@ -24,7 +26,7 @@ function changedFields(previous: Task, next: Task): string[] {
 /** The patient side: withdraw an open request, nothing else. */
 export function decidePatientUpdate(previous: Task, next: Task): FhirError | null {
   const changed = changedFields(previous, next);
-  const clinic = changed.find((k) => (CLINIC_FIELDS as readonly string[]).includes(k) && !(k === 'statusReason' && next.status === 'cancelled'));
+  const clinic = changed.find((k) => NOT_PATIENT_SIDE.includes(k) && !(k === 'statusReason' && next.status === 'cancelled'));
   if (clinic) return forbidden403(`Task.${clinic} is the clinic's answer; the patient side may only withdraw the request (status "cancelled")`, `Task.${clinic}`);
   const other = changed.find((k) => k !== 'status' && k !== 'statusReason');
   if (other) return businessRule(`A sent request is not edited (Task.${other}); withdraw it and send a new one`, `Task.${other}`);
