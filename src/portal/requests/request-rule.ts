@@ -44,7 +44,10 @@ export async function judgeRequestTask(change: WriteChange, tx: Repository, now:
 async function judgeNew(change: WriteChange, task: Task, code: NonNullable<ReturnType<typeof requestCodeOf>>, tx: Repository, now: Date): Promise<void> {
   const patientSide = change.access.side === 'patient';
   const patient = await readRef<Patient>(tx, task.for, ['Patient']);
-  const focus = FOCUS_TYPES[code].length > 0 ? await readRef(tx, task.focus, FOCUS_TYPES[code]) : undefined;
+  let focus = FOCUS_TYPES[code].length > 0 ? await readRef(tx, task.focus, FOCUS_TYPES[code]) : undefined;
+  // One open renewal per prescription: simultaneous renewals of the same one queue on its row, so the
+  // second sees the first (committed) when it looks for an open one (PostgreSQL, READ COMMITTED).
+  if (patientSide && code === 'renew-prescription' && focus?.resourceType === 'MedicationRequest') focus = await tx.lockForUpdate('MedicationRequest', focus.id!);
   const focusPatient = patientRefOf(focus);
   // Owners are derived only from the patient's own resources, so nothing about another record is used.
   const own = !!focus && focusPatient === task.for?.reference;

@@ -5,7 +5,7 @@
  * history).
  */
 import { expect } from 'chai';
-import type { Bundle, MedicationRequest, Task } from 'fhir/r4';
+import type { AllergyIntolerance, Bundle, MedicationRequest, Task } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../../../src/access/access-context.js';
 import { buildWorld, type World } from '../../access/world.js';
 import { call, diag, type Res } from '../http.js';
@@ -192,6 +192,15 @@ describe('prescription renewals and allergy additions (issue 13, row 23)', funct
     expect(read.status).to.equal(403);
   });
 
+  it('simultaneous renewals of one prescription: exactly one is accepted, the others → 422', async () => {
+    const mr = (await w.s.repo.create<MedicationRequest>({ resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: KARI, medicationCodeableConcept: { text: 'Omega-3' }, requester: { reference: 'Practitioner/lege-anne-lund' } }, SYSTEM_ACCESS)).resource;
+    const actors = ['self', 'standard', 'full', 'self', 'standard', 'full', 'self', 'full'] as const;
+    const results = await Promise.all(actors.map((a) => call(w, w.tokens[a], 'POST', 'Task', renewal(mr.id!))));
+    expect(results.map((r) => r.status).sort()).to.deep.equal([201, 422, 422, 422, 422, 422, 422, 422]);
+    const open = await call(w, w.tokens.self, 'GET', `Task?focus=MedicationRequest/${mr.id}&status=requested`);
+    expect(open.body.entry).to.have.length(1);
+  });
+
   it('prescriptions and allergies are not written by the patient side (403): a request Task is the way', async () => {
     for (const actor of ['self', 'full'] as const) {
       expect((await call(w, w.tokens[actor], 'POST', 'MedicationRequest', { resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: KARI, medicationCodeableConcept: { text: 'Metformin' } })).status, actor).to.equal(403);
@@ -209,7 +218,7 @@ function transaction(task: Task, verification: 'confirmed' | 'unconfirmed'): Bun
       resourceType: 'AllergyIntolerance', patient: KARI, code: { text: 'Sulfa (sulfonamider)' }, recorder: { reference: 'Practitioner/lege-anne-lund' },
       clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] },
       verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-verification', code: verification }] },
-    } },
-    { request: { method: 'PUT', url: `Task/${task.id}` }, resource: { ...task, status: 'completed', output: [{ type: { text: 'allergy' }, valueReference: { reference: id } }] } },
+    } as AllergyIntolerance },
+    { request: { method: 'PUT', url: `Task/${task.id}` }, resource: { ...task, status: 'completed', output: [{ type: { text: 'allergy' }, valueReference: { reference: id } }] } as Task },
   ] };
 }
