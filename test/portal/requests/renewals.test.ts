@@ -194,9 +194,9 @@ describe('prescription renewals and allergy additions (issue 13, row 23)', funct
 
   it('simultaneous renewals of one prescription: exactly one is accepted, the others → 422', async () => {
     const mr = (await w.s.repo.create<MedicationRequest>({ resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: KARI, medicationCodeableConcept: { text: 'Omega-3' }, requester: { reference: 'Practitioner/lege-anne-lund' } }, SYSTEM_ACCESS)).resource;
-    const actors = ['self', 'standard', 'full', 'self', 'standard', 'full', 'self', 'full'] as const;
+    const actors = Array.from({ length: 24 }, (_, i) => (['self', 'standard', 'full'] as const)[i % 3]!);
     const results = await Promise.all(actors.map((a) => call(w, w.tokens[a], 'POST', 'Task', renewal(mr.id!))));
-    expect(results.map((r) => r.status).sort()).to.deep.equal([201, 422, 422, 422, 422, 422, 422, 422]);
+    expect(results.map((r) => r.status).sort()).to.deep.equal([201, ...Array<number>(23).fill(422)]);
     const open = await call(w, w.tokens.self, 'GET', `Task?focus=MedicationRequest/${mr.id}&status=requested`);
     expect(open.body.entry).to.have.length(1);
   });
