@@ -5,6 +5,7 @@
  * count as open.
  */
 import type { Reference, Task, TaskInput } from 'fhir/r4';
+import { FhirError } from '../../fhir/errors.js';
 import { TASK_CODE_SYSTEM } from '../booking/codes.js';
 
 export const REQUEST_CODES = {
@@ -54,4 +55,9 @@ export function inputText(i: TaskInput | undefined): string | undefined {
 export function splitRef(r: Reference | undefined): [string, string] | null {
   const m = /^([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})$/.exec(r?.reference ?? '');
   return m ? [m[1]!, m[2]!] : null;
+}
+
+/** 403 naming the field (access-spec §4.7: a write into what is not the caller's). */
+export function forbiddenAt(diagnostics: string, expression: string): FhirError {
+  return new FhirError(403, { code: 'forbidden', diagnostics, expression: [expression] });
 }

@@ -7,8 +7,7 @@
  */
 import type { MedicationRequest, Resource, Task } from 'fhir/r4';
 import { businessRule, FhirError } from '../../fhir/errors.js';
-import { forbidden403 } from '../../access/authorship.js';
-import { inputName, inputText, MAX_TEXT, REQUEST_CODES, REQUEST_INPUTS, splitRef, type RequestCode } from './codes.js';
+import { forbiddenAt, inputName, inputText, MAX_TEXT, REQUEST_CODES, REQUEST_INPUTS, type RequestCode, splitRef } from './codes.js';
 import { decideRenewable } from './decide-renewal.js';
 
 /** The processing deadline of a records request: the law's 30 days, extendable to 60 (FAQ 001). */
@@ -70,7 +69,7 @@ export function decideNewRequest(f: NewRequestFacts): NewRequestOutcome {
   if (task.intent !== 'order') return refuse(businessRule(`A request is sent with intent "order", not "${task.intent}"`, 'Task.intent'));
   const t = task as unknown as Record<string, unknown>;
   for (const field of CLINIC_FIELDS) {
-    if (field !== 'lastModified' && t[field] !== undefined) return refuse(forbidden403(`Task.${field} is the clinic's answer or set by the server; a request is sent without it`, `Task.${field}`));
+    if (field !== 'lastModified' && t[field] !== undefined) return refuse(forbiddenAt(`Task.${field} is the clinic's answer or set by the server; a request is sent without it`, `Task.${field}`));
   }
   const inputs = checkInputs(task, code);
   if (inputs) return refuse(inputs);
@@ -119,16 +118,15 @@ function checkFocus(f: NewRequestFacts): FhirError | null {
   if (!parts || !types.includes(parts[0])) return businessRule(`A ${code} request names its ${types.join(' or ')} in Task.focus${ref ? `, not ${ref}` : ''}`, 'Task.focus');
   // 403 alike for unknown ids and other patients' resources, so ids in other records are not confirmed.
   if (!f.focus || f.focusPatient !== task.for?.reference) {
-    return forbidden403(`Task.focus ${ref} is not one of this patient's ${code === REQUEST_CODES.renew ? 'prescriptions' : 'decisions'}`, 'Task.focus');
+    return forbiddenAt(`Task.focus ${ref} is not one of this patient's ${code === REQUEST_CODES.renew ? 'prescriptions' : 'decisions'}`, 'Task.focus');
   }
   if (code === REQUEST_CODES.renew) {
     const d = decideRenewable(f.focus as MedicationRequest, f.now);
     if (!d.renewable) return businessRule(`Task.focus: ${d.why}`, 'Task.focus');
     if (f.openDuplicate) return businessRule(`Task.focus: a renewal of ${ref} is already waiting for an answer (${f.openDuplicate})`, 'Task.focus');
   }
-  if (code === REQUEST_CODES.appeal && f.focus.resourceType === 'DocumentReference') {
-    const personal = (f.focus as { category?: Array<{ coding?: Array<{ code?: string }> }> }).category?.some((c) => c.coding?.some((x) => x.code === 'personal-note'));
-    if (personal) return businessRule(`Task.focus ${ref} is a personal note, not a decision`, 'Task.focus');
-  }
+  // A decision is made by an organisation (custodian or author; a ServiceRequest's performer or
+  // requester): a resource without one, such as a personal note, is nothing to appeal.
+  if (code === REQUEST_CODES.appeal && !f.focusOwner) return businessRule(`Task.focus ${ref} names no organisation that made it, so it is not a decision to appeal`, 'Task.focus');
   return null;
 }

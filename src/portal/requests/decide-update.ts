@@ -4,10 +4,9 @@
  * accepting, completing with an `output`, rejecting with a `statusReason` — is the clinic's.
  */
 import type { AllergyIntolerance, MedicationRequest, Resource, Task } from 'fhir/r4';
-import { forbidden403 } from '../../access/authorship.js';
 import { businessRule, type FhirError } from '../../fhir/errors.js';
 import { sameJson } from '../booking/codes.js';
-import { REQUEST_CODES, TERMINAL, WITHDRAWABLE, type RequestCode } from './codes.js';
+import { forbiddenAt, REQUEST_CODES, type RequestCode, TERMINAL, WITHDRAWABLE } from './codes.js';
 import { CLINIC_FIELDS } from './decide-request.js';
 
 /** What may differ between versions without being anyone's edit (the server stamps meta; §5.2 fills requester). */
@@ -27,7 +26,7 @@ function changedFields(previous: Task, next: Task): string[] {
 export function decidePatientUpdate(previous: Task, next: Task): FhirError | null {
   const changed = changedFields(previous, next);
   const clinic = changed.find((k) => NOT_PATIENT_SIDE.includes(k) && !(k === 'statusReason' && next.status === 'cancelled'));
-  if (clinic) return forbidden403(`Task.${clinic} is the clinic's answer; the patient side may only withdraw the request (status "cancelled")`, `Task.${clinic}`);
+  if (clinic) return forbiddenAt(`Task.${clinic} is the clinic's answer; the patient side may only withdraw the request (status "cancelled")`, `Task.${clinic}`);
   const other = changed.find((k) => k !== 'status' && k !== 'statusReason');
   if (other) return businessRule(`A sent request is not edited (Task.${other}); withdraw it and send a new one`, `Task.${other}`);
   if (next.status === previous.status) return null;

@@ -7,11 +7,10 @@
  * `MedicationRequest?_revinclude=MedicationStatement:derived-from` (profiles/SearchParameter-…).
  */
 import type { MedicationStatement, Resource } from 'fhir/r4';
-import { forbidden403 } from '../../access/authorship.js';
 import { businessRule, type FhirError } from '../../fhir/errors.js';
 import type { Repository } from '../../fhir/repository/repository.js';
 import type { WriteChange } from '../../fhir/repository/write-rules.js';
-import { splitRef } from './codes.js';
+import { forbiddenAt, splitRef } from './codes.js';
 import { patientRefOf, readRef } from './facts.js';
 
 export interface CommentFacts {
@@ -29,7 +28,7 @@ export function decideMedicationComment(f: CommentFacts): FhirError | null {
       return businessRule(`${where}: a patient's medication comment refers to one of their prescriptions (MedicationRequest/…), not ${d.reference ?? 'nothing'}`, where);
     }
     // 403 alike for unknown and other patients' prescriptions: ids in other records are not confirmed.
-    if (!d.resource || patientRefOf(d.resource) !== f.patientRef) return forbidden403(`${where}: ${d.reference} is not one of this patient's prescriptions`, where);
+    if (!d.resource || patientRefOf(d.resource) !== f.patientRef) return forbiddenAt(`${where}: ${d.reference} is not one of this patient's prescriptions`, where);
   }
   return null;
 }

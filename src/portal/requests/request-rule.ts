@@ -5,11 +5,10 @@
  * request at all is the policy's (access-spec §5.3 rows 23, 24); this rule judges the content.
  */
 import type { Patient, Task } from 'fhir/r4';
-import { forbidden403 } from '../../access/authorship.js';
 import { businessRule } from '../../fhir/errors.js';
 import type { Repository } from '../../fhir/repository/repository.js';
 import type { WriteChange } from '../../fhir/repository/write-rules.js';
-import { requestCodeOf } from './codes.js';
+import { forbiddenAt, requestCodeOf } from './codes.js';
 import { decideNewRequest, FOCUS_TYPES } from './decide-request.js';
 import { decideClinicAnswer, decidePatientUpdate } from './decide-update.js';
 import { defaultOwnerOf, openRenewalOf, outputsOf, ownerOfFocus, patientRefOf, readRef, worksFor } from './facts.js';
@@ -33,7 +32,7 @@ export async function judgeRequestTask(change: WriteChange, tx: Repository, now:
     // "Clinicians see and answer requests for their organisation" (issue 13): a clinician holds a
     // role at the request's owner; backends (system/) answer for the organisation that runs them.
     if (side === 'clinician' && !(await worksFor(tx, change.access.actor ?? '', previous.owner?.reference))) {
-      throw forbidden403(`${change.access.actor ?? 'This clinician'} holds no role at ${previous.owner?.reference ?? 'the owner'}, which answers this request`, 'Task.owner');
+      throw forbiddenAt(`${change.access.actor ?? 'This clinician'} holds no role at ${previous.owner?.reference ?? 'the owner'}, which answers this request`, 'Task.owner');
     }
     const refusal = decideClinicAnswer(previous, task, { code, outputs: await outputsOf(tx, task) });
     if (refusal) throw refusal;

@@ -48,7 +48,7 @@ describe('applications, appeals, records requests and medication comments (issue
     expect(issue(await call(w, w.tokens.self, 'POST', 'Task', application({ input: [input('description', { valueString: 'x'.repeat(4001) })] })))).to.deep.equal({ status: 422, where: 'Task.input[0]' });
   });
 
-  it('an appeal: the owner is the body that decided; a personal note is no decision (422); another patient\'s record → 403', async () => {
+  it('an appeal: the owner is the body that decided; a personal note (no deciding organisation) is no decision (422); another patient\'s record → 403', async () => {
     const doc = await call(w, w.tokens.self, 'POST', 'Task', appeal('DocumentReference/kari-vedtak-praktisk-bistand-2026'));
     expect(doc.status, diag(doc)).to.equal(201);
     expect(doc.body.owner).to.deep.equal({ reference: MUNICIPALITY });
