@@ -40,19 +40,23 @@ export interface PolicyRow {
   allow: Readonly<Record<Actor, string>>;
   /** Why, in the seeds' words (S-numbers from access-spec §4.1; A-numbers are its readings). */
   seed: string;
+  /** What the patient side does instead of a refused create (said in the 403), e.g. send a request Task. */
+  instead?: string;
 }
 
 /** Directory and definition types every patient-facing actor may read. */
 export const SHARED_TYPES = ['Practitioner', 'PractitionerRole', 'Organization', 'Location', 'HealthcareService', 'Medication', 'Questionnaire', 'Slot'] as const;
 
+/** Issue 13: prescriptions and allergies are asked for with a request Task, not written by the patient side. */
+const REQUEST_INSTEAD = (code: string) => `use a Task request instead (POST Task with code ${CS.taskCode}|${code})`;
 const HELD = `_tag=${CS.releaseStatus}|held`;
 const PERSONAL_NOTE = `category=${CS.documentCategory}|personal-note`;
 
-function row(n: number, resourceType: string, slice: string, match: SliceMatch, cells: string, seed: string): PolicyRow {
+function row(n: number, resourceType: string, slice: string, match: SliceMatch, cells: string, seed: string, instead?: string): PolicyRow {
   const parts = cells.trim().split(/\s+/);
   if (parts.length !== ACTORS.length) throw new Error(`policy row ${n}: ${parts.length} cells for ${ACTORS.length} actors`);
   const allow = Object.fromEntries(ACTORS.map((a, i) => [a, parts[i] === '-' ? '' : parts[i]!])) as Record<Actor, string>;
-  return { row: n, resourceType, slice, match, allow, seed };
+  return { row: n, resourceType, slice, match, allow, seed, ...(instead ? { instead } : {}) };
 }
 
 // prettier-ignore
@@ -64,7 +68,7 @@ export const POLICY: readonly PolicyRow[] = [
   row(4,  'Communication',       'messages',            'all',                              'rsc   rsc   -     rsc   rsc   rsc    rsc   rscud', 'S4, S6, S7; S5 "do not communicate" (A3)'),
   row(5,  'MedicationStatement', 'patient-reported',    { anyOf: ['source=Patient/{patient}', 'source={actor}'] }, 'rsc rs rs - rsc rsc rscu rscud', 'S20 patients report how they use medication'),
   row(5,  'MedicationStatement', 'clinician-recorded',  'otherwise',                        'rs    rs    rs    -     rs    rs     rscu  rscud', 'S20; never change a clinician-authored statement'),
-  row(6,  'AllergyIntolerance',  'all',                 'all',                              'rs    rs    rs    -     rs    rs     rscu  rscud', 'S19 additions are requested, not written'),
+  row(6,  'AllergyIntolerance',  'all',                 'all',                              'rs    rs    rs    -     rs    rs     rscu  rscud', 'S19 additions are requested, not written', REQUEST_INSTEAD('add-allergy')),
   row(7,  'Immunization',        'all',                 'all',                              'rs    rs    rs    -     rs    rs     rs    rscud', 'FAQ: from the national vaccination register'),
   row(9,  'Observation',         'held for review',     { query: HELD },                    '-     -     -     -     -     -      rsu   rscud', 'S18 "must be reviewed … before they are shared"'),
   row(10, 'Observation',         'patient-generated',   { query: 'performer=Patient/{patient}' }, 'rsc rs rs - rsc rsc rs rscud', '002 §10 device data shared with health personnel'),
@@ -86,7 +90,7 @@ export const POLICY: readonly PolicyRow[] = [
   row(23, 'Task',                'renewal or allergy request', { query: `code=${CS.taskCode}|renew-prescription,${CS.taskCode}|add-allergy` }, 'rscu rscu - - rscu rscu rsu rscud', 'S20 "request prescription renewals"; S19 "request that them to be added"; A14 not Read, not Communicate; U = withdraw only (issue 13)'),
   row(24, 'Task',                'municipal, appeal or records request', { query: `code=${CS.taskCode}|apply-municipal-service,${CS.taskCode}|appeal-decision,${CS.taskCode}|request-records` }, 'rscu - - - rscu rscu rsu rscud', 'FAQ 001 Municipal Services, "appeal decisions", "access to the journal"; U = withdraw only (issue 13)'),
   row(25, 'Task',                'questionnaire before an appointment', { query: `code=${CS.taskCode}|complete-questionnaire` }, 'rsu rs - rs rsu rsu rscu rscud', 'FAQ 001 questions before your appointment; S7 Full answers questionnaires'),
-  row(26, 'MedicationRequest',   'prescriptions',       'all',                              'rs    rs    rs    -     rs    rs     rscu  rscud', 'FAQ 001 "an overview of medications"; S20 renewals are requested (Task), not written'),
+  row(26, 'MedicationRequest',   'prescriptions',       'all',                              'rs    rs    rs    -     rs    rs     rscu  rscud', 'FAQ 001 "an overview of medications"; S20 renewals are requested (Task), not written', REQUEST_INSTEAD('renew-prescription')),
   row(19, 'Schedule',            'reference data',      'all',                              'rs    rs    rs    rs    rs    rs     rscu  rscud', 'issue 12: citizens find free times through a service\'s schedules'),
   // Reference data an appointment, message or medication points at; holds no patient data.
   ...SHARED_TYPES.map((t) => row(0, t, 'reference data', 'all', 'rs rs rs rs rs rs rs rscud', 'needed to show appointments, messages and medications')),
@@ -94,6 +98,12 @@ export const POLICY: readonly PolicyRow[] = [
 
 /** Types the policy names; every other type is closed to patient-facing actors. */
 export const POLICY_TYPES: readonly string[] = [...new Set(POLICY.map((r) => r.resourceType))];
+
+/** What a patient-side create refused on this type should do instead (issue 13), as a sentence tail; '' when nothing. */
+export function insteadOfCreate(resourceType: string): string {
+  const instead = rowsFor(resourceType).find((r) => r.instead)?.instead;
+  return instead ? `; ${instead}` : '';
+}
 
 export function rowsFor(resourceType: string): readonly PolicyRow[] {
   return POLICY.filter((r) => r.resourceType === resourceType);

@@ -9,6 +9,7 @@ import type { AccessContext, AccessFilter, WriteInteraction } from './access-con
 import { FhirError } from '../fhir/errors.js';
 import { patientCompartmentsOf } from '../fhir/search/compartments.js';
 import type { Principal } from '../identity/principal.js';
+import { insteadOfCreate } from './policy.js';
 import { matchesScopeQuery } from '../identity/scope-match.js';
 import { readableTypes, restrictionsAsQuery, scopeRestrictions, type Interaction, type ScopeContext } from '../identity/scopes.js';
 
@@ -19,6 +20,9 @@ export function insufficientScope(diagnostics: string): FhirError {
   return new FhirError(403, { code: 'forbidden', diagnostics }).withHeader('WWW-Authenticate', 'Bearer realm="helsebro", error="insufficient_scope"');
 }
 
+/** A citizen refused a create learns what to do instead (policy.ts `instead`: a request Task, issue 13). */
+const hint = (principal: Principal, type: string, interaction: Interaction): string => (principal.kind === 'patient' && interaction === 'c' ? insteadOfCreate(type) : '');
+
 function contextOf(principal: Principal): ScopeContext {
   return principal.kind;
 }
@@ -26,7 +30,7 @@ function contextOf(principal: Principal): ScopeContext {
 /** Throws 403 insufficient_scope unless some granted scope covers this interaction on this type. */
 export function requireScope(principal: Principal, resourceType: string, interaction: Interaction): void {
   if (!scopeRestrictions(principal.scopes, contextOf(principal), resourceType, interaction)) {
-    throw insufficientScope(`The granted scopes do not allow "${interaction}" on ${resourceType}`);
+    throw insufficientScope(`The granted scopes do not allow "${interaction}" on ${resourceType}${hint(principal, resourceType, interaction)}`);
   }
 }
 
@@ -55,7 +59,7 @@ export function accessForPrincipal(principal: Principal): AccessContext {
       const letter = WRITE_LETTER[interaction];
       const type = resource.resourceType;
       const restrictions = scopeRestrictions(principal.scopes, context, type, letter);
-      if (!restrictions) throw insufficientScope(`The granted scopes do not allow "${interaction}" on ${type}`);
+      if (!restrictions) throw insufficientScope(`The granted scopes do not allow "${interaction}" on ${type}${hint(principal, type, letter)}`);
       if (restrictions.length > 0 && !restrictions.some((q) => matchesScopeQuery(resource, q) && (!previous || matchesScopeQuery(previous, q)))) {
         throw insufficientScope(`The granted scopes allow "${interaction}" on ${type} only for resources matching ${restrictions.map((q) => q.map(([k, v]) => `${k}=${v}`).join('&')).join(' or ')}`);
       }

@@ -203,8 +203,12 @@ describe('prescription renewals and allergy additions (issue 13, row 23)', funct
 
   it('prescriptions and allergies are not written by the patient side (403): a request Task is the way', async () => {
     for (const actor of ['self', 'full'] as const) {
-      expect((await call(w, w.tokens[actor], 'POST', 'MedicationRequest', { resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: KARI, medicationCodeableConcept: { text: 'Metformin' } })).status, actor).to.equal(403);
-      expect((await call(w, w.tokens[actor], 'POST', 'AllergyIntolerance', { resourceType: 'AllergyIntolerance', patient: KARI, code: { text: 'Nøtter' } })).status, actor).to.equal(403);
+      const mr = await call(w, w.tokens[actor], 'POST', 'MedicationRequest', { resourceType: 'MedicationRequest', status: 'active', intent: 'order', subject: KARI, medicationCodeableConcept: { text: 'Metformin' } });
+      expect(mr.status, actor).to.equal(403);
+      expect(mr.body.issue[0].diagnostics).to.contain('use a Task request instead').and.contain('renew-prescription');
+      const allergy = await call(w, w.tokens[actor], 'POST', 'AllergyIntolerance', { resourceType: 'AllergyIntolerance', patient: KARI, code: { text: 'Nøtter' } });
+      expect(allergy.status, actor).to.equal(403);
+      expect(allergy.body.issue[0].diagnostics).to.contain('use a Task request instead').and.contain('add-allergy');
     }
     const mr = (await call(w, w.tokens.self, 'GET', 'MedicationRequest/kari-resept-metformin')).body;
     expect((await call(w, w.tokens.self, 'PUT', 'MedicationRequest/kari-resept-metformin', { ...mr, status: 'completed' })).status).to.equal(403);
