@@ -190,6 +190,12 @@ describe('prescription renewals and allergy additions (issue 13, row 23)', funct
     expect(res.status).to.equal(422);
     const read = await fetch(`${w.s.fhirBase}/Task`, { method: 'POST', headers: { authorization: `Bearer ${w.tokens.read}`, 'content-type': 'application/fhir+json', 'if-none-exist': headers }, body: JSON.stringify(allergyRequest('Gluten')) });
     expect(read.status).to.equal(403);
+    // Update-as-create with a client-chosen id is a create: the same rules.
+    expect(issue(await call(w, w.tokens.self, 'PUT', 'Task/kari-egen-id-1', { ...renewal('kari-resept-ibuprofen'), id: 'kari-egen-id-1' }))).to.deep.equal({ status: 422, where: 'Task.focus' });
+    // The patient side sees its renewals beside each prescription.
+    const beside = await call(w, w.tokens.full, 'GET', 'MedicationRequest?_id=kari-resept-metformin&_revinclude=Task:focus');
+    expect(beside.status, diag(beside)).to.equal(200);
+    expect((beside.body as Bundle).entry!.filter((e) => e.resource?.resourceType === 'Task').length).to.be.greaterThan(0);
   });
 
   it('simultaneous renewals of one prescription: exactly one is accepted, the others → 422', async () => {
