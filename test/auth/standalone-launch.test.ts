@@ -98,7 +98,7 @@ describe('SMART standalone launch with ID-porten login (plain HTTP)', () => {
     expect(r.steps.at(-1)).to.equal('refusal');
     expect(r.location.searchParams.get('error')).to.equal('access_denied');
     // drive() answers the first decision (the picker, the terms being accepted already) with deny.
-    expect(r.steps).to.deep.equal(['picker', 'refusal']);
+    expect(r.steps).to.deep.equal(['login', 'picker', 'refusal']);
     expect(r.location.searchParams.get('error_description')).to.equal('No patient was chosen');
     expect(r.location.searchParams.get('state')).to.equal(r.state);
   });

@@ -98,7 +98,10 @@ export function describeScopes(scopes: readonly Scope[], who: Subject = { self: 
   for (const s of scopes) {
     if (s.kind === 'named') {
       const phrase = NAMED[s.name];
-      if (phrase) add(phrase(who));
+      if (phrase) {
+        const l = phrase(who);
+        add({ nb: capitalise(l.nb), en: capitalise(l.en) });
+      }
       continue;
     }
     const type = typePhrase(s.resourceType, who);
