@@ -109,7 +109,7 @@ describe('citizen pages: language, scope texts, refusals and the manage page (is
         expect(css.status, href).to.equal(200);
         expect(css.headers.get('content-type')).to.match(/text\/css/);
       }
-      expect(page.body).to.contain('class="ds-button"').and.contain('class="ds-fieldset"').and.not.contain('<style>  *{box-sizing');
+      expect(page.body).to.contain('class="ds-button"').and.contain('class="ds-fieldset"');
     });
   });
 
@@ -203,7 +203,9 @@ describe('citizen pages: language, scope texts, refusals and the manage page (is
       expect(back.searchParams.get('code')).to.equal(null);
       expect(back.searchParams.get('error_description')).to.equal('The person did not allow access');
       // The refused request cannot be continued: posting consent again shows the refusal, no code.
-      const again = await browser.request('POST', consent.url.replace(/\/(patient)$/, '/consent'), { csrf: /name="csrf" value="([^"]+)"/.exec(consent.body)![1]!, decision: 'approve' });
+      const again = await browser.navigate('POST', `${consent.url}/consent`, { csrf: /name="csrf" value="([^"]+)"/.exec(consent.body)![1]!, decision: 'approve' }, APP_REDIRECT);
+      expect(again.status).to.equal(200);
+      expect(visibleText(again.body)).to.contain('Du ga ikke appen tilgang');
       expect(again.location ?? '').not.to.contain('code=');
     });
 
@@ -234,7 +236,6 @@ describe('citizen pages: language, scope texts, refusals and the manage page (is
       const manage = await browser.navigate('GET', `${s.baseUrl}/auth/manage`);
       const text = visibleText(manage.body);
       expect(manage.status).to.equal(200);
-      expect(text.match(/<h2|Helseappen Test/g)?.length, 'one heading per app').to.be.greaterThan(0);
       expect([...manage.body.matchAll(/<h2[^>]*>Helseappen Test<\/h2>/g)]).to.have.length(1);
       expect(text).to.contain('Dine egne opplysninger').and.contain('På vegne av Kari Nordmann');
       expect(text).not.to.contain('Aldri innløst');

@@ -30,6 +30,8 @@ describe('authorization pages in headless Chromium', function () {
     ({ client_id: clientId } = await registerApp(s, { client_name: 'Skjermappen', redirect_uris: [APP_REDIRECT], token_endpoint_auth_method: 'none' }));
     chrome = await launchChromium();
   });
+  // Each walk is a new visitor: no login session left from the previous one.
+  beforeEach(() => chrome.context.clearCookies());
   after(async () => {
     await chrome?.close();
     await s?.close();
@@ -65,6 +67,16 @@ describe('authorization pages in headless Chromium', function () {
     await page.goto(`${s.baseUrl}/auth/authorize?${params}`);
     return { landed: () => landed };
   }
+
+  it('finds what it should: axe reports a low-contrast text and an unlabelled input on a page made to fail', async () => {
+    const page = await chrome.context.newPage();
+    await page.setContent('<!doctype html><html lang="nb"><head><title>x</title></head><body><main><p style="color:#bbb;background:#fff">lav kontrast</p><input type="text" name="x"></main></body></html>');
+    const ids = (await seriousViolations(page)).map((v) => v.id);
+    expect(ids).to.include('color-contrast');
+    expect(ids.some((id) => id === 'label' || id === 'label-title-only')).to.equal(true);
+    expect((await pageFacts(page)).unlabelled).to.have.length(1);
+    await page.close();
+  });
 
   it('renders login, terms, picker and consent accessibly and reaches the app with a code', async () => {
     const page = await chrome.context.newPage();
@@ -102,6 +114,11 @@ describe('authorization pages in headless Chromium', function () {
     await startAt(page, 'proxy-state');
     await page.getByLabel(/Fødselsnummer/).fill(OLA);
     await page.getByRole('button', { name: /Logg inn/ }).click();
+    await page.waitForSelector('input[name=patient], input[name=accept_terms]');
+    if (await page.locator('input[name=accept_terms]').count()) {
+      await page.getByLabel(/godtar vilkårene/).check();
+      await page.locator('button[name=decision][value=approve]').click();
+    }
     await page.waitForSelector('input[name=patient]');
     expect(await page.locator('input[name=patient]').count()).to.equal(2);
     await page.getByRole('link', { name: 'English' }).click();
