@@ -12,7 +12,7 @@ import { createLogger } from '../../src/log.js';
 import { seedDemoData } from '../../src/seed/seed.js';
 import { hasChromium, launchChromium, pageFacts, renderingOf, screenshot, seriousViolations, type HeadlessBrowser, type PageFacts } from '../support/browser.js';
 import { pkcePair } from './pkce.js';
-import { APP_REDIRECT, registerApp, startAuthTestServer, type AuthTestServer } from './support.js';
+import { APP_REDIRECT, registerApp, startAuthTestServer, tokenRequest, type AuthTestServer } from './support.js';
 
 const OLA = '03897302801'; // standard proxy for Kari, has his own record (fixtures/README.md)
 const NOAH = '18810958479'; // 16 or over, first login: accepts the terms
@@ -54,18 +54,19 @@ describe('authorization pages in headless Chromium', function () {
     return f;
   }
 
-  async function startAt(page: Page, state: string): Promise<{ landed: () => string | null }> {
+  async function startAt(page: Page, state: string): Promise<{ landed: () => string | null; verifier: string }> {
     let landed: string | null = null;
+    const pkce = pkcePair();
     await page.route(`${APP_REDIRECT}**`, async (route) => {
       landed = route.request().url();
       await route.fulfill({ status: 200, contentType: 'text/plain', body: 'app' });
     });
     const params = new URLSearchParams({
       response_type: 'code', client_id: clientId, redirect_uri: APP_REDIRECT, scope: 'launch/patient openid fhirUser patient/*.rs',
-      state, aud: s.fhirBase, code_challenge: pkcePair().challenge, code_challenge_method: 'S256',
+      state, aud: s.fhirBase, code_challenge: pkce.challenge, code_challenge_method: 'S256',
     });
     await page.goto(`${s.baseUrl}/auth/authorize?${params}`);
-    return { landed: () => landed };
+    return { landed: () => landed, verifier: pkce.verifier };
   }
 
   it('finds what it should: axe reports a low-contrast text and an unlabelled input on a page made to fail', async () => {
@@ -106,6 +107,19 @@ describe('authorization pages in headless Chromium', function () {
     const url = new URL(app.landed()!);
     expect(url.searchParams.get('code')).to.be.a('string');
     expect(url.searchParams.get('state')).to.equal('chromium-state');
+
+    // The app exchanges the code; now the grant is real and the manage page lists the app by name.
+    const token = await tokenRequest(s, { grant_type: 'authorization_code', code: url.searchParams.get('code')!, redirect_uri: APP_REDIRECT, code_verifier: app.verifier, client_id: clientId });
+    expect(token.status).to.equal(200);
+    await page.goto(`${s.baseUrl}/auth/manage`);
+    await check(page, '8-manage');
+    expect(await page.getByRole('heading', { name: 'Skjermappen', level: 2 }).count()).to.equal(1);
+    await page.getByRole('link', { name: /Trekk tilbake tilgangen for Skjermappen/ }).click();
+    await page.getByRole('button', { name: 'Ja, trekk tilbake tilgangen' }).waitFor();
+    await check(page, '9-withdraw-confirm');
+    await page.getByRole('button', { name: 'Ja, trekk tilbake tilgangen' }).click();
+    await page.getByText('Tilgangen for Skjermappen er trukket tilbake.').waitFor();
+    await check(page, '10-withdrawn');
     await page.close();
   });
 

@@ -43,6 +43,7 @@ const STYLE = `
   .hb-brand{font-weight:600}
   main{max-width:40rem;margin:var(--ds-size-4) auto var(--ds-size-12);padding:0 var(--ds-size-4)}
   main>.ds-card{display:flex;flex-direction:column;gap:var(--ds-size-5)}
+  main form{display:flex;flex-direction:column;gap:var(--ds-size-5)}
   .hb-actions{display:flex;gap:var(--ds-size-3);flex-wrap:wrap}
   .hb-terms{max-height:18rem;overflow:auto;padding:var(--ds-size-3);border:var(--ds-border-width-default) solid var(--ds-color-neutral-border-subtle);border-radius:var(--ds-border-radius-md)}
   .hb-terms:focus-visible{outline:var(--ds-border-width-focus) solid var(--ds-color-focus-outer)}
