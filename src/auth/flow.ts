@@ -18,7 +18,7 @@ import { param } from './oauth-errors.js';
 import { errorPage, refusalPage } from './pages/error-page.js';
 import { consentPage, pickerPage, termsPage, type PageCtx } from './pages/flow-pages.js';
 import { chooseLang, switchHref } from './pages/i18n.js';
-import { emptyPickerRefusal, refusal, refusalText, selfRefusal, type RefusalReason } from './refusals.js';
+import { emptyPickerRefusal, refusal, refusalText, relationRefusal, selfRefusal, type RefusalReason } from './refusals.js';
 import { sendPage } from './pages/send.js';
 import { describeScopes } from './pages/scope-text.js';
 import type { ActingOption, ActingOptionsResolver, Person } from '../identity/people.js';
@@ -90,7 +90,7 @@ export function flowRouter(deps: FlowDeps): express.Router {
     const client = pending ? await getClient(db, pending.clientId) : null;
     if (!pending || !client) {
       res.status(400);
-      errorPage(req, res, EXPIRED.title, EXPIRED.body);
+      errorPage(req, res, EXPIRED.title, EXPIRED.body, undefined, flowPath(config, rid));
       return null;
     }
     if (pending.params.login === 'helseid') {
@@ -105,7 +105,8 @@ export function flowRouter(deps: FlowDeps): express.Router {
       return null;
     }
     if (!isLoggedIn(req)) {
-      await res.oidc.login({ returnTo: flowPath(config, rid), authorizationParams: { acr_values: config.idportenAcrValues } });
+      // ID-porten shows its login in the page language (ui_locales, OIDC Core §3.1.2.1).
+      await res.oidc.login({ returnTo: flowPath(config, rid), authorizationParams: { acr_values: config.idportenAcrValues, ui_locales: chooseLang(req, res) } });
       return null;
     }
     const person = await currentPerson(req, db, config);
@@ -120,7 +121,7 @@ export function flowRouter(deps: FlowDeps): express.Router {
     }
     if (pending.sub !== person.sub || (req.method === 'POST' && param(req.body, 'csrf') !== pending.csrf)) {
       res.status(403);
-      errorPage(req, res, OTHER_LOGIN.title, OTHER_LOGIN.body);
+      errorPage(req, res, OTHER_LOGIN.title, OTHER_LOGIN.body, undefined, flowPath(config, rid));
       return null;
     }
     if (refused) {
@@ -166,7 +167,8 @@ export function flowRouter(deps: FlowDeps): express.Router {
       chosen = options.find((o) => o.relation === 'self') ?? options[0];
     } else if (pending.patientId) {
       chosen = options.find((o) => o.patientId === pending.patientId);
-      if (!chosen) return deny(req, res, st, 'patient-unavailable');
+      // Chosen, then lost between picker and consent (a fullmakt withdrawn, the patient deactivated …).
+      if (!chosen) return deny(req, res, st, (await relationRefusal(db, deps.repo, person, pending.patientId)) ?? 'patient-unavailable');
     } else {
       sendPage(res, pickerPage(ctx, action(st, 'patient'), pending.csrf, client.clientName, options));
       return;
@@ -208,7 +210,7 @@ export function flowRouter(deps: FlowDeps): express.Router {
     const options = await deps.actingOptions(st.person);
     if (!patient || !options.some((o) => o.patientId === patient)) {
       res.status(400);
-      errorPage(req, res, INVALID_CHOICE.title, INVALID_CHOICE.body);
+      errorPage(req, res, INVALID_CHOICE.title, INVALID_CHOICE.body, undefined, flowPath(config, st.pending.requestId));
       return;
     }
     await db.query('UPDATE auth_requests SET patient_id = $2 WHERE request_id = $1', [st.pending.requestId, patient]);

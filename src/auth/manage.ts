@@ -66,7 +66,7 @@ export function manageRouter(deps: { config: Config; db: Db; repo: Repository; k
 
   async function loggedInPerson(req: Request, res: Response): Promise<Person | null> {
     if (!isLoggedIn(req)) {
-      await res.oidc.login({ returnTo: `${config.baseUrl}${req.originalUrl}`, authorizationParams: { acr_values: config.idportenAcrValues } });
+      await res.oidc.login({ returnTo: `${config.baseUrl}${req.originalUrl}`, authorizationParams: { acr_values: config.idportenAcrValues, ui_locales: chooseLang(req, res) } });
       return null;
     }
     const person = await currentPerson(req, db, config);

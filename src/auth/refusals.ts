@@ -4,9 +4,10 @@
  * for every refusal before redirecting back (with error_description kept for the app)". The refusal
  * is stored on the parked request, so the page survives a language switch and a reload.
  */
-import type { Patient } from 'fhir/r4';
+import type { Patient, RelatedPerson } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../access/access-context.js';
 import { selfGates } from '../access/gates.js';
+import { relationThrough } from '../access/relations.js';
 import type { Queryable } from '../db/db.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import { findMatchingIds } from '../fhir/search/find-ids.js';
@@ -28,7 +29,8 @@ export type RefusalReason =
   | 'launch-other-person'
   | 'nothing-grantable'
   | 'denied-by-user'
-  | 'already-completed';
+  | 'child-turned-16'
+  | 'patient-terms-outdated';
 
 export interface Refusal {
   reason: RefusalReason;
@@ -109,10 +111,15 @@ const CATALOGUE: Record<RefusalReason, { description: string } & RefusalText> = 
     title: { nb: 'Du ga ikke appen tilgang', en: 'You did not give the app access' },
     body: { nb: 'Appen har ikke fått tilgang til noen opplysninger.', en: 'The app has not been given access to any information.' },
   },
-  'already-completed': {
-    description: 'The authorization request was already completed',
-    title: { nb: 'Forespørselen er allerede fullført', en: 'The request was already completed' },
-    body: { nb: 'Denne innloggingen er allerede brukt. Start på nytt fra appen.', en: 'This login has already been used. Start again from the app.' },
+  'child-turned-16': {
+    description: 'The child has turned 16; parents no longer have access',
+    title: { nb: 'Barnet har fylt 16 år', en: 'The child has turned 16' },
+    body: { nb: 'Fra barnet fyller 16 år, har foreldre og foresatte ikke lenger tilgang. Barnet kan logge inn selv.', en: 'From the child’s 16th birthday, parents and guardians no longer have access. The child can log in themself.' },
+  },
+  'patient-terms-outdated': {
+    description: 'The patient has not accepted the Terms of Use in force',
+    title: { nb: 'Personen må godta nye vilkår først', en: 'The person must accept new terms first' },
+    body: { nb: 'Vilkårene for tjenesten er endret. Personen du hjelper, må logge inn og godta dem før du kan bruke tjenesten på vegne av personen igjen.', en: 'The terms of use have changed. The person you help must log in and accept them before you can use the service on their behalf again.' },
   },
 };
 
@@ -142,18 +149,39 @@ export async function selfRefusal(repo: Repository, person: Person, now = new Da
   return gate.gate === 'G1' ? 'deceased' : null;
 }
 
-/** Why someone with nobody to act for is refused: their own record's gate, an ended proxy, or no record. */
+/** Why someone with nobody to act for is refused: their own record's gate, why their relations fail, or no record. */
 export async function emptyPickerRefusal(db: Queryable, repo: Repository, person: Person, now = new Date()): Promise<RefusalReason> {
   if (person.selfPatientId) {
     const me = await repo.read<Patient>('Patient', person.selfPatientId, SYSTEM_ACCESS).catch(() => null);
     const gate = me ? selfGates(me, parseIdNumber(person.pid)?.birthDate ?? null, now) : null;
     if (gate && !gate.ok) return gate.gate === 'G14' ? 'child-under-16' : gate.gate === 'G1' ? 'deceased' : 'deactivated';
   }
-  return (await proxyRecordIds(db, person)).length > 0 ? 'proxy-ended' : 'no-record';
+  return (await relationRefusal(db, repo, person, null, now)) ?? 'no-record';
 }
 
-async function proxyRecordIds(db: Queryable, person: Person): Promise<string[]> {
+/** Which gate (access-spec §4.2) a failed relation stopped at, as a refusal. */
+const GATE_REFUSAL: Record<string, RefusalReason> = { G1: 'deceased', G2: 'deactivated', G8: 'child-turned-16', G15: 'patient-terms-outdated' };
+
+/**
+ * Why the person's relations (fullmakt or parent) give no access — to one patient, or to anyone when
+ * `patientId` is null: the first failed gate that says more than "ended" (death, deactivation, the
+ * child turned 16, new terms), else `proxy-ended`; null when the person has no relation records at all.
+ */
+export async function relationRefusal(db: Queryable, repo: Repository, person: Person, patientId: string | null, now = new Date()): Promise<RefusalReason | null> {
   const info = parseIdNumber(person.pid);
-  if (!info) return [];
-  return findMatchingIds(db, 'RelatedPerson', `identifier=${info.kind === 'dnr' ? DNR_SYSTEM : FNR_SYSTEM}|${person.pid}`, SYSTEM_ACCESS, 1);
+  if (!info) return null;
+  const ids = await findMatchingIds(db, 'RelatedPerson', `identifier=${info.kind === 'dnr' ? DNR_SYSTEM : FNR_SYSTEM}|${person.pid}`, SYSTEM_ACCESS, 50);
+  let found = false;
+  for (const id of ids) {
+    const rp = await repo.read<RelatedPerson>('RelatedPerson', id, SYSTEM_ACCESS).catch(() => null);
+    const ref = rp?.patient?.reference;
+    if (!rp || !ref?.startsWith('Patient/') || (patientId !== null && ref !== `Patient/${patientId}`)) continue;
+    const patient = await repo.read<Patient>('Patient', ref.slice('Patient/'.length), SYSTEM_ACCESS).catch(() => null);
+    if (!patient) continue;
+    found = true;
+    const r = await relationThrough(db, repo, patient, rp, now);
+    const specific = !r.ok ? GATE_REFUSAL[r.gate] : undefined;
+    if (specific) return specific;
+  }
+  return found ? 'proxy-ended' : null;
 }

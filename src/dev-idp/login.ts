@@ -19,8 +19,9 @@ export function loginRouter(provider: Provider, flavour: Flavour = 'idporten'): 
   if (flavour === 'helseid') return helseidLogin(router, provider);
 
   router.get('/interaction/:uid', async (req, res) => {
-    const lang = chooseLang(req, res);
     const details = await provider.interactionDetails(req, res).catch(() => null);
+    // As ID-porten: the relying party's ui_locales chooses the language unless the person chose one.
+    const lang = chooseLang(req, res, typeof details?.params.ui_locales === 'string' ? details.params.ui_locales : undefined);
     if (!details) return sendPage(res, 400, lang, req.originalUrl, EXPIRED_TITLE, expired(lang));
     if (details.prompt.name !== 'login') {
       // Consent is granted by loadExistingGrant; anything else resumes the authorization.

@@ -10,6 +10,9 @@ import { createLogger } from '../../src/log.js';
 import { seedDemoData } from '../../src/seed/seed.js';
 import { RESOURCE_TYPES } from '../../src/fhir/definitions/registry.js';
 import { hasAcceptedTerms } from '../../src/identity/terms.js';
+import type { Patient } from 'fhir/r4';
+import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
+import { EXT } from '../../src/access/gates.js';
 import { Browser, radioValues, type Page } from './browser.js';
 import { APP_REDIRECT, appReturnLink, drive, exchange, fhirGet, launch, pkcePair, registerApp, startAuthTestServer, type AuthTestServer } from './support.js';
 
@@ -18,6 +21,7 @@ const PERSONA = {
   ola: '03897302801',
   emma: '09851657840',
   jonas: '15839005609',
+  per: '30865804381',
   bjorn: '01923810532',
 };
 
@@ -190,6 +194,22 @@ describe('citizen pages: language, scope texts, refusals and the manage page (is
       const r = await refusalOf(PERSONA.kari, 'idporten-loa-substantial');
       expect(visibleText(r.page.body)).to.contain('Du må logge inn med høyt sikkerhetsnivå');
       expect(r.back.searchParams.get('error_description')).to.equal('The login level of assurance is too low');
+    });
+
+    it('tells a proxy that the account they act for is deactivated, not that their fullmakt ended', async () => {
+      // The account state alone (as in the demo's Hanne Dahl), so the other tests keep Kari's fullmakter:
+      // $deactivate would also suspend them until Kari re-confirms each (A10).
+      const kari = await s.repo.read<Patient>('Patient', 'kari-nordmann', SYSTEM_ACCESS);
+      await s.repo.update<Patient>({ ...kari, extension: [...(kari.extension ?? []), { url: EXT.accountState, valueCode: 'deactivated' }] }, SYSTEM_ACCESS);
+      try {
+        const r = await refusalOf(PERSONA.per);
+        expect(visibleText(r.page.body)).to.contain('Brukerkontoen er deaktivert');
+        expect(r.back.searchParams.get('error_description')).to.equal('The patient has deactivated their account');
+      } finally {
+        const { extension, ...now } = await s.repo.read<Patient>('Patient', 'kari-nordmann', SYSTEM_ACCESS);
+        const kept = (extension ?? []).filter((e) => e.url !== EXT.accountState);
+        await s.repo.update<Patient>(kept.length > 0 ? { ...now, extension: kept } : now, SYSTEM_ACCESS);
+      }
     });
 
     it('shows the person’s own "no" as a page too, and nothing reaches the app but the error', async () => {

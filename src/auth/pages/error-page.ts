@@ -11,8 +11,9 @@ import { sendPage } from './send.js';
 /**
  * A page without a way back to the app. `detail` is the technical reason (English, as in OAuth error
  * descriptions) for whoever debugs the app; the person is told what to do in their language.
+ * `getPath` is where the language switch goes when this page answers a POST.
  */
-export function errorPage(req: Request, res: Response, title: Text, body: Text, detail?: string): void {
+export function errorPage(req: Request, res: Response, title: Text, body: Text, detail?: string, getPath?: string): void {
   const lang = chooseLang(req, res);
   const t = (x: Text) => pick(lang, x.nb, x.en);
   sendPage(
@@ -22,7 +23,8 @@ export function errorPage(req: Request, res: Response, title: Text, body: Text, 
       html`<h1 class="ds-heading" data-size="md">${t(title)}</h1>
 <div class="ds-alert" data-color="danger" role="alert"><p class="ds-paragraph">${t(body)}</p></div>
 ${detail ? html`<p class="ds-paragraph hb-technical" data-size="sm">${pick(lang, 'Teknisk beskrivelse', 'Technical description')}: <span lang="en">${detail}</span></p>` : ''}`,
-      { lang, switchHref: switchHref(lang, req.method === 'GET' ? req.originalUrl : '/auth/manage') },
+      // A page answering a POST switches language on a GET address that shows the same state (`getPath`).
+      { lang, switchHref: switchHref(lang, getPath ?? req.originalUrl) },
     ),
   );
 }

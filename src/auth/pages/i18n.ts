@@ -20,15 +20,17 @@ function cookieValue(header: string | undefined, name: string): string | undefin
   return undefined;
 }
 
-/** The page language: `?lang=` (remembered in a cookie) → the cookie → bokmål. */
-export function chooseLang(req: Request, res: Response): Lang {
+/** The page language: `?lang=` (remembered in a cookie) → the cookie → `fallback` (e.g. OIDC ui_locales) → bokmål. */
+export function chooseLang(req: Request, res: Response, fallback?: string): Lang {
   const asked = typeof req.query?.lang === 'string' ? req.query.lang : undefined;
   if (isLang(asked)) {
     res.cookie(LANG_COOKIE, asked, { path: '/', sameSite: 'lax', httpOnly: true, maxAge: ONE_YEAR_SECONDS * 1000 });
     return asked;
   }
   const remembered = cookieValue(req.headers.cookie, LANG_COOKIE);
-  return isLang(remembered) ? remembered : 'nb';
+  if (isLang(remembered)) return remembered;
+  const hinted = fallback?.split(' ').map((l) => (l === 'nn' || l === 'no' ? 'nb' : l)).find(isLang);
+  return hinted ?? 'nb';
 }
 
 /** The same GET address in the other language (a page reached by POST switches on its GET address). */
