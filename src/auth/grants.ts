@@ -251,6 +251,21 @@ export async function liveAppGrantsOf(db: Queryable, sub: string): Promise<Array
   return rows.map((r) => ({ ...fromRow(r), clientName: r.client_name }));
 }
 
+/**
+ * The grants among `grants` whose code was exchanged: only those are reported as ended (security log,
+ * the patient's access log); a consent whose code the app never redeemed was never a grant to the person.
+ */
+export async function exchangedOnly(db: Queryable, grants: Grant[]): Promise<Grant[]> {
+  if (grants.length === 0) return grants;
+  const ids = grants.map((g) => g.grantId);
+  const rows = await db.query<{ grant_id: string; [k: string]: unknown }>(
+    `SELECT DISTINCT grant_id FROM auth_codes WHERE used_at IS NOT NULL AND grant_id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`,
+    ids,
+  );
+  const exchanged = new Set(rows.map((r) => r.grant_id));
+  return grants.filter((g) => g.kind === 'system' || exchanged.has(g.grantId));
+}
+
 /** Ends every live grant of one app for one person (withdrawal on the manage page); returns those it ended. */
 export async function revokeClientGrantsOf(db: Queryable, sub: string, clientId: string, reason: string): Promise<Grant[]> {
   const rows = await db.query<GrantRow>(

@@ -14,7 +14,7 @@ import type { Repository } from '../fhir/repository/repository.js';
 import { displayName, type Person } from '../identity/people.js';
 import { currentPerson, isLoggedIn, sessionExtras } from './citizen-login.js';
 import { getClient, PORTAL_CLIENT_ID, randomToken } from './clients.js';
-import { liveAppGrantsOf, liveGrantForToken, revokeClientGrantsOf, revokeSessionGrants } from './grants.js';
+import { exchangedOnly, liveAppGrantsOf, liveGrantForToken, revokeClientGrantsOf, revokeSessionGrants } from './grants.js';
 import type { KeyStore } from './keys.js';
 import { jsonDepthGuard } from '../http/json-depth.js';
 import { noStore, OAuthError, param } from './oauth-errors.js';
@@ -97,14 +97,14 @@ export function manageRouter(deps: { config: Config; db: Db; repo: Repository; k
     const csrf = sessionExtras(req).helsebro_csrf;
     if (!person || !csrf || param(req.body, 'csrf') !== csrf) return forbiddenPage(req, res);
     const clientId = param(req.body, 'client_id') ?? '';
-    const ended = await revokeClientGrantsOf(db, person.sub, clientId, 'withdrawn by the person');
+    const ended = await exchangedOnly(db, await revokeClientGrantsOf(db, person.sub, clientId, 'withdrawn by the person'));
     for (const g of ended) await deps.events.record({ kind: 'grant-revoked', clientId: g.clientId, patientId: g.patientId, actor: g.fhirUser, grantId: g.grantId, reason: 'withdrawn by the person' });
     res.redirect(303, ended.length > 0 ? `${base}?withdrawn=${encodeURIComponent(clientId)}` : base);
   });
 
   router.get('/auth/logout', async (req, res) => {
     const sid = sessionExtras(req).helsebro_sid;
-    const ended = sid ? await revokeSessionGrants(db, sid) : [];
+    const ended = sid ? await exchangedOnly(db, await revokeSessionGrants(db, sid)) : [];
     for (const g of ended) await deps.events.record({ kind: 'grant-revoked', clientId: g.clientId, patientId: g.patientId, actor: g.fhirUser, grantId: g.grantId, reason: 'logout' });
     if (sid) await deps.events.record({ kind: 'logout', reason: `citizen logout, ${ended.length} grant(s) ended` });
     if (!isLoggedIn(req)) return res.redirect(303, `${config.baseUrl}/auth/logged-out`);
