@@ -8,14 +8,15 @@
 import type { SecurityEvents } from '../audit/security-events.js';
 import type { Queryable } from '../db/db.js';
 import { PORTAL_CLIENT_ID } from './clients.js';
-import { revokePatientAppGrants } from './grants.js';
+import { exchangedOnly, revokePatientAppGrants } from './grants.js';
 
 export type AccountChangeHook = (patientId: string, operation: '$deactivate' | '$reactivate') => Promise<void>;
 
 export function endAppGrantsOnDeactivation(deps: { db: Queryable; events: SecurityEvents }): AccountChangeHook {
   return async (patientId, operation) => {
     if (operation !== '$deactivate') return;
-    const ended = await revokePatientAppGrants(deps.db, patientId, PORTAL_CLIENT_ID, 'account deactivated');
+    // Every grant ends; only those whose code was exchanged were ever the person's (issue 16 §3) and are logged.
+    const ended = await exchangedOnly(deps.db, await revokePatientAppGrants(deps.db, patientId, PORTAL_CLIENT_ID, 'account deactivated'));
     for (const g of ended) {
       await deps.events.record({ kind: 'grant-revoked', clientId: g.clientId, patientId: g.patientId, actor: g.fhirUser, grantId: g.grantId, reason: 'account deactivated' });
     }

@@ -13,6 +13,7 @@ import { formatScopes, hasScope, intersectScopes, parseScopes } from '../identit
 import { errorPage } from './pages/error-page.js';
 import { HELSEID_PATH } from './clinician-login.js';
 import { hasUserScopes } from './policy.js';
+import type { RefusalReason } from './refusals.js';
 
 export const REQUEST_TTL_SECONDS = 15 * 60;
 
@@ -31,6 +32,8 @@ export interface PendingParams {
   launchSub: string | null;
   /** `helseid`: a clinician's request (user/ scopes), logged in through HelseID, not ID-porten. */
   login?: 'helseid';
+  /** Set when the flow refused: the refusal page is shown until the person returns to the app. */
+  refusal?: RefusalReason;
 }
 
 export interface PendingRequest {
@@ -41,6 +44,15 @@ export interface PendingRequest {
   sub: string | null;
   patientId: string | null;
 }
+
+/** The page for a request we cannot answer to the app (its client or redirect URI is wrong). */
+const INVALID_REQUEST = {
+  title: { nb: 'Appen sendte en ugyldig forespørsel', en: 'The app sent an invalid request' },
+  body: {
+    nb: 'Vi kan ikke sende deg trygt tilbake til appen, fordi appen ikke er registrert eller oppga en adresse som ikke er registrert. Lukk siden og kontakt den som lager appen hvis feilen gjentar seg.',
+    en: 'We cannot send you safely back to the app, because the app is not registered or gave an address that is not registered. Close this page and contact the app’s maker if it happens again.',
+  },
+};
 
 /** Raised for problems that must not redirect (unknown client, bad redirect URI). */
 export class AuthorizePageError extends Error {}
@@ -58,7 +70,7 @@ export async function handleAuthorize(db: Queryable, config: Config, req: Reques
   } catch (err) {
     if (err instanceof AuthorizePageError || err instanceof OAuthError) {
       res.status(400);
-      errorPage(res, 'Ugyldig forespørsel', 'Invalid request', err instanceof OAuthError ? err.description : err.message);
+      errorPage(req, res, INVALID_REQUEST.title, INVALID_REQUEST.body, err instanceof OAuthError ? err.description : err.message);
       return;
     }
     throw err;
@@ -149,13 +161,18 @@ export function flowUrl(config: Config, requestId: string, params: PendingParams
   return params.login === 'helseid' ? `${config.baseUrl}${HELSEID_PATH}/flow/${requestId}` : `${config.baseUrl}/auth/flow/${requestId}`;
 }
 
-export function redirectWithError(res: Response, config: Config, redirectUri: string, error: string, description: string, state: string | undefined): void {
+/** The app's redirect URI carrying an OAuth error, the exact `state` and `iss` (RFC 6749 §4.1.2.1, RFC 9207). */
+export function errorRedirectUrl(config: Config, redirectUri: string, error: string, description: string, state: string | undefined): string {
   const url = new URL(redirectUri);
   url.searchParams.set('error', error);
   url.searchParams.set('error_description', description);
   if (state !== undefined) url.searchParams.set('state', state);
   url.searchParams.set('iss', config.baseUrl);
-  res.redirect(302, url.toString());
+  return url.toString();
+}
+
+export function redirectWithError(res: Response, config: Config, redirectUri: string, error: string, description: string, state: string | undefined): void {
+  res.redirect(302, errorRedirectUrl(config, redirectUri, error, description, state));
 }
 
 export async function loadPending(db: Queryable, requestId: string): Promise<PendingRequest | null> {

@@ -17,7 +17,12 @@ import { findPatientByPid, type Person } from '../identity/people.js';
 
 const ACR_ORDER = ['idporten-loa-substantial', 'idporten-loa-high'];
 
-export class LoginRejected extends Error {}
+/** A login ID-porten completed but we refuse; `reason` names the refusal page (src/auth/refusals.ts). */
+export class LoginRejected extends Error {
+  constructor(message: string, readonly reason: 'acr-too-low' | 'no-person') {
+    super(message);
+  }
+}
 
 /** True when the asserted level is at least the configured minimum. */
 export function acrSatisfies(asserted: unknown, required: string): boolean {
@@ -65,11 +70,11 @@ export function citizenLoginMiddleware(config: Config, db: Queryable, events: Se
       const who = patientId ? { patientId, actor: `Patient/${patientId}` } : {};
       if (!acrSatisfies(claims.acr, config.idportenAcrValues)) {
         await events.record({ kind: 'login-failed', ...who, reason: 'ID-porten level of assurance too low' });
-        throw new LoginRejected('The login level of assurance is too low');
+        throw new LoginRejected('The login level of assurance is too low', 'acr-too-low');
       }
       if (!pid) {
         await events.record({ kind: 'login-failed', reason: 'ID-porten login without a valid pid' });
-        throw new LoginRejected('The login did not identify a person (pid)');
+        throw new LoginRejected('The login did not identify a person (pid)', 'no-person');
       }
       await events.record({ kind: 'login', ...who, reason: 'ID-porten' });
       // Our own session id (ID-porten only sends `sid` to clients registered for front-channel logout).

@@ -23,6 +23,7 @@ import { errorPage } from './pages/error-page.js';
 import { clinicianConsentPage } from './pages/flow-pages.js';
 import { loggedOutPage } from './pages/manage-page.js';
 import { sendPage } from './pages/send.js';
+import { chooseLang, switchHref } from './pages/i18n.js';
 import { describeScopes } from './pages/scope-text.js';
 import { clinicianScopes } from './policy.js';
 
@@ -59,7 +60,7 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
     const client = pending ? await getClient(db, pending.clientId) : null;
     if (!pending || !client || pending.params.login !== 'helseid') {
       res.status(400);
-      errorPage(res, 'Forespørselen er utløpt', 'The request has expired', 'Start innloggingen på nytt fra appen. / Start again from the app.');
+      errorPage(req, res, { nb: 'Forespørselen er utløpt', en: 'The request has expired' }, { nb: 'Start innloggingen på nytt fra appen.', en: 'Start again from the app.' });
       return null;
     }
     if (!isClinicianLoggedIn(req)) {
@@ -69,7 +70,7 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
     const clinician = await currentClinician(req, db, issuer);
     if (!clinician) {
       res.status(403);
-      errorPage(res, 'Innloggingen kan ikke brukes', 'This login cannot be used', 'Logg inn med HelseID på høyt sikkerhetsnivå. / Log in with HelseID at a high level of assurance.');
+      errorPage(req, res, { nb: 'Innloggingen kan ikke brukes', en: 'This login cannot be used' }, { nb: 'Logg inn med HelseID på høyt sikkerhetsnivå.', en: 'Log in with HelseID at a high level of assurance.' });
       return null;
     }
     if (pending.sub === null) {
@@ -78,7 +79,7 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
     }
     if (pending.sub !== clinician.sub || (req.method === 'POST' && param(req.body, 'csrf') !== pending.csrf)) {
       res.status(403);
-      errorPage(res, 'Forespørselen tilhører en annen innlogging', 'The request belongs to another login', 'Start på nytt fra appen. / Start again from the app.');
+      errorPage(req, res, { nb: 'Forespørselen tilhører en annen innlogging', en: 'The request belongs to another login' }, { nb: 'Start på nytt fra appen.', en: 'Start again from the app.' });
       return null;
     }
     if (!clinician.practitionerId) {
@@ -88,13 +89,15 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
     return { pending, client, clinician, practitionerId: clinician.practitionerId };
   }
 
-  async function next(res: Response, st: State): Promise<void> {
+  async function next(req: Request, res: Response, st: State): Promise<void> {
     const { pending, client, clinician, practitionerId } = st;
     const granted = clinicianScopes(pending.params.scope);
     if (!granted.some((s) => s.kind === 'resource')) return deny(res, pending, 'None of the requested access can be granted to health personnel');
     if (!client.firstParty && !res.locals.consentGiven) {
       const practitioner = await deps.repo.read<Practitioner>('Practitioner', practitionerId, SYSTEM_ACCESS).catch(() => null);
-      sendPage(res, clinicianConsentPage(`${config.baseUrl}${HELSEID_PATH}/flow/${pending.requestId}/consent`, pending.csrf, client.clientName, practitionerName(practitioner, clinician.hpr), describeScopes(granted)));
+      const lang = chooseLang(req, res);
+      const self = `${config.baseUrl}${HELSEID_PATH}/flow/${pending.requestId}`;
+      sendPage(res, clinicianConsentPage({ lang, switchHref: switchHref(lang, self) }, `${self}/consent`, pending.csrf, client.clientName, practitionerName(practitioner, clinician.hpr), describeScopes(granted)));
       return;
     }
     await completeAuthorization({ config, db, events: deps.events }, res, {
@@ -120,11 +123,11 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
     if (!isClinicianLoggedIn(req)) return res.redirect(303, `${config.baseUrl}${HELSEID_PATH}/logged-out`);
     await res.oidc.logout({ returnTo: `${config.baseUrl}${HELSEID_PATH}/logged-out` });
   });
-  router.get('/logged-out', (_req, res) => sendPage(res, loggedOutPage()));
+  router.get('/logged-out', (req, res) => sendPage(res, loggedOutPage(req, res)));
 
   router.get('/flow/:rid', async (req, res) => {
     const st = await begin(req, res);
-    if (st) await next(res, st);
+    if (st) await next(req, res, st);
   });
 
   router.post('/flow/:rid/consent', form, async (req, res) => {
@@ -132,7 +135,7 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
     if (!st) return;
     if (param(req.body, 'decision') !== 'approve') return deny(res, st.pending, 'The health professional did not allow access');
     res.locals.consentGiven = true;
-    await next(res, st);
+    await next(req, res, st);
   });
 
   return router;

@@ -233,9 +233,57 @@ export async function findRefreshToken(db: Queryable, token: string): Promise<(R
   return r ? { grantId: r.grant_id, clientId: r.client_id, scope: r.scope, used: r.used_at !== null } : null;
 }
 
-/** Housekeeping: forget expired codes, assertion jtis and individually revoked tokens. */
+/**
+ * A grant is real once one of its codes was exchanged (issue 16 §3: "no grant until a code is
+ * exchanged"): consent stores the grant with its code, but until the app redeems the code it is not
+ * shown on the manage page. SQL condition on `auth_grants g`.
+ */
+export const EXCHANGED = 'EXISTS (SELECT 1 FROM auth_codes x WHERE x.grant_id = g.grant_id AND x.used_at IS NOT NULL)';
+
+/** The citizen's live, exchanged grants to other apps than the first-party portal (the manage page). */
+export async function liveAppGrantsOf(db: Queryable, sub: string): Promise<Array<Grant & { clientName: string }>> {
+  const rows = await db.query<GrantRow & { client_name: string }>(
+    `SELECT g.*, c.client_name FROM auth_grants g JOIN auth_clients c ON c.client_id = g.client_id
+      WHERE g.sub = $1 AND g.kind = 'patient' AND g.revoked_at IS NULL AND g.expires_at > now() AND NOT c.first_party AND ${EXCHANGED}
+      ORDER BY c.client_name, g.created_at`,
+    [sub],
+  );
+  return rows.map((r) => ({ ...fromRow(r), clientName: r.client_name }));
+}
+
+/**
+ * The grants among `grants` whose code was exchanged: only those are reported as ended (security log,
+ * the patient's access log); a consent whose code the app never redeemed was never a grant to the person.
+ */
+export async function exchangedOnly(db: Queryable, grants: Grant[]): Promise<Grant[]> {
+  if (grants.length === 0) return grants;
+  const ids = grants.map((g) => g.grantId);
+  const rows = await db.query<{ grant_id: string; [k: string]: unknown }>(
+    `SELECT DISTINCT grant_id FROM auth_codes WHERE used_at IS NOT NULL AND grant_id IN (${ids.map((_, i) => `$${i + 1}`).join(', ')})`,
+    ids,
+  );
+  const exchanged = new Set(rows.map((r) => r.grant_id));
+  return grants.filter((g) => g.kind === 'system' || exchanged.has(g.grantId));
+}
+
+/** Ends every live grant of one app for one person (withdrawal on the manage page); returns those it ended. */
+export async function revokeClientGrantsOf(db: Queryable, sub: string, clientId: string, reason: string): Promise<Grant[]> {
+  const rows = await db.query<GrantRow>(
+    'UPDATE auth_grants SET revoked_at = now(), revoked_reason = $3 WHERE sub = $1 AND client_id = $2 AND revoked_at IS NULL RETURNING *',
+    [sub, clientId, reason],
+  );
+  return rows.map(fromRow);
+}
+
+/**
+ * Housekeeping: forget expired codes, assertion jtis and individually revoked tokens. A redeemed code
+ * is kept while its grant lives: it is what makes the grant an exchanged one (EXCHANGED).
+ */
 export async function purgeExpired(db: Queryable): Promise<void> {
-  await db.query("DELETE FROM auth_codes WHERE expires_at < now() - interval '1 day'");
+  await db.query(
+    `DELETE FROM auth_codes c WHERE c.expires_at < now() - interval '1 day'
+      AND (c.used_at IS NULL OR NOT EXISTS (SELECT 1 FROM auth_grants g WHERE g.grant_id = c.grant_id AND g.revoked_at IS NULL AND g.expires_at > now()))`,
+  );
   await db.query('DELETE FROM auth_assertion_jtis WHERE expires_at < now()');
   await db.query('DELETE FROM auth_revoked_tokens WHERE expires_at < now()');
   await db.query('DELETE FROM auth_requests WHERE expires_at < now()');

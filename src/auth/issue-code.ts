@@ -58,11 +58,9 @@ export async function completeAuthorization(deps: { config: Config; db: Db; even
     const code = await issueCode(tx, { grantId: grant.grantId, clientId: c.client.clientId, redirectUri: c.pending.params.redirectUri, codeChallenge: c.pending.params.codeChallenge });
     return { code, grant };
   });
+  // The grant-created security event is recorded when the code is exchanged (token.ts): until
+  // then the grant is not real (issue 16 §3) and never listed on the manage page.
   const code = issued?.code ?? null;
-  if (issued) {
-    const g = issued.grant;
-    await deps.events.record({ kind: 'grant-created', clientId: g.clientId, patientId: g.patientId, actor: g.fhirUser, grantId: g.grantId, reason: g.scope.includes('offline_access') ? 'offline grant' : 'session grant' });
-  }
   const url = new URL(c.pending.params.redirectUri);
   if (code) url.searchParams.set('code', code);
   else {

@@ -13,7 +13,7 @@ import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
-import { handleAuthorize } from './authorize.js';
+import { handleAuthorize, loadPending } from './authorize.js';
 import { citizenLoginMiddleware, LoginRejected } from './citizen-login.js';
 import { clinicianRouter } from './clinician-flow.js';
 import { HELSEID_PATH } from './clinician-login.js';
@@ -21,7 +21,8 @@ import { JwksFetcher } from './client-assertion.js';
 import { clinicianStillActive } from './clinician-check.js';
 import { ensureBuiltInClients, getClient } from './clients.js';
 import { brandBundle, openidConfiguration, smartConfiguration } from './discovery.js';
-import { flowRouter } from './flow.js';
+import { flowPath, flowRouter, markRefused } from './flow.js';
+import { refusalText } from './refusals.js';
 import type { GrantGate } from './gates.js';
 import { purgeExpired } from './grants.js';
 import { handleIntrospect } from './introspect.js';
@@ -127,29 +128,57 @@ export function createAuthRouter(deps: AuthRouterDeps): express.Router {
   if (config.helseidIssuer) pages.use(HELSEID_PATH, clinicianRouter({ config, db, repo: deps.repo, issuer: config.helseidIssuer, events }));
   pages.use('/auth', citizenLoginMiddleware(config, db, events));
   pages.use(flowRouter({ config, db, repo: deps.repo, actingOptions, events }));
-  pages.use(manageRouter({ config, db, keys, events }));
+  pages.use(manageRouter({ config, db, repo: deps.repo, keys, events }));
   pages.use('/auth/launch', oauthErrorHandler(logger));
-  pages.use('/auth', pageErrorHandler(logger));
+  pages.use('/auth', pageErrorHandler(logger, config, db));
   router.use(pages);
 
   return router;
 }
 
+const LOGIN_FAILED = {
+  title: { nb: 'Innloggingen mislyktes', en: 'The login failed' },
+  body: { nb: 'Gå tilbake til appen og prøv igjen.', en: 'Go back to the app and try again.' },
+};
+const SOMETHING_WRONG = {
+  title: { nb: 'Noe gikk galt', en: 'Something went wrong' },
+  body: { nb: 'Prøv igjen om litt. Oppgi feilkoden hvis du kontakter oss.', en: 'Try again in a while. Quote the error code if you contact us.' },
+};
+
+/**
+ * The parked request a refused login belongs to: the `returnTo` of the login's state, which
+ * express-openid-connect has already checked against its transaction cookie (`req.openidState`).
+ */
+function requestIdOfLogin(req: Request): string | null {
+  const returnTo = (req as unknown as { openidState?: { returnTo?: unknown } }).openidState?.returnTo;
+  const m = typeof returnTo === 'string' ? /\/auth\/flow\/([A-Za-z0-9_-]{20,64})$/.exec(returnTo) : null;
+  return m ? m[1]! : null;
+}
+
 /** Errors on the HTML side (login callback failures, refused logins, surprises) become a page, not JSON. */
-function pageErrorHandler(logger: Logger) {
-  return (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+function pageErrorHandler(logger: Logger, config: Config, db: Db) {
+  return async (err: unknown, req: Request, res: Response, next: NextFunction): Promise<void> => {
     if (res.headersSent) return next(err);
     if (err instanceof LoginRejected) {
+      // A refused login (e.g. too low a level of assurance) ends its authorization request with a
+      // refusal page that leads back to the app (issue 16 §3).
+      const rid = requestIdOfLogin(req);
+      const pending = rid ? await loadPending(db, rid) : null;
+      if (pending && pending.sub === null) {
+        await markRefused(db, pending.requestId, err.reason);
+        return res.redirect(303, flowPath(config, pending.requestId));
+      }
       res.status(403);
-      return errorPage(res, 'Innloggingen kan ikke brukes', 'This login cannot be used', err.message);
+      const text = refusalText(err.reason);
+      return errorPage(req, res, text.title, text.body, err.message);
     }
     const status = (err as { status?: number } | null)?.status;
     if (typeof status === 'number' && status >= 400 && status < 500) {
       res.status(400);
-      return errorPage(res, 'Innloggingen mislyktes', 'The login failed', 'Prøv igjen fra appen. / Try again from the app.');
+      return errorPage(req, res, LOGIN_FAILED.title, LOGIN_FAILED.body);
     }
     logger.error('authorization page failed', { requestId: res.locals.requestId, error: (err as Error)?.message, stack: (err as Error)?.stack });
     res.status(500);
-    errorPage(res, 'Noe gikk galt', 'Something went wrong', `Feilkode / request id: ${String(res.locals.requestId ?? 'unknown')}`);
+    errorPage(req, res, SOMETHING_WRONG.title, SOMETHING_WRONG.body, `request id ${String(res.locals.requestId ?? 'unknown')}`);
   };
 }

@@ -101,6 +101,8 @@ async function authorizationCode(deps: TokenDeps, client: Client, body: unknown)
   const grant = await getGrant(db, rec.grantId);
   if (!isLive(grant)) throw new OAuthError('invalid_grant', 'The authorization is no longer valid');
 
+  // The grant becomes real with its first exchanged code (issue 16 §3), so this is where it is logged as created.
+  await deps.events.record({ kind: 'grant-created', clientId: grant.clientId, patientId: grant.patientId, actor: grant.fhirUser, grantId: grant.grantId, reason: grant.scope.includes('offline_access') ? 'offline grant' : 'session grant' });
   const scopes = parseScopes(grant.scope);
   const out = await tokenResponse(deps, grant, grant.scope, true);
   const refreshAllowed = client.grantTypes.includes('refresh_token') && (hasScope(scopes, 'offline_access') || hasScope(scopes, 'online_access'));

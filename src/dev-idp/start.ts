@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Config } from '../config/config.js';
 import { loginRouter } from './login.js';
+import { designAssetsRouter } from '../http/design-assets.js';
 import { createProvider, type DevIdpClient, type Flavour } from './provider.js';
 
 export interface DevIdp {
@@ -71,6 +72,8 @@ export async function startDevIdp(config: Config, opts: DevIdpOptions = {}): Pro
 
   const login = express();
   login.disable('x-powered-by');
+  // The login page uses the design system like helsebro's own pages, served from this origin.
+  login.use(designAssetsRouter());
   login.use(loginRouter(provider, opts.flavour));
   login.use((req, res) => callback(req, res));
   loginServer.on('request', login);

@@ -80,13 +80,29 @@ describe('security events: log lines and AuditEvents (issue 10 hole 6)', functio
     expect(alert.outcome).to.equal('4');
   });
 
+  it('a consent whose code is never exchanged is no grant: no grant-created, and no grant-revoked when logout ends it (issue 16 §3)', async () => {
+    const { pid } = await createCitizen(s.repo, { seq: 63 });
+    // Session-bound (no offline_access), so logout ends it.
+    const scope = 'launch/patient openid fhirUser patient/Observation.rs';
+    const unused = await launch(s, { clientId: app, pid, scope });
+    expect(unused.code).to.be.a('string');
+    const used = await launch(s, { clientId: app, pid, scope, browser: unused.browser });
+    const before = events().length;
+    expect((await exchange(s, app, used)).status).to.equal(200);
+    await unused.browser.navigate('GET', `${s.baseUrl}/auth/logout`, undefined, 'http://nowhere.invalid');
+    const after = events().slice(before);
+    expect(after.filter((e) => e.event === 'grant-created')).to.have.length(1);
+    expect(after.filter((e) => e.event === 'grant-revoked' && e.reason === 'logout')).to.have.length(1);
+    expect(after.filter((e) => e.event === 'logout').map((e) => e.reason)).to.deep.equal(['citizen logout, 1 grant(s) ended']);
+  });
+
   it('a refused login (level of assurance too low) is logged as login-failed without the fødselsnummer', async () => {
     const { pid, patientId } = await createCitizen(s.repo, { seq: 62 });
     const before = events().length;
-    await launch(s, { clientId: app, pid, acr: 'idporten-loa-substantial' }).then(
-      () => expect.fail('a substantial login must not reach the app'),
-      (err: Error) => expect(err.message).to.contain('did not return'),
-    );
+    // The person sees a refusal page and returns to the app without a code (issue 16 §3).
+    const refused = await launch(s, { clientId: app, pid, acr: 'idporten-loa-substantial' });
+    expect(refused.code, 'a substantial login must not reach the app with a code').to.equal(null);
+    expect(refused.location.searchParams.get('error')).to.equal('access_denied');
     const failed = events().slice(before).filter((e) => e.event === 'login-failed');
     expect(failed).to.have.length(1);
     expect(failed[0]).to.include({ patient: pseudonym(patientId), outcome: 'failure' });

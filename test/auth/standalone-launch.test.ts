@@ -4,7 +4,6 @@ import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
 import { hasAcceptedTerms, TERMS_CATEGORY_CODE, TERMS_CATEGORY_SYSTEM } from '../../src/identity/terms.js';
 import { findMatchingIds } from '../../src/fhir/search/find-ids.js';
-import { Browser } from './browser.js';
 import { APP_REDIRECT, createCitizen, exchange, fhirGet, launch, registerApp, startAuthTestServer, tokenRequest, type AuthTestServer } from './support.js';
 
 function observation(patientId: string): Observation {
@@ -88,21 +87,29 @@ describe('SMART standalone launch with ID-porten login (plain HTTP)', () => {
   it('asks a person with no record here for nothing and tells the app access_denied', async () => {
     const r = await launch(s, { clientId, pid: '20914695016' });
     expect(r.code).to.equal(null);
+    // Issue 16 §3: a Norwegian refusal page first, then the app gets the error.
+    expect(r.steps).to.deep.equal(['login', 'refusal']);
     expect(r.location.searchParams.get('error')).to.equal('access_denied');
+    expect(r.location.searchParams.get('error_description')).to.equal('There is nobody this person may use the service for');
   });
 
   it('tells the app access_denied when the person denies consent', async () => {
     const r = await launch(s, { clientId, pid: kari.pid, decision: 'deny' });
+    expect(r.steps.at(-1)).to.equal('refusal');
     expect(r.location.searchParams.get('error')).to.equal('access_denied');
+    // drive() answers the first decision (the picker, the terms being accepted already) with deny.
+    expect(r.steps).to.deep.equal(['login', 'picker', 'refusal']);
+    expect(r.location.searchParams.get('error_description')).to.equal('No patient was chosen');
     expect(r.location.searchParams.get('state')).to.equal(r.state);
   });
 
-  it('refuses a login below the configured level of assurance', async () => {
-    const browser = new Browser();
-    await launch(s, { clientId, pid: kari.pid, acr: 'idporten-loa-substantial', browser }).then(
-      () => expect.fail('a substantial login was accepted'),
-      (err: Error) => expect(err.message).to.match(/did not return to the app: 403[\s\S]*Innloggingen kan ikke brukes/),
-    );
+  it('refuses a login below the configured level of assurance with a page, then tells the app access_denied', async () => {
+    const r = await launch(s, { clientId, pid: kari.pid, acr: 'idporten-loa-substantial' });
+    expect(r.steps).to.deep.equal(['login', 'refusal']);
+    expect(r.code).to.equal(null);
+    expect(r.location.searchParams.get('error')).to.equal('access_denied');
+    expect(r.location.searchParams.get('error_description')).to.equal('The login level of assurance is too low');
+    expect(r.location.searchParams.get('state')).to.equal(r.state);
   });
 
   it('stops a live token and its refresh on the next request when the account is deactivated (terms consent withdrawn)', async () => {

@@ -192,9 +192,19 @@ export async function drive(browser: Browser, first: Page, o: { pid: string; hpr
     } else if (page.body.includes('value="approve"')) {
       steps.push('consent');
       page = await browser.submit(page, { decision }, stopAt);
+    } else if (appReturnLink(page.body)) {
+      // A refusal page (issue 16 §3): the person presses "Tilbake til appen", a link carrying the error.
+      steps.push('refusal');
+      page = { ...page, status: 303, location: new URL(appReturnLink(page.body)!, page.url).toString() };
     } else break;
   }
   return { page, steps };
+}
+
+/** The "Tilbake til appen" link of a refusal page, or null. */
+export function appReturnLink(html: string): string | null {
+  const m = /<a [^>]*data-return="app" href="([^"]*)"/.exec(html);
+  return m ? m[1]!.replace(/&amp;/g, '&').replace(/&quot;/g, '"').replace(/&#39;/g, "'") : null;
 }
 
 /**

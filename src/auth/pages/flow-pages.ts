@@ -1,95 +1,125 @@
 /**
- * The three pages of the citizen's authorization flow. The form contract is stable for automation
- * and documented in the README: picker field `patient` (Patient ids), terms checkbox
- * `accept_terms`, buttons `decision=approve|deny`; every form carries the flow's `csrf` value.
+ * The pages of the citizen's authorization flow in Designsystemet markup, one language at a time
+ * (issue 16 §3). The form contract is stable for automation and documented in the README: picker
+ * field `patient` (Patient ids), terms checkbox `accept_terms`, buttons `decision=approve|deny`; every
+ * form carries the flow's `csrf` value.
  */
 import { html, layout, type SafeHtml } from './html.js';
+import { pick, type Lang } from './i18n.js';
 import type { ScopeLine } from './scope-text.js';
+
+export interface PageCtx {
+  lang: Lang;
+  /** The same page in the other language (GET, this origin). */
+  switchHref: string;
+}
 
 export interface PickerChoice {
   patientId: string;
   label: string;
-  /** e.g. "deg selv / yourself", "fullmakt / power of attorney". */
+  /** e.g. "deg selv" / "yourself", "fullmakt – standard" / "authorisation – Standard". */
   relationNb: string;
   relationEn: string;
 }
 
-function buttons(approveNb: string, approveEn: string, denyNb: string, denyEn: string): SafeHtml {
-  return html`<div class="buttons">
-  <button class="primary" type="submit" name="decision" value="approve">${approveNb} <span lang="en">/ ${approveEn}</span></button>
-  <button class="secondary" type="submit" name="decision" value="deny" formnovalidate>${denyNb} <span lang="en">/ ${denyEn}</span></button>
+export function buttons(ctx: PageCtx, approve: [string, string], deny: [string, string]): SafeHtml {
+  return html`<div class="hb-actions">
+  <button class="ds-button" data-variant="primary" type="submit" name="decision" value="approve">${pick(ctx.lang, ...approve)}</button>
+  <button class="ds-button" data-variant="secondary" type="submit" name="decision" value="deny" formnovalidate>${pick(ctx.lang, ...deny)}</button>
 </div>`;
 }
 
-export function pickerPage(action: string, csrf: string, appName: string, choices: PickerChoice[]): string {
+export function hidden(name: string, value: string): SafeHtml {
+  return html`<input type="hidden" name="${name}" value="${value}">`;
+}
+
+export function scopeList(ctx: PageCtx, lines: ScopeLine[]): SafeHtml {
+  return html`<ul class="ds-list scopes">
+  ${lines.map((l) => html`<li>${pick(ctx.lang, l.nb, l.en)}</li>`)}
+</ul>`;
+}
+
+export function pickerPage(ctx: PageCtx, action: string, csrf: string, appName: string, choices: PickerChoice[]): string {
+  const t = (nb: string, en: string) => pick(ctx.lang, nb, en);
   const body = html`
-<h1>Hvem vil du bruke tjenesten på vegne av? <span lang="en" class="en">Who do you want to use the service for?</span></h1>
-<p><strong>${appName}</strong> ber om tilgang. <span lang="en" class="en">is asking for access.</span></p>
+<h1 class="ds-heading" data-size="md">${t('Hvem vil du bruke tjenesten på vegne av?', 'Who do you want to use the service for?')}</h1>
+<p class="ds-paragraph"><strong>${appName}</strong> ${t('ber om tilgang til helseopplysninger. Velg hvem appen skal gjelde.', 'is asking for access to health information. Choose whom the app is for.')}</p>
 <form method="post" action="${action}">
-  <input type="hidden" name="csrf" value="${csrf}">
-  <fieldset>
-    <legend>Velg person <span lang="en" class="en">/ Choose a person</span></legend>
+  ${hidden('csrf', csrf)}
+  <fieldset class="ds-fieldset">
+    <legend class="ds-label">${t('Velg person', 'Choose a person')}</legend>
     ${choices.map(
-      (c, i) => html`<label><input type="radio" name="patient" value="${c.patientId}" ${i === 0 ? html`checked` : ''} required> ${c.label} <span class="en">(${c.relationNb} <span lang="en">/ ${c.relationEn}</span>)</span></label>`,
+      (c, i) => html`<div class="ds-field"><input type="radio" name="patient" value="${c.patientId}" class="ds-input" id="patient-${i}" ${i === 0 ? html`checked` : ''} required>
+      <label class="ds-label" data-weight="regular" for="patient-${i}">${c.label} (${t(c.relationNb, c.relationEn)})</label></div>`,
     )}
   </fieldset>
-  ${buttons('Fortsett', 'Continue', 'Avbryt', 'Cancel')}
+  ${buttons(ctx, ['Fortsett', 'Continue'], ['Avbryt', 'Cancel'])}
 </form>`;
-  return layout('Velg person', body);
+  return layout(t('Velg person', 'Choose a person'), body, ctx);
 }
 
-export function termsPage(action: string, csrf: string, error?: string): string {
+const TERMS: Array<[string, string]> = [
+  ['Du logger inn med ID-porten. Tjenesten gir deg tilgang til helseopplysningene dine og lar deg kommunisere med helsetjenesten.', 'You log in with ID-porten. The service gives you access to your health information and lets you communicate with the health service.'],
+  ['Er du under 16 år, er det bare foreldre eller foresatte som har tilgang. Fra du fyller 16 år, mister foreldrene tilgangen automatisk.', 'If you are under 16, only parents or guardians have access. At 16, parents lose access automatically.'],
+  ['Du kan gi personer over 18 år fullmakt til å bruke tjenesten på dine vegne, og du kan trekke fullmakten tilbake når som helst.', 'You can authorise people over 18 to use the service on your behalf, and withdraw that at any time.'],
+  ['Deaktiverer du brukerkontoen, blir tjenesten straks utilgjengelig for deg og for alle du har gitt tilgang.', 'If you deactivate your account, the service immediately becomes unavailable to you and to everyone you have given access.'],
+];
+
+export function termsPage(ctx: PageCtx, action: string, csrf: string, error?: boolean): string {
+  const t = (nb: string, en: string) => pick(ctx.lang, nb, en);
   const body = html`
-<h1>Vilkår for bruk <span lang="en" class="en">/ Terms of use</span></h1>
-<p>Første gang du logger inn må du godta vilkårene. <span lang="en" class="en">The first time you log in you must accept the terms of use.</span></p>
-${error ? html`<p class="error" role="alert">${error}</p>` : ''}
-<div class="terms" tabindex="0" aria-label="Vilkår">
-  <p>Du logger inn med ID-porten. Tjenesten gir deg tilgang til dine helseopplysninger og lar deg kommunisere med helsetjenesten.
-    <span lang="en" class="en">You log in with ID-porten. The service gives you access to your health information and lets you communicate with the health service.</span></p>
-  <p>Er du under 16 år, er det bare foreldre eller foresatte som har tilgang. Fra du fyller 16 år mister foreldrene tilgangen automatisk.
-    <span lang="en" class="en">If you are under 16, only parents or guardians have access. At 16, parents lose access automatically.</span></p>
-  <p>Du kan gi personer over 18 år fullmakt til å bruke tjenesten på dine vegne, og du kan trekke fullmakten tilbake når som helst.
-    <span lang="en" class="en">You can authorise people over 18 to use the service on your behalf, and withdraw that at any time.</span></p>
-  <p>Deaktiverer du brukerkontoen, blir tjenesten straks utilgjengelig for deg og for alle du har gitt tilgang.
-    <span lang="en" class="en">If you deactivate your account, the service immediately becomes unavailable to you and to everyone you have given access.</span></p>
-</div>
+<h1 class="ds-heading" data-size="md">${t('Vilkår for bruk', 'Terms of use')}</h1>
+<p class="ds-paragraph">${t('Første gang du logger inn, må du godta vilkårene.', 'The first time you log in, you must accept the terms of use.')}</p>
+${error ? html`<div class="ds-alert" data-color="danger" role="alert"><p class="ds-paragraph">${t('Du må krysse av for at du godtar vilkårene.', 'Tick the box to accept the terms of use.')}</p></div>` : ''}
+<section class="hb-terms" tabindex="0" aria-labelledby="terms-heading">
+  <h2 class="ds-heading" data-size="xs" id="terms-heading">${t('Vilkårene', 'The terms')}</h2>
+  ${TERMS.map(([nb, en]) => html`<p class="ds-paragraph">${t(nb, en)}</p>`)}
+</section>
 <form method="post" action="${action}">
-  <input type="hidden" name="csrf" value="${csrf}">
-  <label><input type="checkbox" name="accept_terms" value="yes" required> Jeg har lest og godtar vilkårene <span lang="en" class="en">/ I have read and accept the terms of use</span></label>
-  ${buttons('Godta', 'Accept', 'Avslå', 'Decline')}
+  ${hidden('csrf', csrf)}
+  <div class="ds-field"><input type="checkbox" name="accept_terms" value="yes" class="ds-input" id="accept_terms" required ${error ? html`aria-invalid="true"` : ''}>
+  <label class="ds-label" data-weight="regular" for="accept_terms">${t('Jeg har lest og godtar vilkårene', 'I have read and accept the terms of use')}</label></div>
+  ${buttons(ctx, ['Godta', 'Accept'], ['Avslå', 'Decline'])}
 </form>`;
-  return layout('Vilkår for bruk', body);
+  return layout(t('Vilkår for bruk', 'Terms of use'), body, ctx);
 }
 
-export function consentPage(action: string, csrf: string, appName: string, patientLabel: string, lines: ScopeLine[]): string {
+/** Whom the consent is for: the person themself, or someone they act for (named, issue 16 §3). */
+export interface ConsentFor {
+  self: boolean;
+  patientLabel: string;
+}
+
+export function consentPage(ctx: PageCtx, action: string, csrf: string, appName: string, who: ConsentFor, lines: ScopeLine[]): string {
+  const t = (nb: string, en: string) => pick(ctx.lang, nb, en);
+  const about = who.self
+    ? html`<p class="ds-paragraph">${t('Appen ber om tilgang til dine helseopplysninger', 'The app asks for access to your health information')} (<strong>${who.patientLabel}</strong>).</p>`
+    : html`<div class="ds-alert" data-color="info"><p class="ds-paragraph">${t('Du bruker tjenesten på vegne av', 'You are using the service on behalf of')} <strong>${who.patientLabel}</strong>. ${t(`Appen vil få tilgang til opplysningene om ${who.patientLabel}, ikke dine egne.`, `The app will get access to information about ${who.patientLabel}, not your own.`)}</p></div>`;
   const body = html`
-<h1>Gi ${appName} tilgang? <span lang="en" class="en">Give ${appName} access?</span></h1>
-<p>Appen ber om tilgang til opplysninger om <strong>${patientLabel}</strong>. <span lang="en" class="en">The app asks for access to information about ${patientLabel}.</span></p>
-<h2>Appen vil kunne <span lang="en" class="en">/ The app will be able to</span></h2>
-<ul class="scopes">
-  ${lines.map((l) => html`<li>${l.nb} <span lang="en" class="en">— ${l.en}</span></li>`)}
-</ul>
-<p>Du kan trekke tilgangen tilbake når som helst. <span lang="en" class="en">You can withdraw access at any time.</span></p>
+<h1 class="ds-heading" data-size="md">${t(`Gi ${appName} tilgang?`, `Give ${appName} access?`)}</h1>
+${about}
+<h2 class="ds-heading" data-size="xs">${t('Appen vil kunne', 'The app will be able to')}</h2>
+${scopeList(ctx, lines)}
+<p class="ds-paragraph">${t('Du kan trekke tilgangen tilbake når som helst under «Apper med tilgang».', 'You can withdraw access at any time under “Apps with access”.')}</p>
 <form method="post" action="${action}">
-  <input type="hidden" name="csrf" value="${csrf}">
-  ${buttons('Gi tilgang', 'Allow', 'Avslå', 'Deny')}
+  ${hidden('csrf', csrf)}
+  ${buttons(ctx, ['Gi tilgang', 'Allow'], ['Avslå', 'Deny'])}
 </form>`;
-  return layout(`Gi ${appName} tilgang?`, body);
+  return layout(t(`Gi ${appName} tilgang?`, `Give ${appName} access?`), body, ctx);
 }
 
 /** The clinician's consent: the app acts as the logged-in health professional, within their duty of confidentiality. */
-export function clinicianConsentPage(action: string, csrf: string, appName: string, practitionerLabel: string, lines: ScopeLine[]): string {
+export function clinicianConsentPage(ctx: PageCtx, action: string, csrf: string, appName: string, practitionerLabel: string, lines: ScopeLine[]): string {
+  const t = (nb: string, en: string) => pick(ctx.lang, nb, en);
   const body = html`
-<h1>Gi ${appName} tilgang? <span lang="en" class="en">Give ${appName} access?</span></h1>
-<p>Appen ber om tilgang til pasientopplysninger på vegne av deg som helsepersonell (<strong>${practitionerLabel}</strong>). <span lang="en" class="en">The app asks for access to patient information on your behalf as health personnel (${practitionerLabel}).</span></p>
-<h2>Appen vil kunne <span lang="en" class="en">/ The app will be able to</span></h2>
-<ul class="scopes">
-  ${lines.map((l) => html`<li>${l.nb} <span lang="en" class="en">— ${l.en}</span></li>`)}
-</ul>
-<p>Tilgangen gjelder klinisk informasjon; pasientenes personlige notater er aldri tilgjengelige. <span lang="en" class="en">Access covers clinical information; patients' personal notes are never available.</span></p>
+<h1 class="ds-heading" data-size="md">${t(`Gi ${appName} tilgang?`, `Give ${appName} access?`)}</h1>
+<p class="ds-paragraph">${t('Appen ber om tilgang til pasientopplysninger på vegne av deg som helsepersonell', 'The app asks for access to patient information on your behalf as health personnel')} (<strong>${practitionerLabel}</strong>).</p>
+<h2 class="ds-heading" data-size="xs">${t('Appen vil kunne', 'The app will be able to')}</h2>
+${scopeList(ctx, lines)}
+<p class="ds-paragraph">${t('Tilgangen gjelder klinisk informasjon; pasientenes personlige notater er aldri tilgjengelige.', 'Access covers clinical information; patients’ personal notes are never available.')}</p>
 <form method="post" action="${action}">
-  <input type="hidden" name="csrf" value="${csrf}">
-  ${buttons('Gi tilgang', 'Allow', 'Avslå', 'Deny')}
+  ${hidden('csrf', csrf)}
+  ${buttons(ctx, ['Gi tilgang', 'Allow'], ['Avslå', 'Deny'])}
 </form>`;
-  return layout(`Gi ${appName} tilgang?`, body);
+  return layout(t(`Gi ${appName} tilgang?`, `Give ${appName} access?`), body, ctx);
 }

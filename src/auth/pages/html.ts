@@ -2,6 +2,9 @@
  * A tiny HTML builder: every interpolated value is escaped unless it is already `SafeHtml`, so a
  * client name or a scope from a request can never inject markup into a page.
  */
+import { DESIGN_STYLESHEETS } from '../../http/design-assets.js';
+import type { Lang } from './i18n.js';
+
 export class SafeHtml {
   constructor(readonly value: string) {}
   toString(): string {
@@ -30,39 +33,54 @@ export function html(strings: TemplateStringsArray, ...values: Part[]): SafeHtml
   return new SafeHtml(out);
 }
 
+/**
+ * Page frame only: width, spacing and background, from the design system's tokens (colours, fonts and
+ * components come from Designsystemet's stylesheets, issue 16 §3).
+ */
 const STYLE = `
-  *{box-sizing:border-box}
-  body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;background:#f4f6f8;color:#1b1f23;line-height:1.5}
-  main{max-width:34rem;margin:2rem auto;background:#fff;padding:1.5rem 2rem;border-radius:8px;box-shadow:0 1px 3px rgba(0,0,0,.15)}
-  h1{font-size:1.4rem;margin-top:0}
-  .en{color:#4a5560;font-size:.95em}
-  fieldset{border:1px solid #c8ced3;border-radius:6px;padding:.75rem 1rem;margin:1rem 0}
-  legend{font-weight:600;padding:0 .25rem}
-  label{display:block;margin:.4rem 0;cursor:pointer}
-  input[type=text]{font-size:1.1rem;padding:.5rem;width:100%;border:1px solid #8a949c;border-radius:4px}
-  .buttons{display:flex;gap:.75rem;margin-top:1.25rem;flex-wrap:wrap}
-  button{font-size:1rem;padding:.6rem 1.2rem;border-radius:4px;border:2px solid #005b7f;cursor:pointer}
-  button.primary{background:#005b7f;color:#fff}
-  button.secondary{background:#fff;color:#005b7f}
-  button:focus,input:focus{outline:3px solid #ffbf47;outline-offset:2px}
-  ul.scopes{padding-left:1.2rem}
-  .error{background:#fdecea;border-left:4px solid #b3261e;padding:.5rem .75rem}
-  .terms{max-height:16rem;overflow:auto;border:1px solid #c8ced3;padding:.5rem .75rem;background:#fafbfc}
+  body{margin:0;background:var(--ds-color-neutral-background-tinted);color:var(--ds-color-neutral-text-default);font-family:var(--ds-font-family),system-ui,sans-serif}
+  .hb-top{display:flex;justify-content:space-between;align-items:center;max-width:40rem;margin:0 auto;padding:var(--ds-size-4) var(--ds-size-4) 0}
+  .hb-brand{font-weight:600}
+  main{max-width:40rem;margin:var(--ds-size-4) auto var(--ds-size-12);padding:0 var(--ds-size-4)}
+  main>.ds-card{display:flex;flex-direction:column;gap:var(--ds-size-5)}
+  main form{display:flex;flex-direction:column;gap:var(--ds-size-5)}
+  .hb-actions{display:flex;gap:var(--ds-size-3);flex-wrap:wrap}
+  .hb-terms{max-height:18rem;overflow:auto;padding:var(--ds-size-3);border:var(--ds-border-width-default) solid var(--ds-color-neutral-border-subtle);border-radius:var(--ds-border-radius-md)}
+  .hb-terms:focus-visible{outline:var(--ds-border-width-focus) solid var(--ds-color-focus-outer)}
+  .hb-technical{color:var(--ds-color-neutral-text-subtle)}
 `;
 
-/** The page frame: Norwegian first (`lang="nb"`), English parts marked `lang="en"`. */
-export function layout(title: string, body: SafeHtml): string {
+export interface LayoutOptions {
+  lang: Lang;
+  /** The same page in the other language (a GET address on this origin). */
+  switchHref: string;
+}
+
+/**
+ * The page frame: `lang` on <html> is the page language; Designsystemet's stylesheets from this
+ * origin (`/assets/ds/`), a skip link, the language choice, and one `main` landmark.
+ */
+export function layout(title: string, body: SafeHtml, opts: LayoutOptions): string {
+  const other = opts.lang === 'nb' ? { code: 'en', label: 'English' } : { code: 'nb', label: 'Norsk (bokmål)' };
   return `<!doctype html>
-<html lang="nb">
+<html lang="${opts.lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)}</title>
+${DESIGN_STYLESHEETS.map((href) => `<link rel="stylesheet" href="${href}">`).join('\n')}
 <style>${STYLE}</style>
 </head>
 <body>
-<main>
+<a class="ds-skip-link" href="#innhold">${opts.lang === 'en' ? 'Skip to content' : 'Hopp til innhold'}</a>
+<div class="hb-top">
+<span class="hb-brand">helsebro</span>
+<a class="ds-link" href="${escapeHtml(opts.switchHref)}" lang="${other.code}" hreflang="${other.code}">${other.label}</a>
+</div>
+<main id="innhold">
+<div class="ds-card" data-color="neutral">
 ${body.value}
+</div>
 </main>
 </body>
 </html>`;
