@@ -26,9 +26,9 @@ export function countStatements(db: Db): { take(): string[]; stop(): void } {
   });
   const mutable = db as { -readonly [K in keyof Db]: Db[K] };
   mutable.query = wrap({ query: original.query.bind(db), exec: db.exec.bind(db) }).query;
-  mutable.transaction = (fn) => {
+  mutable.transaction = <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
     seen.push('BEGIN');
-    return original.transaction.call(db, (tx) => fn(wrap(tx))).finally(() => seen.push('COMMIT'));
+    return original.transaction.call<Db, [(tx: Queryable) => Promise<T>], Promise<T>>(db, (tx) => fn(wrap(tx))).finally(() => seen.push('COMMIT'));
   };
   return {
     take: () => seen.splice(0),
