@@ -137,7 +137,7 @@ async function measure(base: string, s: Scenario, connections: number, tokens: R
   const r = await autocannon({
     url: base,
     connections,
-    ...(heavy ? { amount: Math.max(2 * connections, Math.ceil(SECONDS / 2) * connections, 4) } : { duration: SECONDS }),
+    ...(heavy ? { amount: Math.max(connections, 4) } : { duration: SECONDS }),
     timeout: 120,
     headers,
     requests: [{ setupRequest: (req) => ({ ...req, ...s.request(n++) }) }],
