@@ -1,116 +1,305 @@
 /**
- * `npm run bench`: starts helsebro on a fresh database (PGlite in a temporary folder, or the
- * PostgreSQL server in DATABASE_URL, in a throwaway schema), loads a realistic volume, drives it
- * with autocannon on loopback and prints a table. Figures come from here, never from tests.
+ * `npm run bench` (issue 11 §8): helsebro runs as users run it — `node dist/main.js` in its own
+ * process (WORKERS processes on PostgreSQL), on a fresh database — and this process drives it with
+ * autocannon over loopback, with real tokens: a citizen's and a proxy's from the SMART launch through
+ * the login stand-in (terms, picker, consent), the system client's from the token endpoint. Beside every
+ * row it prints a *ceiling*: bench/ceiling.ts, a minimal Express + pg server running the same SQL shape
+ * on the same data, measured in the same run, and the ratio. Figures come from here, never from tests.
  *
- *   npm run bench                     # PGlite
- *   DATABASE_URL=postgres://… npm run bench
- *   BENCH_SECONDS=10 BENCH_PATIENTS=500 npm run bench
- *   BENCH_SEARCH_SIZES=200,2000 BENCH_SEARCH_OBS=20 npm run bench   # search rounds; BENCH_SEARCH=0 skips them
- *   BENCH_BRIDGE_SAMPLES=5000 BENCH_BRIDGE_RECORDS=200000 npm run bench   # bridge rows; BENCH_BRIDGES=0 skips them
+ *   npm run bench                                   # PGlite in a temporary folder
+ *   DATABASE_URL=postgres://… npm run bench         # a fresh database on that server, dropped afterwards
+ *   BENCH_QUICK=1 npm run bench                     # small data, 3 s rows: a smoke run
+ *   BENCH_SECONDS=10 BENCH_PATIENTS=1000 BENCH_OBS=50 BENCH_CONNECTIONS=1,32 npm run bench
+ *   BENCH_ONLY=read,search npm run bench            # rows whose name contains one of these words
+ *   BENCH_SEARCH=1 npm run bench                    # also the in-process search rounds (bench/search.ts)
  */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { randomBytes } from 'node:crypto';
-import { testConfig } from '../src/config/config.js';
-import { openDatabase } from '../src/db/open.js';
-import { createLogger } from '../src/log.js';
-import { buildServer, createRepository } from '../src/server.js';
-import { benchBridges, bridgeToken } from './bridges.js';
+import pg from 'pg';
+import type { AuthTestServer } from '../test/auth/support.js';
+import { exchange, launch } from '../test/auth/support.js';
+import { syntheticSamples } from './bridges.js';
 import { runSearchBench } from './search.js';
-import { observation, observationBundle, obtainSystemToken, patientBundle, printTable, type BenchRow } from './support.js';
+import { observation, observationBundle, obtainSystemToken, patientBundle, PATIENT_FNR, printTable, type BenchRow } from './support.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const PATIENTS = Number(process.env.BENCH_PATIENTS ?? 200);
-const OBS_PER_PATIENT = Number(process.env.BENCH_OBS ?? 50);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const QUICK = process.env.BENCH_QUICK === '1';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 3 : 10));
+const PATIENTS = Number(process.env.BENCH_PATIENTS ?? (QUICK ? 20 : 1000));
+const OBS_PER_PATIENT = Number(process.env.BENCH_OBS ?? (QUICK ? 20 : 50));
+const CONNECTIONS = (process.env.BENCH_CONNECTIONS ?? '1,32').split(',').map(Number);
+const ONLY = process.env.BENCH_ONLY?.split(',').filter(Boolean) ?? [];
+const SAMPLES = 1000;
 
-async function main(): Promise<void> {
-  const url = process.env.DATABASE_URL;
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'helsebro-bench-'));
-  const target = url && /^postgres/.test(url) ? ({ kind: 'postgres', url } as const) : ({ kind: 'pglite', dataDir: path.join(tmp, 'data') } as const);
-  const db = await openDatabase(target, { schema: `bench_${randomBytes(4).toString('hex')}`, max: 40 });
-  const config = testConfig({ database: target, port: 0, logLevel: 'silent' });
-  const logger = createLogger('silent');
-  const repo = createRepository(db);
-  const { app, extraClosers } = await buildServer({ config, db, logger, repo, devIdp: false });
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const token = await obtainSystemToken(base, config.devSystemClientSecret);
-  const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
+/** The demo population's citizen and one of her proxies (fixtures/README.md): the logins the bench uses. */
+const KARI = { pid: '12847502159', patient: 'kari-nordmann' };
+const OLA_PROXY_FOR_KARI = { pid: '03897302801', patient: 'kari-nordmann' };
+const APP_REDIRECT = 'http://localhost:9/bench/callback';
+const APP_SCOPE = 'launch/patient openid fhirUser patient/*.rs patient/Observation.c';
 
-  process.stderr.write(`bench: ${target.kind}, loading ${PATIENTS} patients × ${OBS_PER_PATIENT} observations\n`);
-  const patientIds: string[] = [];
-  for (let i = 0; i < PATIENTS; i += 50) {
-    const res = await fetch(`${base}/fhir`, { method: 'POST', headers, body: JSON.stringify(patientBundle(i, Math.min(50, PATIENTS - i))) });
-    const out = (await res.json()) as { entry: Array<{ resource: { id: string } }> };
-    patientIds.push(...out.entry.map((e) => e.resource.id));
-    process.stderr.write(`\rbench: patients ${patientIds.length}/${PATIENTS}`);
-  }
-  for (const [i, id] of patientIds.entries()) {
-    await fetch(`${base}/fhir`, { method: 'POST', headers, body: JSON.stringify(observationBundle(id, OBS_PER_PATIENT)) });
-    if (i % 10 === 0) process.stderr.write(`\rbench: observations for ${i + 1}/${patientIds.length} patients`);
-  }
-  process.stderr.write('\n');
-
-  const rows: BenchRow[] = [];
-  let n = 0;
-  const read = await autocannon({
-    url: base,
-    connections: 32,
-    duration: SECONDS,
-    headers,
-    requests: [{ method: 'GET', setupRequest: (req) => ({ ...req, path: `/fhir/Patient/${patientIds[n++ % patientIds.length]}` }) }],
-  });
-  rows.push(row('read Patient by id (32 conn)', read, 'req/s'));
-
-  const create = await autocannon({
-    url: base,
-    connections: 16,
-    duration: SECONDS,
-    headers,
-    requests: [{ method: 'POST', path: '/fhir/Observation', body: JSON.stringify(observation(patientIds[0]!, 1)) }],
-  });
-  rows.push(row('create Observation (16 conn)', create, 'req/s'));
-
-  const tx = await autocannon({
-    url: base,
-    connections: 4,
-    duration: SECONDS,
-    headers,
-    requests: [{ method: 'POST', setupRequest: (req) => ({ ...req, path: '/fhir', body: JSON.stringify(observationBundle(patientIds[n++ % patientIds.length]!, 100)) }) }],
-  });
-  rows.push(row('transaction of 100 Observations (4 conn)', tx, 'resources/s', 100));
-
-  // Issue 6: one HealthKit push of 5,000 samples and the Apple Health importer on a generated export.
-  if (process.env.BENCH_BRIDGES !== '0') {
-    process.stderr.write('bench: bridges (one push, then the importer on a generated export.xml)\n');
-    const bridges = await benchBridges({
-      baseUrl: base,
-      token: await bridgeToken(db, repo, config),
-      samples: Number(process.env.BENCH_BRIDGE_SAMPLES ?? 5000),
-      records: Number(process.env.BENCH_BRIDGE_RECORDS ?? 200_000),
-    });
-    rows.push(...bridges.rows);
-  }
-
-  server.close();
-  for (const close of extraClosers) await close();
-  await db.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
-
-  // Search runs on its own database, which it grows between rounds (bench/search.ts).
-  const search = process.env.BENCH_SEARCH === '0' ? null : await runSearchBench();
-  printTable(target.kind, [...rows, ...(search?.rows ?? [])]);
-  if (search) console.log(`\n\`\`\`\n${search.explain}\n\`\`\``);
+type Who = 'patient' | 'proxy' | 'system' | 'pusher';
+interface Scenario {
+  name: string;
+  who: Who;
+  unit: string;
+  /** Resources (or samples) per request. */
+  per: number;
+  /** Fewer connections than BENCH_CONNECTIONS where more would only queue on one record. */
+  maxConnections?: number;
+  request: (i: number) => { method: 'GET' | 'POST'; path: string; body?: string };
 }
 
-function row(name: string, r: autocannon.Result, unit: string, multiplier = 1): BenchRow {
-  const ok = r.non2xx === 0 && r.errors === 0 ? '' : ` (${r.non2xx} non-2xx, ${r.errors} errors)`;
-  return { name, rate: `${Math.round(r.requests.average * multiplier)} ${unit}`, p50: `${r.latency.p50} ms`, p99: `${r.latency.p99} ms`, note: ok };
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts a child and resolves once `ready()` says so; its output goes to a log file (shown on failure). */
+async function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, ready: () => Promise<boolean>, logFile: string): Promise<ChildProcess> {
+  const out = fs.openSync(logFile, 'a');
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', out, out] });
+  const deadline = Date.now() + 180_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}):\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`);
+    if (await ready().catch(() => false)) return child;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`${name} did not become ready:\n${fs.readFileSync(logFile, 'utf8').slice(-3000)}`);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** A fresh database: a new PostgreSQL database on the server in DATABASE_URL, or a PGlite folder. */
+async function freshDatabase(tmp: string): Promise<{ kind: 'postgres' | 'pglite'; url: string; drop: () => Promise<void> }> {
+  const url = process.env.DATABASE_URL;
+  if (!url || !/^postgres(ql)?:\/\//.test(url)) {
+    return { kind: 'pglite', url: `pglite://${path.join(tmp, 'data')}`, drop: async () => undefined };
+  }
+  const name = `helsebro_bench_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return {
+    kind: 'postgres',
+    url: u.toString(),
+    drop: async () => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+/** A citizen-side token through the real SMART launch (login stand-in, terms, picker, consent). */
+async function launchToken(s: Pick<AuthTestServer, 'baseUrl' | 'fhirBase'>, clientId: string, pid: string, patient?: string): Promise<string> {
+  const r = await launch(s as AuthTestServer, { clientId, pid, scope: APP_SCOPE, redirectUri: APP_REDIRECT, ...(patient ? { patient } : {}) });
+  const t = await exchange(s as AuthTestServer, clientId, r, APP_REDIRECT);
+  if (t.status !== 200) throw new Error(`token for ${pid} failed: ${t.status} ${JSON.stringify(t.body)}`);
+  return t.body.access_token as string;
+}
+
+interface Measured {
+  rate: number;
+  p50: number;
+  p99: number;
+  errors: string;
+}
+
+async function measure(base: string, s: Scenario, connections: number, tokens: Record<Who, string> | null): Promise<Measured> {
+  let n = 0;
+  const headers: Record<string, string> = { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' };
+  if (tokens) headers.authorization = `Bearer ${tokens[s.who]}`;
+  // A heavy write (a Bundle of 100, a push of 1,000) may take longer than a short row: those run a
+  // fixed number of requests instead, so the rate is never "0 in the window".
+  const heavy = s.per > 1;
+  const r = await autocannon({
+    url: base,
+    connections,
+    ...(heavy ? { amount: Math.max(connections, 4) } : { duration: SECONDS }),
+    timeout: 120,
+    headers,
+    requests: [{ setupRequest: (req) => ({ ...req, ...s.request(n++) }) }],
+  });
+  const errors = r.non2xx === 0 && r.errors === 0 && r.timeouts === 0 ? '' : `${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`;
+  return { rate: (r.requests.total / Math.max(r.duration, 0.001)) * s.per, p50: r.latency.p50, p99: r.latency.p99, errors };
+}
+
+async function main(): Promise<void> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'helsebro-bench-'));
+  const logFile = path.join(tmp, 'server.log');
+  const db = await freshDatabase(tmp);
+  const workers = db.kind === 'pglite' ? 1 : Number(process.env.WORKERS ?? os.cpus().length);
+  process.stderr.write(`bench: ${db.kind}, ${workers} worker(s), ${PATIENTS} patients × ${OBS_PER_PATIENT} observations, ${SECONDS} s per row; logs in ${logFile}\n`);
+
+  // helsebro as `npm start` runs it: the compiled server, its own process(es).
+  await new Promise<void>((resolve, reject) => {
+    const b = spawn(process.execPath, ['src/cli/build-if-stale.mjs'], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+    b.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`build failed (${code})`))));
+  });
+  const port = await freePort();
+  const base = `http://localhost:${port}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    // Development mode only for the login stand-in the citizen tokens come from (and the dev-system
+    // client); the request path is the production one. Logs at warn, as a production server would.
+    NODE_ENV: 'development',
+    DATABASE_URL: db.url,
+    PORT: String(port),
+    DEV_IDP_PORT: String(await freePort()),
+    WORKERS: String(workers),
+    LOG_LEVEL: 'warn',
+    ACCESS_TOKEN_TTL: '3600',
+    // The machine is shared: at load averages of 20 the demo seed's transaction sat idle past the
+    // default 10 s idle-in-transaction deadline (DB_TIMEOUT_MS × 2) and the server did not start.
+    DB_TIMEOUT_MS: process.env.DB_TIMEOUT_MS ?? '60000',
+  };
+  let server: ChildProcess | undefined;
+  let rows: BenchRow[];
+  try {
+    server = await startChild('helsebro', ['dist/main.js'], env, async () => (await fetch(`${base}/readyz`)).ok, logFile);
+    const system = await obtainSystemToken(base, 'dev-system-secret');
+    const sys = { authorization: `Bearer ${system}`, 'content-type': 'application/fhir+json' };
+    const post = async (p: string, body: unknown) => {
+      const res = await fetch(`${base}${p}`, { method: 'POST', headers: sys, body: JSON.stringify(body) });
+      if (!res.ok) throw new Error(`POST ${p}: ${res.status} ${(await res.text()).slice(0, 500)}`);
+      return res.json() as Promise<{ entry: Array<{ resource?: { id: string }; response?: { location?: string } }> }>;
+    };
+    const patientIds: string[] = [];
+    for (let i = 0; i < PATIENTS; i += 50) {
+      const out = await post('/fhir', patientBundle(i, Math.min(50, PATIENTS - i)));
+      patientIds.push(...out.entry.map((e) => e.resource?.id ?? e.response!.location!.split('/')[1]!));
+      process.stderr.write(`\rbench: patients ${patientIds.length}/${PATIENTS}`);
+    }
+    for (const [i, id] of patientIds.entries()) {
+      await post('/fhir', observationBundle(id, OBS_PER_PATIENT));
+      if (i % 10 === 0) process.stderr.write(`\rbench: observations for ${i + 1}/${patientIds.length} patients   `);
+    }
+    // Kari's own record gets the same number of Observations: the rows that read and search it.
+    const kari = await post('/fhir', observationBundle(KARI.patient, Math.max(OBS_PER_PATIENT, 20)));
+    const kariObs = kari.entry.map((e) => e.resource?.id ?? e.response!.location!.split('/')[1]!);
+    process.stderr.write('\nbench: tokens through the SMART launch\n');
+
+    const reg = await fetch(`${base}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'Bench app', redirect_uris: [APP_REDIRECT], token_endpoint_auth_method: 'none', scope: APP_SCOPE }),
+    });
+    if (reg.status !== 201) throw new Error(`registration failed: ${reg.status} ${await reg.text()}`);
+    const { client_id: clientId } = (await reg.json()) as { client_id: string };
+    const s = { baseUrl: base, fhirBase: `${base}/fhir` };
+    const pusherPid = PATIENT_FNR(0);
+    const tokens: Record<Who, string> = {
+      patient: await launchToken(s, clientId, KARI.pid),
+      proxy: await launchToken(s, clientId, OLA_PROXY_FOR_KARI.pid, OLA_PROXY_FOR_KARI.patient),
+      system,
+      // Pushes go to another citizen's record (the first bench patient), so Kari's record, which the
+      // read rows use, is the same for helsebro and for the ceiling.
+      pusher: await launchToken(s, clientId, pusherPid),
+    };
+    const pusher = patientIds[0]!;
+    const code = 'http://loinc.org|8867-4';
+    const all: Scenario[] = [
+      { name: 'read Observation by id, patient token', who: 'patient', unit: 'req/s', per: 1, request: (i) => ({ method: 'GET', path: `/fhir/Observation/${kariObs[i % kariObs.length]}` }) },
+      { name: 'read Observation by id, proxy token', who: 'proxy', unit: 'req/s', per: 1, request: (i) => ({ method: 'GET', path: `/fhir/Observation/${kariObs[i % kariObs.length]}` }) },
+      { name: 'compartment search Patient/{id}/Observation (20 hits), patient token', who: 'patient', unit: 'req/s', per: 1, request: () => ({ method: 'GET', path: `/fhir/Patient/${KARI.patient}/Observation?_count=20` }) },
+      { name: 'search Observation?patient&code, proxy token', who: 'proxy', unit: 'req/s', per: 1, request: () => ({ method: 'GET', path: `/fhir/Observation?patient=${KARI.patient}&code=${encodeURIComponent(code)}` }) },
+      { name: 'search AuditEvent?patient, patient token', who: 'patient', unit: 'req/s', per: 1, request: () => ({ method: 'GET', path: `/fhir/AuditEvent?patient=${KARI.patient}` }) },
+      { name: 'create Observation, system client', who: 'system', unit: 'req/s', per: 1, request: (i) => ({ method: 'POST', path: '/fhir/Observation', body: JSON.stringify(observation(patientIds[1 + (i % (patientIds.length - 1))]!, i)) }) },
+      { name: 'transaction of 100 Observations, system client', who: 'system', unit: 'resources/s', per: 100, request: (i) => ({ method: 'POST', path: '/fhir', body: JSON.stringify(observationBundle(patientIds[1 + (i % (patientIds.length - 1))]!, 100)) }) },
+      { name: `HealthKit push of ${SAMPLES} samples, patient token`, who: 'pusher', unit: 'samples/s', per: SAMPLES, maxConnections: 4, request: () => ({ method: 'POST', path: `/bridges/healthkit?patient=${pusher}`, body: JSON.stringify({ samples: syntheticSamples(SAMPLES) }) }) },
+    ];
+    const scenarios = all.filter((x) => ONLY.length === 0 || ONLY.some((w) => x.name.toLowerCase().includes(w.toLowerCase())));
+
+    const results = new Map<string, { server?: Measured; ceiling?: Measured }>();
+    const key = (sc: Scenario, c: number) => `${sc.name}|${c}`;
+    // One citizen's pushes queue on their record (sample de-duplication), so 32 at once only measures the queue.
+    const connsOf = (sc: Scenario) => [...new Set(CONNECTIONS.map((c) => Math.min(c, sc.maxConnections ?? c)))];
+    const cport = await freePort();
+    const cbase = `http://127.0.0.1:${cport}`;
+    const startCeiling = () => startChild('ceiling', ['--import', 'tsx', 'bench/ceiling.ts'], { ...env, PORT: String(cport) }, async () => (await fetch(`${cbase}/fhir/Observation/${kariObs[0]}`)).ok, logFile);
+    const runServer = async (sc: Scenario, c: number) => {
+      process.stderr.write(`bench: helsebro — ${sc.name}, ${c} conn\n`);
+      results.set(key(sc, c), { ...results.get(key(sc, c)), server: await measure(base, sc, c, tokens) });
+    };
+    const runCeiling = async (sc: Scenario, c: number) => {
+      process.stderr.write(`bench: ceiling — ${sc.name}, ${c} conn\n`);
+      results.set(key(sc, c), { ...results.get(key(sc, c)), ceiling: await measure(cbase, sc, c, null) });
+    };
+    if (db.kind === 'postgres') {
+      // Both servers up at once, rows alternating: the machine's load (shared) is the same for a row and its ceiling.
+      const ceiling = await startCeiling();
+      try {
+        for (const sc of scenarios) for (const c of connsOf(sc)) {
+          await runServer(sc, c);
+          await runCeiling(sc, c);
+        }
+      } finally {
+        await stopChild(ceiling);
+      }
+    } else {
+      // PGlite has one owner at a time: every helsebro row, then the ceiling on the same folder.
+      for (const sc of scenarios) for (const c of connsOf(sc)) await runServer(sc, c);
+      await stopChild(server);
+      const ceiling = await startCeiling();
+      try {
+        for (const sc of scenarios) for (const c of connsOf(sc)) await runCeiling(sc, c);
+      } finally {
+        await stopChild(ceiling);
+      }
+    }
+    rows = scenarios.flatMap((sc) =>
+      connsOf(sc).map((c) => {
+        const { server: m, ceiling: ce } = results.get(key(sc, c))!;
+        const ratio = ce && ce.rate > 0 ? m!.rate / ce.rate : 0;
+        return {
+          name: `${sc.name} (${c} conn)`,
+          rate: `${Math.round(m!.rate)} ${sc.unit}`,
+          p50: `${m!.p50} ms`,
+          p99: `${m!.p99} ms`,
+          ceiling: `${Math.round(ce!.rate)} ${sc.unit}`,
+          ratio: `${ratio.toFixed(2)}×`,
+          note: [m!.errors && `helsebro: ${m!.errors}`, ce!.errors && `ceiling: ${ce!.errors}`].filter(Boolean).join('; '),
+        };
+      }),
+    );
+  } finally {
+    if (server) await stopChild(server);
+    await db.drop();
+  }
+  const load = os.loadavg().map((x) => x.toFixed(1)).join(' ');
+  printTable(`${db.kind}, ${workers} worker process(es), load average at the end ${load}`, rows);
+  fs.rmSync(tmp, { recursive: true, force: true });
+
+  // The search rounds grow their own database between rounds (bench/search.ts, in-process).
+  if (process.env.BENCH_SEARCH === '1') {
+    const search = await runSearchBench();
+    printTable(`${db.kind}, search rounds (in-process)`, search.rows);
+    console.log(`\n\`\`\`\n${search.explain}\n\`\`\``);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -17,13 +17,18 @@ export async function obtainSystemToken(base: string, secret: string): Promise<s
 const FAMILIES = ['Hansen', 'Johansen', 'Olsen', 'Larsen', 'Andersen', 'Pedersen', 'Nilsen', 'Kristiansen', 'Jensen', 'Karlsen', 'Ødegård', 'Bråten'];
 const GIVEN = ['Kari', 'Ola', 'Ingrid', 'Lars', 'Nora', 'Emil', 'Sofie', 'Jakob', 'Åse', 'Bjørn'];
 
+const birthOf = (i: number) => `${1940 + (i % 80)}-${String((i % 12) + 1).padStart(2, '0')}-${String((i % 28) + 1).padStart(2, '0')}`;
+
+/** The fødselsnummer of bench patient `i` (patientBundle), for logging in as them. */
+export const PATIENT_FNR = (i: number): string => syntheticFnr(birthOf(i), i);
+
 export function patientBundle(offset: number, count: number): Bundle<FhirResource> {
   return {
     resourceType: 'Bundle',
     type: 'transaction',
     entry: Array.from({ length: count }, (_, k) => {
       const i = offset + k;
-      const birth = `${1940 + (i % 80)}-${String((i % 12) + 1).padStart(2, '0')}-${String((i % 28) + 1).padStart(2, '0')}`;
+      const birth = birthOf(i);
       return {
         resource: {
           resourceType: 'Patient',
@@ -72,12 +77,21 @@ export interface BenchRow {
   rate: string;
   p50: string;
   p99: string;
+  /** The ceiling's rate in the same run (bench/ceiling.ts) and helsebro's share of it. */
+  ceiling?: string;
+  ratio?: string;
   note: string;
 }
 
 export function printTable(database: string, rows: BenchRow[]): void {
   const cpu = os.cpus()[0]?.model ?? 'cpu';
   console.log(`\n### helsebro bench — ${database}, ${os.cpus().length} × ${cpu}, Node ${process.version}\n`);
+  if (rows.some((r) => r.ceiling)) {
+    console.log('| benchmark | helsebro | p50 | p99 | ceiling | ratio | note |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.name} | ${r.rate} | ${r.p50} | ${r.p99} | ${r.ceiling ?? '—'} | ${r.ratio ?? '—'} | ${r.note} |`);
+    return;
+  }
   console.log('| benchmark | throughput | p50 | p99 | note |');
   console.log('|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.name} | ${r.rate} | ${r.p50} | ${r.p99} | ${r.note} |`);

@@ -16,6 +16,7 @@ import { ClientNames } from '../audit/client-names.js';
 import { actorFacts } from '../audit/facts.js';
 import { decideAccess, type DecideOptions } from './decide.js';
 import { accessOptionsResolver } from './options.js';
+import { RelationCache } from './relation-cache.js';
 import { resolveRelation, type Relation, type WhoActs } from './relations.js';
 
 /**
@@ -48,12 +49,15 @@ const REACTIVATE = /^\/Patient\/([^/]+)\/\$reactivate$/;
 export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opts: DecideOptions = {}): AccessEngine {
   const accessLog = new AccessLog(db, logger);
   const clientNames = new ClientNames(db);
+  const relations = new RelationCache();
   return {
     accessLog,
     actingOptions: accessOptionsResolver(db, repo),
     gate: async (grant) => (await resolveRelation(db, repo, { kind: grant.kind, patientId: grant.patientId, fhirUser: grant.fhirUser })).ok,
     async toAccess(principal, req, res) {
-      const resolution = await resolveRelation(db, repo, { kind: principal.kind, patientId: principal.patientId ?? null, fhirUser: principal.fhirUser ?? null });
+      const who: WhoActs = { kind: principal.kind, patientId: principal.patientId ?? null, fhirUser: principal.fhirUser ?? null };
+      // Resolved again only when an access fact changed or the Oslo day turned (relation-cache.ts).
+      const resolution = await relations.resolve(who, principal.accessVersion, () => resolveRelation(db, repo, who));
       let relation: Relation;
       if (resolution.ok) relation = resolution.relation;
       else if (resolution.gate === 'G2' && resolution.relation?.actor === 'self' && req.method === 'POST' && REACTIVATE.exec(req.path)?.[1] === resolution.relation.patientId) {

@@ -9,6 +9,7 @@
  */
 import type { AuditEvent, Bundle, Parameters, Resource } from 'fhir/r4';
 import type { Queryable } from '../db/db.js';
+import { StoredResource } from '../fhir/repository/stored.js';
 import { patientCompartmentsOf } from '../fhir/search/compartments.js';
 import type { Logger } from '../log.js';
 import { actionOf, rowsFromAuditEvent, type AccessLogRow, type ActingRelation, type RestInteraction } from './audit-event.js';
@@ -120,6 +121,8 @@ export function shownResources(body: unknown): Resource[] {
   const out: Resource[] = [];
   const visit = (node: unknown, depth: number) => {
     if (!node || typeof node !== 'object' || depth > 8) return;
+    // Served as stored text (repository/stored.ts): whose data it is comes with it.
+    if (node instanceof StoredResource) return void out.push(node as unknown as Resource);
     const r = node as Resource;
     switch (r.resourceType) {
       case 'Bundle':
@@ -141,6 +144,9 @@ export function shownResources(body: unknown): Resource[] {
   visit(body, 0);
   return out;
 }
+
+/** The patients whose data a shown resource is: stored with it, or derived from its content. */
+const compartmentsOf = (r: Resource): readonly string[] => (r instanceof StoredResource ? r.compartments : patientCompartmentsOf(r));
 
 const WRITES = new Set<RestInteraction>(['create', 'update', 'patch', 'delete']);
 
@@ -199,7 +205,7 @@ export function responseRows(facts: ActorFacts, req: AuditedRequest, body: unkno
     // whatever the answer shows.
     if (parts[0] === 'Patient' && parts.length === 3) touch(parts[1]!, `Patient/${parts[1]}`);
   }
-  for (const r of shownResources(body)) for (const pid of patientCompartmentsOf(r)) touch(pid, `${r.resourceType}/${r.id}`);
+  for (const r of shownResources(body)) for (const pid of compartmentsOf(r)) touch(pid, `${r.resourceType}/${r.id}`);
   const askedForRecord = interaction === 'search' || interaction === 'history' || interaction === 'batch' || interaction === 'transaction';
   if (facts.contextPatientId && !byPatient.has(facts.contextPatientId) && askedForRecord) touch(facts.contextPatientId, null);
 

@@ -15,3 +15,25 @@ export async function clinicianStillActive(repo: Repository, grant: { kind: stri
   const practitioner = await repo.read<Practitioner>('Practitioner', id, SYSTEM_ACCESS).catch(() => null);
   return !!practitioner && practitioner.active !== false;
 }
+
+/**
+ * The same check, reused while the Practitioner's access version (read with the live grant,
+ * migration 010) is unchanged: every write to the Practitioner bumps it in the write's transaction,
+ * so a deactivation still acts on the next request without a read of the Practitioner on each one.
+ */
+export class ClinicianChecks {
+  private readonly seen = new Map<string, { version: number; active: boolean }>();
+
+  async stillActive(repo: Repository, grant: { kind: string; fhirUser: string | null; accessVersion?: number }): Promise<boolean> {
+    if (grant.kind !== 'user') return true;
+    const key = grant.fhirUser ?? '';
+    const hit = this.seen.get(key);
+    if (hit && grant.accessVersion !== undefined && hit.version === grant.accessVersion) return hit.active;
+    const active = await clinicianStillActive(repo, grant);
+    if (grant.accessVersion !== undefined) {
+      if (this.seen.size >= 10_000) this.seen.clear();
+      this.seen.set(key, { version: grant.accessVersion, active });
+    }
+    return active;
+  }
+}

@@ -89,15 +89,23 @@ export async function getGrant(db: Queryable, grantId: string): Promise<Grant | 
   return rows[0] ? fromRow(rows[0]) : null;
 }
 
-/** The grant behind an access token if it is still live and that token was not revoked on its own. */
-export async function liveGrantForToken(db: Queryable, grantId: string, jti: string): Promise<Grant | null> {
-  const rows = await db.query<GrantRow>(
-    `SELECT g.* FROM auth_grants g
+/**
+ * The grant behind an access token if it is still live and that token was not revoked on its own,
+ * with the access version of the subject whose relation facts it acts through (migration 010; 0 when
+ * nothing was ever written about it): one statement decides "still allowed?" and "may the cached
+ * relation be used?" (access/relation-cache.ts). The subject is the one `accessSubjectOf` names.
+ */
+export async function liveGrantForToken(db: Queryable, grantId: string, jti: string): Promise<(Grant & { accessVersion: number }) | null> {
+  const rows = await db.query<GrantRow & { access_version: number | string | null }>(
+    `SELECT g.*, COALESCE((SELECT v.version FROM access_versions v WHERE v.subject = CASE
+               WHEN g.kind = 'user' AND g.fhir_user LIKE 'Practitioner/%' THEN g.fhir_user
+               WHEN g.kind = 'patient' AND g.patient_id IS NOT NULL THEN 'Patient/' || g.patient_id END), 0) AS access_version
+       FROM auth_grants g
       WHERE g.grant_id = $1 AND g.revoked_at IS NULL AND g.expires_at > now()
         AND NOT EXISTS (SELECT 1 FROM auth_revoked_tokens t WHERE t.jti = $2)`,
     [grantId, jti],
   );
-  return rows[0] ? fromRow(rows[0]) : null;
+  return rows[0] ? { ...fromRow(rows[0]), accessVersion: Number(rows[0].access_version) } : null;
 }
 
 export function isLive(g: Grant | null): g is Grant {

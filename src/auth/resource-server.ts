@@ -16,7 +16,7 @@ import { unauthorized } from '../fhir/errors.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
 import { requireScope } from '../access/scope-access.js';
-import { clinicianStillActive } from './clinician-check.js';
+import { ClinicianChecks } from './clinician-check.js';
 import { requireFirstParty } from './first-party.js';
 import { liveGrantForToken } from './grants.js';
 import { KeyStore } from './keys.js';
@@ -42,6 +42,7 @@ const ACCOUNT_OPERATION = /^\/Patient\/[^/]+\/(\$deactivate|\$reactivate)$/;
 export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
   const keys = deps.keys ?? new KeyStore(deps.db);
   const { toAccess } = deps;
+  const clinicians = new ClinicianChecks();
 
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     try {
@@ -58,7 +59,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
       const grant = await liveGrantForToken(deps.db, claims.grant_id, claims.jti);
       if (!grant || grant.clientId !== claims.client_id) throw unauthorized('login');
       // A clinician's Practitioner must still be active (issue 10 hole 10).
-      if (!(await clinicianStillActive(deps.repo, grant))) throw unauthorized('login');
+      if (!(await clinicians.stillActive(deps.repo, grant))) throw unauthorized('login');
       const principal: Principal = {
         kind: grant.kind,
         clientId: grant.clientId,
@@ -68,6 +69,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
         ...(grant.fhirUser ? { fhirUser: grant.fhirUser } : {}),
         grantId: grant.grantId,
         tokenId: claims.jti,
+        accessVersion: grant.accessVersion,
       };
       const wanted = interactionOf(req);
       if (wanted) requireScope(principal, wanted.type, wanted.interaction);

@@ -31,6 +31,9 @@ export async function migrate(db: Db): Promise<number[]> {
     if (db.kind === 'postgres') {
       // A migration may take longer than a request's deadline (DB_TIMEOUT_MS).
       await tx.query('SET LOCAL statement_timeout = 0');
+      // …and the TypeScript data steps between its statements may leave it idle for longer than the
+      // idle-in-transaction deadline on a busy machine (seen: a fresh database failing to start at load 18).
+      await tx.query('SET LOCAL idle_in_transaction_session_timeout = 0');
       await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
     }
     await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');

@@ -1,8 +1,10 @@
 /** Writes FHIR responses: JSON, ETag/Location/Last-Modified, `Prefer: return=…`, `_pretty`. */
 import type { Request, Response } from 'express';
-import type { OperationOutcome, Resource } from 'fhir/r4';
+import { randomBytes } from 'node:crypto';
+import type { Bundle, OperationOutcome, Resource } from 'fhir/r4';
 import { asDatabaseUnavailable, DATABASE_RETRY_AFTER } from '../db/unavailable.js';
 import { informationOutcome } from '../fhir/errors.js';
+import { StoredResource } from '../fhir/repository/stored.js';
 
 export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
@@ -11,7 +13,22 @@ export type Auditor = (req: Request, body: unknown, status: number) => Promise<v
 
 export function sendJson(req: Request, res: Response, status: number, body: unknown): void {
   const pretty = req.query._pretty === 'true';
-  logThenSend(req, res, status, body, () => void res.status(status).type(FHIR_JSON).send(pretty ? JSON.stringify(body, null, 2) : JSON.stringify(body)));
+  logThenSend(req, res, status, body, () => void res.status(status).type(FHIR_JSON).send(pretty ? JSON.stringify(body, null, 2) : stringify(body)));
+}
+
+/**
+ * JSON text of a response body whose Bundle entries may hold stored text (repository/stored.ts):
+ * each such entry's resource is stringified as a placeholder carrying a per-response random nonce
+ * (so no stored string can imitate one) and the stored text is put in its place — the stored
+ * resources are never parsed.
+ */
+export function stringify(body: unknown): string {
+  const entries = (body as Bundle | null)?.resourceType === 'Bundle' ? ((body as Bundle).entry ?? []) : [];
+  const stored = entries.map((e) => (e.resource instanceof StoredResource ? e.resource : null));
+  if (!stored.some(Boolean)) return JSON.stringify(body);
+  const nonce = randomBytes(12).toString('hex');
+  const copy = { ...(body as Bundle), entry: entries.map((e, i) => (stored[i] ? { ...e, resource: `${nonce}:${i}` as unknown as Resource } : e)) };
+  return JSON.stringify(copy).replace(new RegExp(`"${nonce}:(\\d+)"`, 'g'), (_, i: string) => stored[Number(i)]!.json);
 }
 
 /** Logged before shown: data whose access cannot be recorded is not sent (S23). */
@@ -35,6 +52,17 @@ export function versionHeaders(res: Response, resource: Resource): void {
 export function sendResource(req: Request, res: Response, status: number, resource: Resource): void {
   versionHeaders(res, resource);
   sendJson(req, res, status, resource);
+}
+
+/**
+ * A read answered with the stored text (issue 11 §3): no parse, no stringify. The access log sees the
+ * StoredResource and takes whose data it is from its compartments. `_pretty` reformats, so it parses.
+ */
+export function sendStored(req: Request, res: Response, status: number, stored: StoredResource): void {
+  if (req.query._pretty === 'true') return sendResource(req, res, status, stored.toResource());
+  res.setHeader('ETag', `W/"${stored.versionId}"`);
+  res.setHeader('Last-Modified', new Date(stored.lastUpdated).toUTCString());
+  logThenSend(req, res, status, stored, () => void res.status(status).type(FHIR_JSON).send(stored.json));
 }
 
 /**

@@ -17,4 +17,9 @@ export interface Principal {
   fhirUser?: string;
   grantId: string;
   tokenId: string;
+  /**
+   * The access version of the subject the relation facts belong to, read with the live grant
+   * (migration 010); lets the access engine reuse a relation resolved under the same version.
+   */
+  accessVersion?: number;
 }

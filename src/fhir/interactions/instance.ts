@@ -1,23 +1,23 @@
 /** Instance-level interactions: read, vread, update, patch, delete, conditional read headers. */
 import type { Request, Response } from 'express';
-import type { Resource } from 'fhir/r4';
 import { badRequest } from '../errors.js';
-import { sendJson, sendResource, sendWriteResult } from '../../http/respond.js';
+import { sendJson, sendStored, sendWriteResult } from '../../http/respond.js';
 import { accessOf, type FhirDeps } from './context.js';
 import { parseIfMatch, requireResourceBody } from './request-body.js';
 
+/** Read and vread answer with the stored text (repository/stored.ts): the response does not change it. */
 export async function read(deps: FhirDeps, req: Request, res: Response, type: string, id: string): Promise<void> {
-  const resource = await deps.repo.read(type, id, accessOf(res));
-  if (notModified(req, resource)) {
-    res.setHeader('ETag', `W/"${resource.meta?.versionId}"`);
+  const stored = await deps.repo.readStored(type, id, accessOf(res));
+  if (notModified(req, stored)) {
+    res.setHeader('ETag', `W/"${stored.versionId}"`);
     res.status(304).end();
     return;
   }
-  sendResource(req, res, 200, resource);
+  sendStored(req, res, 200, stored);
 }
 
 export async function vread(deps: FhirDeps, req: Request, res: Response, type: string, id: string, vid: string): Promise<void> {
-  sendResource(req, res, 200, await deps.repo.vread(type, id, vid, accessOf(res)));
+  sendStored(req, res, 200, await deps.repo.vreadStored(type, id, vid, accessOf(res)));
 }
 
 export async function update(deps: FhirDeps, req: Request, res: Response, type: string, id: string): Promise<void> {
@@ -46,14 +46,14 @@ export async function remove(deps: FhirDeps, req: Request, res: Response, type: 
 }
 
 /** `If-None-Match: W/"n"` or `If-Modified-Since` → 304. See: https://hl7.org/fhir/R4/http.html#cread */
-function notModified(req: Request, resource: Resource): boolean {
+function notModified(req: Request, version: { versionId: string; lastUpdated: string }): boolean {
   const inm = req.get('if-none-match');
-  if (inm) return inm.split(',').some((tag) => tag.trim().replace(/^W\//, '') === `"${resource.meta?.versionId}"` || tag.trim() === '*');
+  if (inm) return inm.split(',').some((tag) => tag.trim().replace(/^W\//, '') === `"${version.versionId}"` || tag.trim() === '*');
   const ims = req.get('if-modified-since');
-  if (ims && resource.meta?.lastUpdated) {
+  if (ims) {
     const since = Date.parse(ims);
     // HTTP dates have whole seconds: compare at that precision.
-    return !Number.isNaN(since) && Math.floor(Date.parse(resource.meta.lastUpdated) / 1000) * 1000 <= since;
+    return !Number.isNaN(since) && Math.floor(Date.parse(version.lastUpdated) / 1000) * 1000 <= since;
   }
   return false;
 }

@@ -32,6 +32,7 @@ export async function search(deps: FhirDeps, req: Request, res: Response, type: 
     compartment,
     defaultCount: deps.config.searchDefaultCount,
     maxCount: deps.config.searchMaxCount,
+    storedText: true,
   });
   sendJson(req, res, 200, bundle);
 }

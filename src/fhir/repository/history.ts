@@ -15,6 +15,7 @@ import type { Queryable } from '../../db/db.js';
 import { badRequest, gone, notFound } from '../errors.js';
 import { compileAccessPredicate } from '../search/access-sql.js';
 import { isoTime, resourceFromRow, type ResourceRow } from './rows.js';
+import { StoredResource, storedColumns, type StoredRow } from './stored.js';
 
 export interface HistoryRequest {
   resourceType?: string;
@@ -55,6 +56,24 @@ export async function readVersion<T extends Resource>(q: Queryable, type: string
   const any = await q.query(`SELECT 1 FROM ${visibleVersionsFrom(type, access, params)} WHERE h.resource_type = $1 AND h.id = $2 LIMIT 1`, params);
   if (any.length === 0) throw notFound(`${type}/${id} is not known`);
   throw notFound(`${type}/${id} has no version ${versionId}`);
+}
+
+/** `readVersion` answered with the stored text (stored.ts): the same visibility and errors. */
+export async function readVersionStored(q: Queryable, type: string, id: string, versionId: string, access: AccessContext): Promise<StoredResource> {
+  if (/^\d{1,9}$/.test(versionId)) {
+    const params: unknown[] = [type, id, Number(versionId)];
+    const rows = await q.query<StoredRow & Record<string, unknown>>(
+      `SELECT ${storedColumns('h')} FROM ${visibleVersionsFrom(type, access, params)} WHERE h.resource_type = $1 AND h.id = $2 AND h.version_id = $3`,
+      params,
+    );
+    const row = rows[0];
+    if (row?.deleted) throw gone(`${type}/${id} version ${versionId} is a deletion`);
+    if (row) return new StoredResource(row);
+  }
+  // Not visible or no such version: the same answers as readVersion.
+  return readVersion(q, type, id, versionId, access).then(() => {
+    throw notFound(`${type}/${id} has no version ${versionId}`);
+  });
 }
 
 /**

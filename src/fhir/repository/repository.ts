@@ -14,9 +14,10 @@ import { patientCompartmentsOf } from '../search/compartments.js';
 import { findMatchingIds } from '../search/find-ids.js';
 import { writeSearchIndex } from '../search/index-writer.js';
 import { validateResource } from '../validation/validate.js';
-import { readVersion, visibleVersionsFrom } from './history.js';
+import { readVersion, readVersionStored, visibleVersionsFrom } from './history.js';
 import { applyJsonPatch } from './json-patch.js';
 import { RESOURCE_COLUMNS, resourceFromRow, withServerMeta, type ResourceRow } from './rows.js';
+import { StoredResource, storedColumns, type StoredRow } from './stored.js';
 import { afterRollbackOf, type WriteChange, type WriteRule } from './write-rules.js';
 
 export interface WriteResult<T extends Resource = Resource> {
@@ -125,6 +126,22 @@ export class Repository {
     return resourceFromRow<T>(row);
   }
 
+  /** A read answered with the stored text (stored.ts): the same visibility and errors as `read`. */
+  async readStored(type: string, id: string, access: AccessContext): Promise<StoredResource> {
+    assertType(type);
+    const params: unknown[] = [type, id];
+    const rows = ID_PATTERN.test(id)
+      ? await this.queryable.query<StoredRow & Record<string, unknown>>(
+          `SELECT ${storedColumns('r')} FROM resources r JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq WHERE r.resource_type = $1 AND r.id = $2`,
+          params,
+        )
+      : [];
+    const row = rows[0];
+    if (!row) throw notFound(`${type}/${id} is not known`);
+    if (row.deleted) throw gone(`${type}/${id} was deleted`);
+    return new StoredResource(row);
+  }
+
   /**
    * The current row (deleted or not) if it exists and the access context may see it. Judged on the
    * current version, or for a deleted resource on the version that was deleted (access-spec §5.1):
@@ -140,6 +157,13 @@ export class Repository {
       params,
     );
     return rows[0];
+  }
+
+  /** `vread` answered with the stored text (stored.ts). */
+  async vreadStored(type: string, id: string, versionId: string, access: AccessContext): Promise<StoredResource> {
+    assertType(type);
+    if (!ID_PATTERN.test(id)) throw notFound(`${type}/${id} is not known`);
+    return readVersionStored(this.queryable, type, id, versionId, access);
   }
 
   /** One version, if the caller could see it had it been current (access-spec §5.1, history.ts). */

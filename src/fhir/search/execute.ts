@@ -10,6 +10,7 @@ import type { Queryable } from '../../db/db.js';
 import { FhirError, badRequest, operationOutcome, type Issue } from '../errors.js';
 import { isResourceType, patientCompartmentParams, searchParam } from '../definitions/registry.js';
 import { resourceFromRow, type ResourceRow } from '../repository/rows.js';
+import { StoredResource, storedColumns, type StoredRow } from '../repository/stored.js';
 import { accessPredicateFor } from './access-sql.js';
 import { bind, compileParam, hasPredicate, type CompileCtx } from './compile.js';
 import { loadIncludes } from './includes.js';
@@ -29,6 +30,11 @@ export interface SearchRequest {
   compartment?: { resourceType: 'Patient'; id: string };
   defaultCount: number;
   maxCount: number;
+  /**
+   * The Bundle goes straight to the HTTP response (sendJson): its matches may be StoredResource text
+   * instead of objects. Callers that read the entries (terms, batch entries, export) leave it unset.
+   */
+  storedText?: boolean;
 }
 
 export async function executeSearch(q: Queryable, req: SearchRequest): Promise<Bundle> {
@@ -66,6 +72,9 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
     total = Number(rows[0]!.n);
   }
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', ...(total !== undefined ? { total } : {}), link: [], entry: [] };
+  // Entries as stored text (repository/stored.ts) when the caller sends the Bundle as JSON and nothing
+  // reshapes or follows the matches (_summary, _elements, _include, _revinclude need the objects).
+  const asText = req.storedText === true && summary === undefined && elements === undefined && !parsed.control.has('_include') && !parsed.control.has('_revinclude');
   if (summary !== 'count') {
     // For ORDER BY … LIMIT PostgreSQL likes to walk the last_updated index backwards and test each
     // row, which visits the whole table when the matches are few or old (docs/bench.md). When the
@@ -73,13 +82,18 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
     // into the outer query) and sort only those; many matches are dense, and the walk stops early.
     const source = total !== undefined && total <= COLLECT_FIRST_BELOW ? `(SELECT r.* FROM resources r WHERE ${whereSql} OFFSET 0) r` : `resources r WHERE ${whereSql}`;
     const rows = await q.query<ResourceRow & Record<string, unknown>>(
-      `SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, r.seq FROM ${source} ORDER BY ${sort} LIMIT $${pageParams.push(count + 1)} OFFSET $${pageParams.push(offset)}`,
+      `SELECT ${asText ? storedColumns('r') : 'r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, r.seq'} FROM ${source} ORDER BY ${sort} LIMIT $${pageParams.push(count + 1)} OFFSET $${pageParams.push(offset)}`,
       pageParams,
     );
-    const page = rows.slice(0, count).map((r) => resourceFromRow(r));
-    bundle.entry = page.map((r) => entry(r, 'match', req.fhirBase, summary, elements));
-    const included = await loadIncludes(q, page, parsed, req);
-    bundle.entry.push(...included.map((r) => entry(r, 'include', req.fhirBase, summary, elements)));
+    if (asText) {
+      // Issue 11 §3: nothing reshapes the matches, so they go out as the stored text.
+      bundle.entry = (rows as unknown as StoredRow[]).slice(0, count).map((r) => ({ fullUrl: `${req.fhirBase}/${r.resource_type}/${r.id}`, resource: new StoredResource(r) as unknown as Resource, search: { mode: 'match' } }));
+    } else {
+      const page = rows.slice(0, count).map((r) => resourceFromRow(r));
+      bundle.entry = page.map((r) => entry(r, 'match', req.fhirBase, summary, elements));
+      const included = await loadIncludes(q, page, parsed, req);
+      bundle.entry.push(...included.map((r) => entry(r, 'include', req.fhirBase, summary, elements)));
+    }
     bundle.link = links(req, snapshot, offset, count, rows.length > count);
   } else {
     bundle.link = links(req, snapshot, 0, count, false);
