@@ -8,7 +8,12 @@ import { isClusterWorker, superviseWorkers } from './cluster.js';
 import { logStartBanner } from './start-banner.js';
 import { trackConnections } from './http/graceful.js';
 
+/** Milliseconds since the process started, at the end of each startup phase (logged once listening). */
+const phases: Record<string, number> = {};
+const mark = (phase: string) => (phases[phase] = Math.round(performance.now()));
+
 async function main(): Promise<void> {
+  mark('boot');
   let config;
   try {
     config = loadConfig();
@@ -23,12 +28,19 @@ async function main(): Promise<void> {
   // A stray rejection (e.g. a connection lost between two requests) is logged; it must not end a
   // server whose database comes back by itself (issue 17).
   process.on('unhandledRejection', (reason) => logger.error('unhandled rejection', { error: (reason as Error)?.message ?? String(reason) }));
+  const opening = openDatabase(config.database, {
+    timeoutMs: config.dbTimeoutMs,
+    onIdleError: (err) => logger.warn('database connection lost; the pool will reconnect', { error: err.message }),
+  });
+  // The server's modules load while the database opens (PGlite reads its folder and compiles its
+  // WebAssembly partly off the main thread): a restart after a crash is ready sooner (issue 17:
+  // ≤ 5 s). They are requested after the folder lock's first file operation is under way, so a
+  // second server on a PGlite folder in use is still refused at once (exit 3).
+  const modules = Promise.all([import('./server.js'), import('./seed/seed.js')]);
+  modules.catch(() => undefined); // awaited below; a failure surfaces there
   let db;
   try {
-    db = await openDatabase(config.database, {
-      timeoutMs: config.dbTimeoutMs,
-      onIdleError: (err) => logger.warn('database connection lost; the pool will reconnect', { error: err.message }),
-    });
+    db = await opening;
   } catch (err) {
     if (err instanceof DataDirLockedError) {
       console.error(err.message);
@@ -36,15 +48,15 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  // The server's modules load after the database (and its folder lock) are taken, so a second
-  // server on a PGlite folder in use is refused at once rather than after seconds of loading.
-  const { buildServer, createRepository, startStandIns } = await import('./server.js');
-  const { seedIfEmpty } = await import('./seed/seed.js');
+  mark('database');
+  const [{ buildServer, createRepository, startStandIns }, { seedIfEmpty }] = await modules;
+  mark('modules');
   const repo = createRepository(db);
   if (!isClusterWorker() && !config.production) {
     const n = await seedIfEmpty(repo, logger, config.fhirBase);
     if (n > 0) logger.info('demo data loaded', { resources: n });
   }
+  mark('seed');
   if (config.workers > 1 && !isClusterWorker()) {
     // The primary only supervises: it has migrated and seeded; workers share the port.
     await db.close();
@@ -63,6 +75,7 @@ async function main(): Promise<void> {
   }
   // A worker's login stand-ins run in the primary (cluster.ts).
   const { app, extraClosers } = await buildServer({ config, db, logger, repo, devIdp: !isClusterWorker() });
+  mark('app');
 
   // Requests begun before SIGTERM are answered, not reset (src/http/graceful.ts).
   const server = http.createServer();
@@ -75,7 +88,11 @@ async function main(): Promise<void> {
     }
     app(req, res);
   });
-  server.listen(config.port, () => logStartBanner(logger, config));
+  server.listen(config.port, () => {
+    mark('listening');
+    logStartBanner(logger, config);
+    logger.info('startup phases (ms since the process started)', phases);
+  });
 
   const shutdown = async (signal: string) => {
     if (drain.closing) return;

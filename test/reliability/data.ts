@@ -143,17 +143,18 @@ export async function soak({ base, token, pid, probe }: Running, minutes: number
   checks.that(errors === 0, `${errors} 5xx or failed requests of ${samples.length}`);
   const growth = ((p1.rss - p0.rss) / p0.rss) * 100;
   checks.that(p1.rss <= p0.rss * 1.1, `RSS after a full GC grew ${growth.toFixed(1)} % after warm-up (${mb(p0.rss)} → ${mb(p1.rss)} MB; JS heap ${mb(p0.heapUsed)} → ${mb(p1.heapUsed)} MB)`);
-  checks.that(p1.eld.p99 < 100, `event-loop delay p99 ${p1.eld.p99.toFixed(0)} ms after warm-up (max ${p1.eld.max.toFixed(0)} ms; want < 100)`);
+  const machine = `the main thread ran ${(p1.eld.cpuShare * 100).toFixed(0)} % of the time and waited for a CPU ${(p1.eld.waitShare * 100).toFixed(0)} %, load average ${os.loadavg()[0]!.toFixed(1)}`;
+  checks.that(p1.eld.p99 < 100, `event-loop delay p99 ${p1.eld.p99.toFixed(0)} ms after warm-up (max ${p1.eld.max.toFixed(0)} ms; want < 100; ${machine})`);
   // The first and last minute after warm-up (thirds of a shorter soak); the first starts after the
   // warm-up's forced collection, whose pause is not the server's latency.
   const slice = Math.min(60_000, (ms - from) / 3);
   const first = percentile(samples.filter((s) => s.t >= from && s.t < from + slice).map((s) => s.ms), 99);
   const lastP = percentile(samples.filter((s) => s.t >= ms - slice).map((s) => s.ms), 99);
-  checks.that(lastP <= Math.max(first * 1.5, first + 20), `p99 ${lastP.toFixed(0)} ms at the end vs ${first.toFixed(0)} ms at the start`);
+  checks.that(lastP <= Math.max(first * 1.5, first + 20), `p99 ${lastP.toFixed(0)} ms at the end vs ${first.toFixed(0)} ms at the start (load average ${os.loadavg()[0]!.toFixed(1)})`);
   console.log(
     `    ${samples.length} requests in ${minutes} min (${(samples.length / (ms / 1000)).toFixed(0)}/s), p99 ${first.toFixed(0)} → ${lastP.toFixed(0)} ms, ` +
       `RSS after full GC ${mb(p0.rss)} → ${mb(p1.rss)} MB (${growth >= 0 ? '+' : ''}${growth.toFixed(1)} %), JS heap ${mb(p0.heapUsed)} → ${mb(p1.heapUsed)} MB, ` +
-      `peak RSS under load ${mb(peakRss)} MB, event-loop delay p99 ${p1.eld.p99.toFixed(0)} ms (max ${p1.eld.max.toFixed(0)} ms)`,
+      `peak RSS under load ${mb(peakRss)} MB, event-loop delay p99 ${p1.eld.p99.toFixed(0)} ms (max ${p1.eld.max.toFixed(0)} ms; ${machine})`,
   );
   return checks;
 }

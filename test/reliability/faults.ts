@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import type { Bundle, Patient } from 'fhir/r4';
 import { call, Checks, freshStore, ROOT, sleep, startServer, stopServer, systemToken, tagged, type Reply, type Store } from './harness.js';
@@ -67,7 +68,7 @@ export async function killNineRounds(mode: 'pglite' | 'postgres', pgUrl: string 
   const checks = new Checks();
   const store = await freshStore(mode, pgUrl);
   const acked: Acked = { versions: new Map(), transactions: new Set(), attemptedTransactions: new Set() };
-  const readyTimes: number[] = [];
+  const readyTimes: Array<{ ms: number; cpuMs: number; waitMs: number }> = [];
   try {
     let server = await startServer(store);
     for (let round = 1; round <= rounds; round++) {
@@ -85,12 +86,13 @@ export async function killNineRounds(mode: 'pglite' | 'postgres', pgUrl: string 
       stopped = true;
       await Promise.all(writers);
       server = await startServer(store);
-      readyTimes.push(server.readyMs);
-      checks.that(server.readyMs <= 5000, `round ${round}: ready ${server.readyMs} ms after restart (> 5000)`);
+      readyTimes.push({ ms: server.readyMs, ...server.readySched });
+      // The main thread's CPU time and its wait for a CPU say whether a miss is the server's or the machine's.
+      checks.that(server.readyMs <= 5000, `round ${round}: ready ${server.readyMs} ms after restart (> 5000; main thread ${server.readySched.cpuMs} ms on a CPU, ${server.readySched.waitMs} ms waiting for one, load average ${os.loadavg()[0]!.toFixed(1)})`);
       await verifyAcked(server.base, await systemToken(server.base), acked, checks, `round ${round}`);
     }
     await stopServer(server);
-    console.log(`    ${rounds} rounds, ${acked.versions.size} acknowledged resources, ${acked.transactions.size} acknowledged transactions, ready after restart max ${Math.max(...readyTimes)} ms`);
+    console.log(`    ${rounds} rounds, ${acked.versions.size} acknowledged resources, ${acked.transactions.size} acknowledged transactions, ready after restart ${readyTimes.map((r) => r.ms).join(', ')} ms (main thread on a CPU ${readyTimes.map((r) => r.cpuMs).join(', ')} ms, waiting for one ${readyTimes.map((r) => r.waitMs).join(', ')} ms)`);
   } finally {
     await store.drop();
   }

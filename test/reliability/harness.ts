@@ -92,12 +92,29 @@ export interface ProbeSample {
   rss: number;
   heapUsed: number;
   external: number;
-  /** Event-loop delay in ms since the previous probe (monitorEventLoopDelay, 10 ms resolution). */
-  eld: { p99: number; max: number; mean: number };
+  /**
+   * Event-loop delay in ms since the previous probe (monitorEventLoopDelay, 10 ms resolution), and
+   * the shares of that time the main thread ran on a CPU and waited, runnable, for one.
+   */
+  eld: { p99: number; max: number; mean: number; cpuShare: number; waitShare: number };
+}
+
+/**
+ * CPU time of a process's main thread (the event loop) and the time it spent runnable but waiting
+ * for a CPU (Linux /proc/<pid>/schedstat; zeros elsewhere). The wait is what a loaded machine adds
+ * to every wall-clock bound, so the suite reports it next to each timing it checks.
+ */
+export function schedOf(pid: number): { cpuMs: number; waitMs: number } {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { cpuMs: Math.round(run! / 1e6), waitMs: Math.round(wait! / 1e6) };
+  } catch {
+    return { cpuMs: 0, waitMs: 0 };
+  }
 }
 
 /** Starts `node dist/main.js` on the store; resolves when /readyz answers 200 (or rejects). */
-export async function startServer(store: Store, opts: { port?: number; readyWithinMs?: number; env?: Record<string, string>; probe?: boolean } = {}): Promise<Server & { readyMs: number }> {
+export async function startServer(store: Store, opts: { port?: number; readyWithinMs?: number; env?: Record<string, string>; probe?: boolean } = {}): Promise<Server & { readyMs: number; readySched: { cpuMs: number; waitMs: number } }> {
   const port = opts.port ?? (await freePort());
   const probeFile = opts.probe ? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'helsebro-probe-')), 'probe.jsonl') : undefined;
   const nodeArgs = probeFile ? ['--expose-gc', '--import', path.join(ROOT, 'test/reliability/probe.mjs')] : [];
@@ -132,7 +149,7 @@ export async function startServer(store: Store, opts: { port?: number; readyWith
   while (Date.now() - started < limit) {
     if (code !== undefined) throw new Error(`server exited with ${code} before ready: ${out.slice(-2000)}`);
     const ok = await fetch(`${server.base}/readyz`).then((r) => r.ok, () => false);
-    if (ok) return { ...server, readyMs: Date.now() - started };
+    if (ok) return { ...server, readyMs: Date.now() - started, readySched: schedOf(child.pid!) };
     await sleep(50);
   }
   child.kill('SIGKILL');

@@ -7,15 +7,28 @@
 // garbage only when the load pauses, so RSS sampled under load measures garbage not yet collected,
 // not memory the server keeps. Memory after a full collection is what a leak would make grow.
 import fs from 'node:fs';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setImmediate } from 'node:timers';
 
 const file = process.env.RELIABILITY_PROBE_FILE;
 const delay = monitorEventLoopDelay({ resolution: 10 });
 delay.enable();
+// The main thread's time on a CPU and waiting for one (Linux schedstat), to tell a slow server from a busy machine.
+const sched = () => {
+  try {
+    const [run, wait] = fs.readFileSync('/proc/self/schedstat', 'utf8').split(' ').map(Number);
+    return { run: run / 1e6, wait: wait / 1e6, at: performance.now() };
+  } catch {
+    return { run: 0, wait: 0, at: performance.now() };
+  }
+};
+let lastSched = sched();
 if (file && typeof globalThis.gc === 'function') {
   process.on('SIGUSR2', () => {
-    const eld = { p99: delay.percentile(99) / 1e6, max: delay.max / 1e6, mean: delay.mean / 1e6 };
+    const now = sched();
+    const wall = now.at - lastSched.at;
+    const eld = { p99: delay.percentile(99) / 1e6, max: delay.max / 1e6, mean: delay.mean / 1e6, cpuShare: (now.run - lastSched.run) / wall, waitShare: (now.wait - lastSched.wait) / wall };
+    lastSched = now;
     delay.reset();
     globalThis.gc();
     // A second pass after the first has run finalizers (WeakRefs, FinalizationRegistry).
