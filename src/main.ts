@@ -28,16 +28,26 @@ async function main(): Promise<void> {
   // A stray rejection (e.g. a connection lost between two requests) is logged; it must not end a
   // server whose database comes back by itself (issue 17).
   process.on('unhandledRejection', (reason) => logger.error('unhandled rejection', { error: (reason as Error)?.message ?? String(reason) }));
-  const opening = openDatabase(config.database, {
-    timeoutMs: config.dbTimeoutMs,
-    onIdleError: (err) => logger.warn('database connection lost; the pool will reconnect', { error: err.message }),
-  });
   // The server's modules load while the database opens (PGlite reads its folder and compiles its
-  // WebAssembly partly off the main thread): a restart after a crash is ready sooner (issue 17:
-  // ≤ 5 s). They are requested after the folder lock's first file operation is under way, so a
-  // second server on a PGlite folder in use is still refused at once (exit 3).
-  const modules = Promise.all([import('./server.js'), import('./seed/seed.js')]);
-  modules.catch(() => undefined); // awaited below; a failure surfaces there
+  // WebAssembly partly off the main thread), so a restart after a crash is ready sooner (issue 17:
+  // ≤ 5 s). They start loading once the folder lock is held: a second server on a PGlite folder in
+  // use is refused (exit 3) before seconds of loading.
+  let modules: Promise<[typeof import('./server.js'), typeof import('./seed/seed.js')]> | undefined;
+  const loadModules = () => {
+    if (!modules) {
+      modules = Promise.all([import('./server.js'), import('./seed/seed.js')]);
+      modules.catch(() => undefined); // awaited below; a failure surfaces there
+    }
+    return modules;
+  };
+  const opening = openDatabase(
+    config.database,
+    {
+      timeoutMs: config.dbTimeoutMs,
+      onIdleError: (err) => logger.warn('database connection lost; the pool will reconnect', { error: err.message }),
+    },
+    () => void loadModules(),
+  );
   let db;
   try {
     db = await opening;
@@ -49,7 +59,7 @@ async function main(): Promise<void> {
     throw err;
   }
   mark('database');
-  const [{ buildServer, createRepository, startStandIns }, { seedIfEmpty }] = await modules;
+  const [{ buildServer, createRepository, startStandIns }, { seedIfEmpty }] = await loadModules();
   mark('modules');
   const repo = createRepository(db);
   if (!isClusterWorker() && !config.production) {

@@ -96,7 +96,6 @@ export async function startDevIdp(config: Config, opts: DevIdpOptions = {}): Pro
       wrongKid = on;
     },
     close: async () => {
-      await handlers.catch(() => undefined);
       await Promise.all([close(issuerServer), close(loginServer)]);
     },
   };

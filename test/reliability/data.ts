@@ -17,7 +17,11 @@ const patient = (family: string): Patient => ({ resourceType: 'Patient', name: [
 
 export async function optimisticConcurrency({ base, token }: Running): Promise<Checks> {
   const checks = new Checks();
-  const fresh = async () => (await call(base, token, 'POST', 'Patient', patient('Occ'))).body.id as string;
+  const fresh = async () => {
+    const r = await call(base, token, 'POST', 'Patient', patient('Occ'));
+    if (r.status !== 201) throw new Error(`creating the Patient to race on failed: ${r.status} ${r.error ?? JSON.stringify(r.body?.issue?.[0] ?? '')}`);
+    return r.body.id as string;
+  };
   const tally = (rs: Array<{ status: number }>) => rs.reduce<Record<number, number>>((m, r) => ({ ...m, [r.status]: (m[r.status] ?? 0) + 1 }), {});
   const patchBody = Buffer.from(JSON.stringify([{ op: 'replace', path: '/name/0/family', value: 'Patched' }]));
   for (const kind of ['PUT', 'PATCH', 'DELETE'] as const) {
