@@ -20,7 +20,7 @@ import { cors, originAllowList, originOf } from './http/cors.js';
 import { fhirJsonDepthGuard } from './http/json-depth.js';
 import { accessLog, requestId, securityHeaders } from './http/middleware.js';
 import { docsRouter } from './http/docs.js';
-import { metricsHandler, metricsMiddleware } from './http/metrics.js';
+import { metricsHandler, metricsMiddleware, registerPoolStats } from './http/metrics.js';
 import { errorHandler } from './http/render-error.js';
 import { sendJson } from './http/respond.js';
 import type { Logger } from './log.js';
@@ -51,6 +51,8 @@ export function createApp(deps: AppDeps): Express {
   const allowedOrigin = originAllowList(fixedOrigins, deps.registeredOrigins ?? (async () => []));
   app.use(requestId, accessLog(logger), metricsMiddleware, securityHeaders, cors(allowedOrigin), compression());
   app.get('/metrics', metricsHandler);
+  // The pool gauge reads this database's pool at every scrape (issue 16 §4; PGlite has none).
+  registerPoolStats(db.poolStats?.bind(db) ?? null);
   app.use(docsRouter());
   app.use(designAssetsRouter());
 

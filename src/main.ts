@@ -1,17 +1,19 @@
 /** load config → open db (migrate) → seed if empty → createApp → listen; SIGTERM/SIGINT close gracefully. */
 import http from 'node:http';
-import net, { type Socket } from 'node:net';
 import { ConfigError, loadConfig } from './config/config.js';
 import { openDatabase } from './db/open.js';
 import { DataDirLockedError } from './db/lock.js';
 import { createLogger } from './log.js';
 import { isClusterWorker, superviseWorkers } from './cluster.js';
 import { logStartBanner } from './start-banner.js';
+import { trackConnections } from './http/graceful.js';
 
-/** A keep-alive connection idle this long during shutdown carries no request of before SIGTERM. */
-const IDLE_GRACE_MS = 1500;
+/** Milliseconds since the process started, at the end of each startup phase (logged once listening). */
+const phases: Record<string, number> = {};
+const mark = (phase: string) => (phases[phase] = Math.round(performance.now()));
 
 async function main(): Promise<void> {
+  mark('boot');
   let config;
   try {
     config = loadConfig();
@@ -26,12 +28,29 @@ async function main(): Promise<void> {
   // A stray rejection (e.g. a connection lost between two requests) is logged; it must not end a
   // server whose database comes back by itself (issue 17).
   process.on('unhandledRejection', (reason) => logger.error('unhandled rejection', { error: (reason as Error)?.message ?? String(reason) }));
-  let db;
-  try {
-    db = await openDatabase(config.database, {
+  // The server's modules load while the database opens (PGlite reads its folder and compiles its
+  // WebAssembly partly off the main thread), so a restart after a crash is ready sooner (issue 17:
+  // ≤ 5 s). They start loading once the folder lock is held: a second server on a PGlite folder in
+  // use is refused (exit 3) before seconds of loading.
+  let modules: Promise<[typeof import('./server.js'), typeof import('./seed/seed.js')]> | undefined;
+  const loadModules = () => {
+    if (!modules) {
+      modules = Promise.all([import('./server.js'), import('./seed/seed.js')]);
+      modules.catch(() => undefined); // awaited below; a failure surfaces there
+    }
+    return modules;
+  };
+  const opening = openDatabase(
+    config.database,
+    {
       timeoutMs: config.dbTimeoutMs,
       onIdleError: (err) => logger.warn('database connection lost; the pool will reconnect', { error: err.message }),
-    });
+    },
+    () => void loadModules(),
+  );
+  let db;
+  try {
+    db = await opening;
   } catch (err) {
     if (err instanceof DataDirLockedError) {
       console.error(err.message);
@@ -39,15 +58,15 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  // The server's modules load after the database (and its folder lock) are taken, so a second
-  // server on a PGlite folder in use is refused at once rather than after seconds of loading.
-  const { buildServer, createRepository, startStandIns } = await import('./server.js');
-  const { seedIfEmpty } = await import('./seed/seed.js');
+  mark('database');
+  const [{ buildServer, createRepository, startStandIns }, { seedIfEmpty }] = await loadModules();
+  mark('modules');
   const repo = createRepository(db);
   if (!isClusterWorker() && !config.production) {
     const n = await seedIfEmpty(repo, logger, config.fhirBase);
     if (n > 0) logger.info('demo data loaded', { resources: n });
   }
+  mark('seed');
   if (config.workers > 1 && !isClusterWorker()) {
     // The primary only supervises: it has migrated and seeded; workers share the port.
     await db.close();
@@ -66,57 +85,34 @@ async function main(): Promise<void> {
   }
   // A worker's login stand-ins run in the primary (cluster.ts).
   const { app, extraClosers } = await buildServer({ config, db, logger, repo, devIdp: !isClusterWorker() });
+  mark('app');
 
-  // Connections and whether they carry a request; on shutdown each busy one is closed after its
-  // response, and an idle one only after a grace period: a keep-alive request sent just before
-  // SIGTERM may not have been read yet, and closing its socket would reset it.
-  const sockets = new Map<Socket, { busy: number; idleSince: number }>();
-  let closing = false;
-  const server = http.createServer((req, res) => {
-    const state = sockets.get(req.socket);
-    if (state) state.busy++;
-    res.once('close', () => {
-      if (state) {
-        state.busy--;
-        state.idleSince = Date.now();
-      }
-    });
-    if (closing) res.setHeader('Connection', 'close');
-    if (closing && req.url === '/readyz') {
+  // Requests begun before SIGTERM are answered, not reset (src/http/graceful.ts).
+  const server = http.createServer();
+  const drain = trackConnections(server);
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    drain.handle(req, res);
+    if (drain.closing && req.url === '/readyz') {
       res.writeHead(503, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'shutting down' }));
       return;
     }
     app(req, res);
   });
-  server.on('connection', (socket: Socket) => {
-    sockets.set(socket, { busy: 0, idleSince: Date.now() });
-    socket.once('close', () => sockets.delete(socket));
+  server.listen(config.port, () => {
+    mark('listening');
+    logStartBanner(logger, config);
+    logger.info('startup phases (ms since the process started)', phases);
   });
-  server.listen(config.port, () => logStartBanner(logger, config));
 
   const shutdown = async (signal: string) => {
-    if (closing) return;
-    closing = true;
+    if (drain.closing) return;
     const started = Date.now();
-    logger.info('shutting down', { signal, connections: sockets.size });
+    logger.info('shutting down', { signal, connections: drain.connections });
     // Whatever hangs (a database that does not answer a close), the process ends.
     setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5000).unref();
-    // Stop accepting new connections only (http.Server.close would also cut idle keep-alive ones at once).
-    const listenerClosed = new Promise<void>((resolve) => server.listening ? server.once('close', () => resolve()) : resolve());
-    if (server.listening) net.Server.prototype.close.call(server);
-    for (;;) {
-      const now = Date.now();
-      for (const [socket, state] of sockets) if (state.busy === 0 && now - Math.max(state.idleSince, started) >= IDLE_GRACE_MS) socket.destroySoon();
-      if (sockets.size === 0) break;
-      // The last second of SHUTDOWN_TIMEOUT_MS is kept for the access-log flush and the database close.
-      if (now - started >= Math.max(0, config.shutdownTimeoutMs - 1000)) {
-        logger.warn('shutdown: requests still running after the deadline; closing their connections', { connections: sockets.size, ms: config.shutdownTimeoutMs });
-        for (const socket of sockets.keys()) socket.destroy();
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await listenerClosed;
+    // The last second of SHUTDOWN_TIMEOUT_MS is kept for the access-log flush and the database close.
+    const drained = await drain.drain(Math.max(0, config.shutdownTimeoutMs - 1000));
+    if (!drained) logger.warn('shutdown: requests still running after the deadline; their connections were closed', { ms: config.shutdownTimeoutMs });
     // The access-log batch is flushed (extra closers) before the database closes.
     for (const close of extraClosers) await close().catch((err: unknown) => logger.error('shutdown step failed', { error: (err as Error).message }));
     await db.close().catch((err: unknown) => logger.error('closing the database failed', { error: (err as Error).message }));

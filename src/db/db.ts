@@ -16,6 +16,19 @@ export interface Db extends Queryable {
   /** Runs `fn` in one database transaction; commits when it resolves, rolls back when it throws. */
   transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+  /**
+   * Connection counts of a driver with a pool (pg), read by /metrics at every scrape (issue 16 §4);
+   * absent for the in-process PGlite, which has one connection and no pool.
+   */
+  poolStats?(): PoolStats;
+}
+
+export interface PoolStats {
+  /** Connections open (idle or checked out). */
+  total: number;
+  idle: number;
+  /** Callers waiting for a connection because all `max` are checked out. */
+  waiting: number;
 }
 
 /** Postgres error codes worth a retry: serialization failure and deadlock. */

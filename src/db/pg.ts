@@ -96,6 +96,7 @@ export async function openPostgres(url: string, opts: PgOptions = {}): Promise<D
         client.release(lost ?? undefined);
       }
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     close: async () => {
       if (opts.schema) await pool.query(`DROP SCHEMA IF EXISTS ${opts.schema} CASCADE`).catch(() => undefined);
       await pool.end();

@@ -3,9 +3,10 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable, Row } from './db.js';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
 
-export async function openPglite(dataDir: string | null): Promise<Db> {
+export async function openPglite(dataDir: string | null, onLocked?: () => void): Promise<Db> {
   // PGlite takes no lock of its own: a second process on the same folder would corrupt it.
   const lock: DataDirLock | null = dataDir ? await acquireDataDirLock(dataDir) : null;
+  onLocked?.();
   let pg: PGlite;
   try {
     // relaxedDurability=false (the default) waits for the data to be flushed before a query

@@ -10,9 +10,8 @@ import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Config } from '../config/config.js';
-import { loginRouter } from './login.js';
+import type { DevIdpClient, Flavour } from './provider.js';
 import { designAssetsRouter } from '../http/design-assets.js';
-import { createProvider, type DevIdpClient, type Flavour } from './provider.js';
 
 export interface DevIdp {
   /** The issuer identifier; point `idportenIssuer` at it. */
@@ -45,38 +44,53 @@ export async function startDevIdp(config: Config, opts: DevIdpOptions = {}): Pro
   const loginOrigin = `http://localhost:${loginPort}`;
   let wrongKid = false;
 
-  const provider = await createProvider({
-    issuer,
-    loginOrigin,
-    wrongKid: () => wrongKid,
-    flavour: opts.flavour ?? 'idporten',
-    clients: [
-      helseid
-        ? {
-            client_id: config.helseidClientId,
-            client_secret: config.helseidClientSecret,
-            redirect_uris: [`${config.baseUrl}/auth/helseid/callback`],
-            post_logout_redirect_uris: [`${config.baseUrl}/auth/helseid/logged-out`],
-          }
-        : {
-            client_id: config.idportenClientId,
-            client_secret: config.idportenClientSecret,
-            redirect_uris: [`${config.baseUrl}/auth/callback`],
-            post_logout_redirect_uris: [`${config.baseUrl}/auth/logged-out`],
-          },
-      ...(opts.extraClients ?? []),
-    ],
+  // The provider (oidc-provider and its signing keys, about half a second of CPU) is built in the
+  // background: the issuer's address is known once the ports listen, so the server need not wait for
+  // it to be ready (issue 17: ready ≤ 5 s after a crash); a request that comes first waits for it.
+  const handlers = (async () => {
+    const [{ createProvider }, { loginRouter }] = await Promise.all([import('./provider.js'), import('./login.js')]);
+    const provider = await createProvider({
+      issuer,
+      loginOrigin,
+      wrongKid: () => wrongKid,
+      flavour: opts.flavour ?? 'idporten',
+      clients: [
+        helseid
+          ? {
+              client_id: config.helseidClientId,
+              client_secret: config.helseidClientSecret,
+              redirect_uris: [`${config.baseUrl}/auth/helseid/callback`],
+              post_logout_redirect_uris: [`${config.baseUrl}/auth/helseid/logged-out`],
+            }
+          : {
+              client_id: config.idportenClientId,
+              client_secret: config.idportenClientSecret,
+              redirect_uris: [`${config.baseUrl}/auth/callback`],
+              post_logout_redirect_uris: [`${config.baseUrl}/auth/logged-out`],
+            },
+        ...(opts.extraClients ?? []),
+      ],
+    });
+    const callback = provider.callback();
+    const login = express();
+    login.disable('x-powered-by');
+    // The login page uses the design system like helsebro's own pages, served from this origin.
+    login.use(designAssetsRouter());
+    login.use(loginRouter(provider, opts.flavour));
+    login.use((req, res) => callback(req, res));
+    return { callback, login };
+  })();
+  // Failing to start is answered per request (503) and is not an unhandled rejection.
+  handlers.catch(() => undefined);
+  const failed = (res: http.ServerResponse, err: unknown) => {
+    res.writeHead(503, { 'content-type': 'text/plain' }).end(`The login stand-in failed to start: ${(err as Error).message}`);
+  };
+  issuerServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    void handlers.then(({ callback }) => callback(req, res), (err: unknown) => failed(res, err));
   });
-  const callback = provider.callback();
-  issuerServer.on('request', callback);
-
-  const login = express();
-  login.disable('x-powered-by');
-  // The login page uses the design system like helsebro's own pages, served from this origin.
-  login.use(designAssetsRouter());
-  login.use(loginRouter(provider, opts.flavour));
-  login.use((req, res) => callback(req, res));
-  loginServer.on('request', login);
+  loginServer.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    void handlers.then(({ login }) => login(req, res), (err: unknown) => failed(res, err));
+  });
 
   return {
     issuer,

@@ -10,6 +10,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { PoolStats } from '../db/db.js';
 
 export const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'helsebro_' });
@@ -35,12 +36,6 @@ const accessLogBatch = new Histogram({
   buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
   registers: [registry],
 });
-
-export interface PoolStats {
-  total: number;
-  idle: number;
-  waiting: number;
-}
 
 let readPool: (() => PoolStats) | null = null;
 

@@ -46,6 +46,27 @@ describe('operations: /metrics, /docs, / and the CapabilityStatement', () => {
     expect((await request(ctx.bareApp).get('/metrics')).text).to.match(/^helsebro_access_log_batch_size_bucket\{le="10"\} [1-9]/m);
   });
 
+  it('/metrics shows the database pool: open, idle and waiting connections (none with PGlite)', async () => {
+    const pool = async () => {
+      const text = (await request(ctx.bareApp).get('/metrics')).text;
+      return Object.fromEntries([...text.matchAll(/^helsebro_db_pool_connections\{state="(\w+)"\} (\d+)/gm)].map((m) => [m[1]!, Number(m[2])]));
+    };
+    if (ctx.db.kind === 'pglite') {
+      expect(await pool()).to.deep.equal({});
+      return;
+    }
+    // The test pool has 5 connections: hold all of them in transactions, and one more caller waits.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const holders = Array.from({ length: 5 }, () => ctx.db.transaction(() => held));
+    while ((await pool()).idle !== 0 || (await pool()).total !== 5) await new Promise((r) => setTimeout(r, 20));
+    const waiter = ctx.db.query('SELECT 1');
+    expect(await pool()).to.deep.equal({ total: 5, idle: 0, waiting: 1 });
+    release();
+    await Promise.all([...holders, waiter]);
+    expect(await pool()).to.include({ waiting: 0, idle: 5 });
+  });
+
   it('/docs is an HTML page whose scripts and styles are all served here, under a self-only policy', async () => {
     const res = await request(ctx.bareApp).get('/docs');
     expect(res.status).to.equal(200);

@@ -83,17 +83,47 @@ export interface Server {
   exited: Promise<number | null>;
   exitCode(): number | null | undefined;
   output(): string;
+  /** With `probe: true`: memory after a full GC and event-loop delay since the last probe (probe.mjs). */
+  probe?(): Promise<ProbeSample>;
+}
+
+export interface ProbeSample {
+  at: number;
+  rss: number;
+  heapUsed: number;
+  external: number;
+  /**
+   * Event-loop delay in ms since the previous probe (monitorEventLoopDelay, 10 ms resolution), and
+   * the shares of that time the main thread ran on a CPU and waited, runnable, for one.
+   */
+  eld: { p99: number; max: number; mean: number; cpuShare: number; waitShare: number };
+}
+
+/**
+ * CPU time of a process's main thread (the event loop) and the time it spent runnable but waiting
+ * for a CPU (Linux /proc/<pid>/schedstat; zeros elsewhere). The wait is what a loaded machine adds
+ * to every wall-clock bound, so the suite reports it next to each timing it checks.
+ */
+export function schedOf(pid: number): { cpuMs: number; waitMs: number } {
+  try {
+    const [run, wait] = fs.readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { cpuMs: Math.round(run! / 1e6), waitMs: Math.round(wait! / 1e6) };
+  } catch {
+    return { cpuMs: 0, waitMs: 0 };
+  }
 }
 
 /** Starts `node dist/main.js` on the store; resolves when /readyz answers 200 (or rejects). */
-export async function startServer(store: Store, opts: { port?: number; readyWithinMs?: number; env?: Record<string, string> } = {}): Promise<Server & { readyMs: number }> {
+export async function startServer(store: Store, opts: { port?: number; readyWithinMs?: number; env?: Record<string, string>; probe?: boolean } = {}): Promise<Server & { readyMs: number; readySched: { cpuMs: number; waitMs: number } }> {
   const port = opts.port ?? (await freePort());
+  const probeFile = opts.probe ? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'helsebro-probe-')), 'probe.jsonl') : undefined;
+  const nodeArgs = probeFile ? ['--expose-gc', '--import', path.join(ROOT, 'test/reliability/probe.mjs')] : [];
   const started = Date.now();
-  const child = spawn(process.execPath, [path.join(ROOT, 'dist/main.js')], {
+  const child = spawn(process.execPath, [...nodeArgs, path.join(ROOT, 'dist/main.js')], {
     cwd: ROOT,
     // One server process (RELIABILITY_WORKERS to change it): the pid the faults kill is the one serving;
     // several processes over one database are tested in test/db/workers.test.ts.
-    env: { ...process.env, PORT: String(port), DEV_IDP_PORT: '0', DATABASE_URL: store.url, NODE_ENV: 'development', DEV_SYSTEM_CLIENT_SECRET: SECRET, LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL: '3600', WORKERS: process.env.RELIABILITY_WORKERS ?? '1', ...opts.env },
+    env: { ...process.env, PORT: String(port), DEV_IDP_PORT: '0', DATABASE_URL: store.url, NODE_ENV: 'development', DEV_SYSTEM_CLIENT_SECRET: SECRET, LOG_LEVEL: 'warn', ACCESS_TOKEN_TTL: '3600', WORKERS: process.env.RELIABILITY_WORKERS ?? '1', ...(probeFile ? { RELIABILITY_PROBE_FILE: probeFile } : {}), ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -101,12 +131,25 @@ export async function startServer(store: Store, opts: { port?: number; readyWith
   child.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
   let code: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => child.on('exit', (c, signal) => resolve((code = c ?? (signal ? -1 : null)))));
+  if (probeFile) child.once('exit', () => fs.rmSync(path.dirname(probeFile), { recursive: true, force: true }));
   const server: Server = { child, port, base: `http://127.0.0.1:${port}`, exited, exitCode: () => code, output: () => out };
+  if (probeFile) {
+    server.probe = async () => {
+      const lines = () => (fs.existsSync(probeFile) ? fs.readFileSync(probeFile, 'utf8').trim().split('\n').filter(Boolean) : []);
+      const before = lines().length;
+      child.kill('SIGUSR2');
+      for (const until = Date.now() + 30_000; Date.now() < until; await sleep(50)) {
+        const now = lines();
+        if (now.length > before) return JSON.parse(now[now.length - 1]!) as ProbeSample;
+      }
+      throw new Error('the server did not answer the memory probe within 30 s');
+    };
+  }
   const limit = opts.readyWithinMs ?? 90_000; // a bound for a loaded machine; "ready ≤ 5 s after restart" is checked separately
   while (Date.now() - started < limit) {
     if (code !== undefined) throw new Error(`server exited with ${code} before ready: ${out.slice(-2000)}`);
     const ok = await fetch(`${server.base}/readyz`).then((r) => r.ok, () => false);
-    if (ok) return { ...server, readyMs: Date.now() - started };
+    if (ok) return { ...server, readyMs: Date.now() - started, readySched: schedOf(child.pid!) };
     await sleep(50);
   }
   child.kill('SIGKILL');

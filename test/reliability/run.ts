@@ -69,8 +69,8 @@ if (mode === 'pglite') await scenario('a second server on the same PGlite folder
 // One server for the data scenarios, then backup/restore of what they and the seed left behind.
 const store = await freshStore(mode, pgUrl);
 try {
-  const server = await startServer(store);
-  const running = { base: server.base, token: await systemToken(server.base), pid: server.child.pid! };
+  const server = await startServer(store, { probe: true });
+  const running = { base: server.base, token: await systemToken(server.base), pid: server.child.pid!, probe: server.probe };
   await scenario('optimistic concurrency: 50 If-Match PUT, PATCH, DELETE', () => optimisticConcurrency(running));
   await scenario('conditional-create storms, plain and in transactions', () => conditionalStorms(running));
   await scenario(`transaction atomicity × ${num('RELIABILITY_ATOMIC_TX', 30)}`, () => transactionAtomicity(running, num('RELIABILITY_ATOMIC_TX', 30)));

@@ -1,0 +1,106 @@
+/**
+ * Graceful shutdown of the HTTP listener (issue 17 §2): requests that reached the server before
+ * SIGTERM get their answer, not a reset.
+ *
+ * What makes it hold, step by step:
+ * 1. From the signal on, every response the server has not started yet carries `Connection: close`,
+ *    also those of requests already in flight, so no client sends another request on a connection
+ *    the server is about to close (a request racing a server-side close is what gets reset).
+ * 2. The listener stops only after one full turn of the event loop's I/O phase: connections the
+ *    kernel had completed before the signal are accepted and requests already in the socket buffers
+ *    are parsed (closing a listener resets the connections still in its accept queue).
+ * 3. A connection is closed by the server only when it carries no request, and that is judged right
+ *    after an I/O phase (in a `setImmediate`), never from a timer that may fire before the bytes of a
+ *    waiting request have been read — after the event loop was blocked (a long synchronous PGlite
+ *    statement), timers run before I/O. An idle keep-alive connection gets a short grace first: a
+ *    client that picked it just before the signal may not have sent its request yet.
+ * 4. Whatever is still running at the deadline is cut, so shutdown stays bounded.
+ */
+import type http from 'node:http';
+import net, { type Socket } from 'node:net';
+import { setImmediate as nextCheck } from 'node:timers/promises';
+
+/** A keep-alive connection idle this long after the signal carries no request of before it. */
+export const IDLE_GRACE_MS = 1500;
+
+export interface Drain {
+  /** True from the signal on; the request handler then answers `/readyz` with 503. */
+  readonly closing: boolean;
+  /** Number of open connections (for the shutdown log). */
+  readonly connections: number;
+  /** Stops accepting and resolves when every connection is closed or `deadlineMs` has passed (false then). */
+  drain(deadlineMs: number): Promise<boolean>;
+}
+
+/**
+ * Tracks the server's connections and in-flight responses; call `handle(req, res)` first in the
+ * request listener (it sets `Connection: close` during shutdown).
+ */
+export function trackConnections(server: http.Server): Drain & { handle(req: http.IncomingMessage, res: http.ServerResponse): void } {
+  const sockets = new Map<Socket, { busy: number; idleSince: number }>();
+  const inFlight = new Set<http.ServerResponse>();
+  let closing = false;
+
+  server.on('connection', (socket: Socket) => {
+    sockets.set(socket, { busy: 0, idleSince: Date.now() });
+    socket.once('close', () => sockets.delete(socket));
+  });
+
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    const state = sockets.get(req.socket);
+    if (state) state.busy++;
+    inFlight.add(res);
+    res.once('close', () => {
+      inFlight.delete(res);
+      if (state) {
+        state.busy--;
+        state.idleSince = Date.now();
+      }
+    });
+    if (closing) res.setHeader('Connection', 'close');
+  };
+
+  const drain = async (deadlineMs: number): Promise<boolean> => {
+    closing = true;
+    const started = Date.now();
+    // 1. In-flight responses not yet begun end their connection once sent.
+    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    // 2. One full I/O phase after the signal: accept what the kernel completed, parse what arrived.
+    await nextCheck();
+    await nextCheck();
+    // Stop accepting new connections only (http.Server.close would also cut idle keep-alive ones at once).
+    const listenerClosed = new Promise<void>((resolve) => (server.listening ? server.once('close', () => resolve()) : resolve()));
+    if (server.listening) net.Server.prototype.close.call(server);
+    // 3. Close connections as they fall idle, judged right after an I/O phase.
+    for (;;) {
+      const now = Date.now();
+      for (const [socket, state] of sockets) {
+        if (state.busy > 0) continue;
+        // A connection whose last response said `Connection: close` is closed by Node itself.
+        if (now - Math.max(state.idleSince, started) >= IDLE_GRACE_MS) socket.destroySoon();
+      }
+      if (sockets.size === 0) break;
+      // 4. The deadline.
+      if (now - started >= deadlineMs) {
+        for (const socket of sockets.keys()) socket.destroy();
+        await listenerClosed;
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      await nextCheck();
+    }
+    await listenerClosed;
+    return true;
+  };
+
+  return {
+    handle,
+    drain,
+    get closing() {
+      return closing;
+    },
+    get connections() {
+      return sockets.size;
+    },
+  };
+}
