@@ -125,6 +125,8 @@ describe('reference portal in headless Chromium', function () {
     const appointments = await rows(page, 'appointments');
     expect(appointments.length).to.be.at.least(4);
     expect(appointments.map((r) => r[3])).to.include.members(['Gjennomført', 'Bestilt']);
+    // Norwegian time whatever the browser's zone (the record says 09:00+01:00).
+    expect(appointments.map((r) => r[0])).to.include('14. mars 2030, 09:00');
     expect(await sectionText(page, 'messages')).to.contain('Spørsmål om blodprøvesvar');
     expect(await sectionText(page, 'medications')).to.contain('Metformin 500 mg tablett');
     const results = await sectionText(page, 'results');
@@ -141,6 +143,7 @@ describe('reference portal in headless Chromium', function () {
     expect(ola?.slice(2, 3)).to.deep.equal(['Standard']);
     expect(ola?.[1]).to.contain('ektemann');
     expect(grants.find((r) => r[0] === 'Jonas Lie')?.[4]).to.equal('Ikke aktiv');
+    expect(grants.map((r) => r[0]).sort(), 'one row per proxy, not the terms acceptance').to.deep.equal(['Astrid Berg', 'Ingrid Nordmann', 'Jonas Lie', 'Ola Nordmann', 'Per Hansen']);
     const nb = await checkPage(page, 'portal-2-kari-nb', 'nb');
     expect(nb.headings).to.include.members(['Timeavtaler', 'Meldinger', 'Legemidler', 'Prøvesvar og målinger', 'Allergier', 'Vaksiner', 'Personlige notater', 'Tilgangslogg: hvem har sett journalen', 'Fullmakter']);
 
@@ -159,6 +162,20 @@ describe('reference portal in headless Chromium', function () {
     await page.getByRole('button', { name: /Norsk/ }).click();
     expect(await page.evaluate(() => document.documentElement.lang)).to.equal('nb');
     expect(consoleErrors.filter((e) => /Content Security Policy/i.test(e)), 'CSP violations').to.deep.equal([]);
+
+    // Logging out ends the grant at the server: a copy of the old token now gets 401, which the
+    // portal explains in plain words and offers the login again.
+    const kept = await page.evaluate(() => sessionStorage.getItem('helsebro-portal-session'));
+    expect(kept).to.be.a('string');
+    await page.getByRole('button', { name: 'Logg ut' }).click();
+    await page.waitForURL((u) => !u.pathname.startsWith('/portal'));
+    await page.goto(`${s.baseUrl}/portal`);
+    await page.evaluate((v) => sessionStorage.setItem('helsebro-portal-session', v!), kept);
+    await page.reload();
+    await page.getByText('Økten din er utløpt eller avsluttet. Logg inn på nytt.').waitFor();
+    expect(await page.getByRole('button', { name: 'Logg inn' }).isVisible()).to.equal(true);
+    expect(await page.evaluate(() => sessionStorage.getItem('helsebro-portal-session')), 'the dead token is dropped').to.equal(null);
+    await checkPage(page, 'portal-6-session-ended-nb', 'nb');
     await page.close();
   });
 

@@ -10,8 +10,11 @@ const DOCUMENT_CATEGORY = 'https://fhir.helsebro.no/CodeSystem/document-category
 const PROXY_LEVEL = 'https://fhir.helsebro.no/CodeSystem/proxy-level';
 const ACTING_RELATION = 'https://fhir.helsebro.no/CodeSystem/acting-relation';
 const SECURITY_EVENT = 'https://fhir.helsebro.no/CodeSystem/security-event';
-/** LOINC 59284-0 "Patient Consent": a proxy grant (access-spec §3.2), not the terms acceptance (57016-8). */
+/** LOINC 59284-0 "Patient Consent" marks a proxy grant (access-spec §3.2); the terms acceptance also carries 57016-8. */
 const PROXY_CONSENT = '59284-0';
+const TERMS_ACCEPTANCE = '57016-8';
+/** Times as the citizen's clock shows them, wherever the browser runs (the record stores offsets). */
+const TIME_ZONE = 'Europe/Oslo';
 
 export function formatDate(value, lang, withTime = true) {
   if (!value) return '';
@@ -19,7 +22,9 @@ export function formatDate(value, lang, withTime = true) {
   if (Number.isNaN(d.getTime())) return String(value);
   // A date without a time (YYYY-MM-DD) is shown without one.
   const dateOnly = /^\d{4}(-\d{2}(-\d{2})?)?$/.test(value);
-  return new Intl.DateTimeFormat(locale(lang), dateOnly || !withTime ? { dateStyle: 'medium' } : { dateStyle: 'medium', timeStyle: 'short' }).format(d);
+  // A date alone is midnight UTC; shown in UTC it stays the same calendar day.
+  const options = dateOnly || !withTime ? { dateStyle: 'medium', timeZone: dateOnly ? 'UTC' : TIME_ZONE } : { dateStyle: 'medium', timeStyle: 'short', timeZone: TIME_ZONE };
+  return new Intl.DateTimeFormat(locale(lang), options).format(d);
 }
 
 export function humanName(names) {
@@ -117,7 +122,8 @@ function auditAction(e, lang) {
   if (own) return SECURITY_WORDS[lang][own.code] ?? own.display ?? own.code;
   const verb = ACTIONS[lang][e.action] ?? e.action ?? '';
   const types = [...new Set((e.entity ?? []).map((x) => x.what?.reference?.split('/')[0]).filter((ty) => ty && ty !== 'Patient'))];
-  const words = types.map((ty) => TYPE_WORDS[lang][ty] ?? (lang === 'en' ? 'other information' : 'andre opplysninger'));
+  // Only the patient entity: the person's own details (a read of Patient).
+  const words = types.length === 0 ? [TYPE_WORDS[lang].Patient] : types.map((ty) => TYPE_WORDS[lang][ty] ?? (lang === 'en' ? 'other information' : 'andre opplysninger'));
   return [verb, [...new Set(words)].join(', ')].filter(Boolean).join(' ');
 }
 
@@ -215,7 +221,10 @@ export function grantRows(consents, relatedPersons, lang) {
   const people = new Map(relatedPersons.map((rp) => [`RelatedPerson/${rp.id}`, rp]));
   const used = new Set();
   const rows = consents
-    .filter((c) => (c.category ?? []).some((cat) => (cat.coding ?? []).some((x) => x.code === PROXY_CONSENT)))
+    .filter((c) => {
+      const codes = (c.category ?? []).flatMap((cat) => (cat.coding ?? []).map((x) => x.code));
+      return codes.includes(PROXY_CONSENT) && !codes.includes(TERMS_ACCEPTANCE) && (c.provision?.actor ?? []).length > 0;
+    })
     .map((c) => {
       const actor = c.provision?.actor?.[0]?.reference;
       const rp = actor?.reference ? people.get(actor.reference) : undefined;
