@@ -7,6 +7,8 @@
 import { expect } from 'chai';
 import request from 'supertest';
 import { getClient, PORTAL_CLIENT_ID } from '../../src/auth/clients.js';
+import { createLogger } from '../../src/log.js';
+import { logStartBanner } from '../../src/start-banner.js';
 import { createTestContext, type TestContext } from '../support/app.js';
 
 /** The directives of a Content-Security-Policy header. */
@@ -114,5 +116,15 @@ describe('reference portal: page, assets and Content Security Policy', function 
     const res = await request(ctx.bareApp).get('/fhir/Appointment?patient=kari-nordmann').set('Accept', 'application/fhir+json');
     expect(res.status).to.equal(401);
     expect(res.body.resourceType).to.equal('OperationOutcome');
+  });
+
+  it('the index page and the development start banner point to the portal', async () => {
+    const index = await request(ctx.bareApp).get('/');
+    expect(index.text).to.match(/<a href="\/portal">Reference portal<\/a>/);
+    const printed: string[] = [];
+    const lines: string[] = [];
+    logStartBanner(createLogger('info', {}, (l) => lines.push(l)), { ...ctx.config, production: false }, (text) => printed.push(text));
+    expect(printed.join('')).to.contain(`${ctx.config.baseUrl}/portal`);
+    expect(JSON.parse(lines[0]!).urls.portal).to.equal(`${ctx.config.baseUrl}/portal`);
   });
 });
