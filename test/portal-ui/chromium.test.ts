@@ -8,11 +8,15 @@
  * contrast included) and screenshotted under test-output/screenshots/.
  */
 import { expect } from 'chai';
+import type { AllergyIntolerance } from 'fhir/r4';
 import type { Page } from 'playwright-core';
+import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
 import { chromiumAvailable, launchPortalBrowser, runAxe, screenshot, seriousViolations, startDevServer, type DevServer, type PortalBrowser } from '../support/portal-browser.js';
 
 const KARI = { pid: '12847502159', patient: 'kari-nordmann' };
 const OLA = { pid: '03897302801', patient: 'ola-nordmann' };
+/** Record text that looks like markup: it must reach the page as text, never as an element. */
+const MARKUP = '<img src=x onerror="document.body.dataset.pwned=1">Nøtter';
 
 /** The rows of a section's table as cell texts. */
 function rows(page: Page, section: string): Promise<string[][]> {
@@ -63,7 +67,8 @@ async function checkPage(page: Page, name: string, lang: 'nb' | 'en'): Promise<A
 }
 
 /** From the portal's "log in" to the portal with data: stand-in login, terms at first login, the picker. */
-async function logInThroughPortal(page: Page, button: RegExp, person: { pid: string }, choose: string): Promise<void> {
+async function logInThroughPortal(page: Page, button: RegExp, person: { pid: string }, choose: string): Promise<string[]> {
+  const steps: string[] = [];
   await page.getByRole('button', { name: button }).click();
   await page.waitForURL((u) => !u.pathname.startsWith('/portal'));
   const login = page.locator('input[name=pid]');
@@ -78,12 +83,15 @@ async function logInThroughPortal(page: Page, button: RegExp, person: { pid: str
     ]);
     if (/\/portal$/.test(new URL(page.url()).pathname)) break;
     if (await login.count()) {
+      steps.push('login');
       await login.fill(person.pid);
       await page.locator('form button[type=submit]').first().click();
     } else if (await terms.count()) {
+      steps.push('terms');
       await terms.check();
       await page.locator('button[name=decision][value=approve]').click();
     } else if (await picker.count()) {
+      steps.push('picker');
       await page.locator(`input[name=patient][value="${choose}"]`).check();
       await page.locator('button[name=decision][value=approve]').click();
     }
@@ -91,6 +99,7 @@ async function logInThroughPortal(page: Page, button: RegExp, person: { pid: str
   }
   await page.waitForURL(/\/portal$/);
   await page.locator('body[data-loaded=true]').waitFor({ timeout: 30000 });
+  return steps;
 }
 
 describe('reference portal in headless Chromium', function () {
@@ -101,6 +110,14 @@ describe('reference portal in headless Chromium', function () {
   before(async function () {
     if (!chromiumAvailable()) this.skip(); // reason: Debian's chromium is not installed (apt-get install -y chromium)
     s = await startDevServer();
+    const allergy: AllergyIntolerance = {
+      resourceType: 'AllergyIntolerance',
+      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] },
+      patient: { reference: `Patient/${KARI.patient}` },
+      code: { text: MARKUP },
+      recordedDate: '2026-01-05',
+    };
+    await s.repo.create(allergy, SYSTEM_ACCESS);
     browser = await launchPortalBrowser();
   });
   after(async () => {
@@ -119,7 +136,7 @@ describe('reference portal in headless Chromium', function () {
     expect(start.headings[0]).to.equal('Min helse');
     expect(await page.getByRole('button', { name: 'Logg inn' }).count()).to.equal(1);
 
-    await logInThroughPortal(page, /^Logg inn$/, KARI, KARI.patient);
+    expect(await logInThroughPortal(page, /^Logg inn$/, KARI, KARI.patient)).to.deep.equal(['login', 'terms', 'picker']);
     expect(await page.locator('#acting-for').innerText()).to.equal('Du bruker tjenesten for deg selv: Kari Nordmann.');
 
     const appointments = await rows(page, 'appointments');
@@ -132,7 +149,9 @@ describe('reference portal in headless Chromium', function () {
     const results = await sectionText(page, 'results');
     expect(results).to.contain('HbA1c').and.to.contain('52 mmol/mol');
     expect(results, 'a result held for review is not shown').not.to.match(/kolesterol/i);
-    expect(await sectionText(page, 'allergies')).to.contain('Penicillinallergi');
+    expect(await sectionText(page, 'allergies')).to.contain('Penicillinallergi').and.to.contain(MARKUP);
+    expect(await page.locator('#sections img').count(), 'record text is never markup').to.equal(0);
+    expect(await page.evaluate(() => document.body.dataset.pwned)).to.equal(undefined);
     expect(await sectionText(page, 'vaccinations')).to.contain('Influensavaksine 2025/26');
     expect((await rows(page, 'notes')).length).to.be.at.least(1);
     const log = await rows(page, 'accessLog');
@@ -199,8 +218,9 @@ describe('reference portal in headless Chromium', function () {
       expect(await page.locator('#grants-acting-for').innerText()).to.match(/^Du handler nå på vegne av Kari Nordmann/);
       await checkPage(page, 'portal-4-ola-for-kari-nb', 'nb');
 
-      // Switching person is a new launch: the authorization server's picker, no new login.
-      await logInThroughPortal(page, /^Bytt person$/, OLA, OLA.patient);
+      // Switching person is a new launch: the authorization server's picker again, no new terms.
+      const switching = await logInThroughPortal(page, /^Bytt person$/, OLA, OLA.patient);
+      expect(switching).to.include('picker').and.not.to.include('terms');
       expect(await page.locator('#acting-for').innerText()).to.equal('Du bruker tjenesten for deg selv: Ola Nordmann.');
       expect(await page.locator('#acting-as').isHidden()).to.equal(true);
       expect(await sectionText(page, 'results')).not.to.contain('HbA1c');
@@ -208,5 +228,26 @@ describe('reference portal in headless Chromium', function () {
     } finally {
       await proxyBrowser.close();
     }
+  });
+
+  it('a refused login and a callback with a foreign state are explained on the portal, as text, and no token is asked for', async () => {
+    const page = await browser.context.newPage();
+    const tokenRequests: string[] = [];
+    page.on('request', (r) => {
+      if (r.url().includes('/auth/token')) tokenRequests.push(r.url());
+    });
+    await page.goto(`${s.baseUrl}/portal/callback?error=access_denied&error_description=${encodeURIComponent(MARKUP)}&state=x`);
+    await page.getByText('Du avbrøt innloggingen, eller du har ikke tilgang.').waitFor();
+    expect(new URL(page.url()).pathname, 'the code-bearing address is replaced').to.equal('/portal');
+    expect(await page.locator('#notice').innerText()).to.contain('Teknisk melding');
+    expect(await page.locator('#notice details p').textContent()).to.equal(`access_denied: ${MARKUP}`);
+    expect(await page.locator('#notice img').count()).to.equal(0);
+    await checkPage(page, 'portal-7-refused-nb', 'nb');
+
+    await page.goto(`${s.baseUrl}/portal/callback?code=stolen-code&state=not-mine`);
+    await page.getByText('Innloggingen kunne ikke bekreftes (ukjent eller gammel forespørsel). Logg inn på nytt.').waitFor();
+    expect(tokenRequests, 'a code without our state is never exchanged').to.deep.equal([]);
+    expect(await page.evaluate(() => sessionStorage.getItem('helsebro-portal-session'))).to.equal(null);
+    await page.close();
   });
 });

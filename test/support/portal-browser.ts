@@ -14,6 +14,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/db/db.js';
+import type { Repository } from '../../src/fhir/repository/repository.js';
 import { createLogger } from '../../src/log.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { seedIfEmpty } from '../../src/seed/seed.js';
@@ -35,6 +36,7 @@ export interface DevServer {
   baseUrl: string;
   config: Config;
   db: Db;
+  repo: Repository;
   close(): Promise<void>;
 }
 
@@ -55,6 +57,7 @@ export async function startDevServer(): Promise<DevServer> {
     baseUrl,
     config,
     db,
+    repo,
     close: async () => {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
