@@ -61,7 +61,8 @@ export function portalRouter(config: Config): Router {
     res.setHeader('Content-Security-Policy', PORTAL_CSP);
     res.type('html').send(page);
   };
-  router.get(['/portal', '/portal/', '/portal/callback'], sendPage);
+  // Non-strict routing: `/portal/` is `/portal` too.
+  router.get(['/portal', '/portal/callback'], sendPage);
   router.get('/portal/settings.json', (_req, res) => {
     res.type('application/json').send(settings);
   });

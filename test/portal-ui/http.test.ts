@@ -23,7 +23,7 @@ describe('reference portal: page, assets and Content Security Policy', function 
   });
   after(() => ctx?.close());
 
-  for (const path of ['/portal', '/portal/callback?code=abc&state=xyz', '/portal/callback?error=access_denied&error_description=Nei']) {
+  for (const path of ['/portal', '/portal/', '/portal/callback?code=abc&state=xyz', '/portal/callback?error=access_denied&error_description=Nei']) {
     it(`GET ${path} serves the portal page in bokmål with a self-only CSP`, async () => {
       const res = await request(ctx.bareApp).get(path).set('Accept', 'text/html');
       expect(res.status).to.equal(200);
