@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import type { AllergyIntolerance } from 'fhir/r4';
 import type { Page } from 'playwright-core';
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
-import { chromiumAvailable, launchPortalBrowser, runAxe, screenshot, seriousViolations, startDevServer, type DevServer, type PortalBrowser } from '../support/portal-browser.js';
+import { chromiumAvailable, launchPortalBrowser, lockRecord, onPostgres, runAxe, screenshot, seriousViolations, startDevServer, type DevServer, type PortalBrowser } from '../support/portal-browser.js';
 
 const KARI = { pid: '12847502159', patient: 'kari-nordmann' };
 const OLA = { pid: '03897302801', patient: 'ola-nordmann' };
@@ -248,6 +248,34 @@ describe('reference portal in headless Chromium', function () {
     await page.getByText('Innloggingen kunne ikke bekreftes (ukjent eller gammel forespørsel). Logg inn på nytt.').waitFor();
     expect(tokenRequests, 'a code without our state is never exchanged').to.deep.equal([]);
     expect(await page.evaluate(() => sessionStorage.getItem('helsebro-portal-session'))).to.equal(null);
+    await page.close();
+  });
+
+  it('while the database does not answer, the portal says so in plain Norwegian (503), and recovers (PostgreSQL)', async function () {
+    if (!onPostgres()) this.skip(); // reason: PGlite runs in-process, with no statement deadline to run into; CI runs this on PostgreSQL
+    const page = await browser.context.newPage();
+    await page.goto(`${s.baseUrl}/portal`);
+    await logInThroughPortal(page, /^Logg inn$/, KARI, KARI.patient);
+    const release = await lockRecord(s);
+    try {
+      // The API's answer: 503 (retry), not 401 (which would tell every app to log its user in again).
+      const token = (JSON.parse((await page.evaluate(() => sessionStorage.getItem('helsebro-portal-session')))!) as { accessToken: string }).accessToken;
+      const direct = await fetch(`${s.baseUrl}/fhir/Patient/${KARI.patient}`, { headers: { authorization: `Bearer ${token}`, accept: 'application/fhir+json' } });
+      expect(direct.status).to.equal(503);
+      expect(direct.headers.get('retry-after')).to.equal('5');
+      await page.reload();
+      await page.locator('#notice').getByText('Tjenesten er midlertidig utilgjengelig. Prøv igjen om litt.').waitFor({ timeout: 90000 });
+      await page.locator('body[data-loaded=true]').waitFor({ timeout: 90000 });
+      expect(await sectionText(page, 'medications')).to.contain('Tjenesten er midlertidig utilgjengelig.');
+      expect(await page.locator('#sections table').count()).to.equal(0);
+      await checkPage(page, 'portal-8-unavailable-nb', 'nb');
+    } finally {
+      await release();
+    }
+    await page.reload();
+    await page.locator('body[data-loaded=true]').waitFor();
+    expect(await sectionText(page, 'medications')).to.contain('Metformin 500 mg tablett');
+    expect(await page.locator('#notice').innerText()).to.equal('');
     await page.close();
   });
 });

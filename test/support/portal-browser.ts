@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/db/db.js';
@@ -19,6 +20,7 @@ import { createLogger } from '../../src/log.js';
 import { PROJECT_ROOT } from '../../src/paths.js';
 import { seedIfEmpty } from '../../src/seed/seed.js';
 import { buildServer, createRepository } from '../../src/server.js';
+import { openDatabase } from '../../src/db/open.js';
 import { openTestDatabase } from './app.js';
 
 const require = createRequire(import.meta.url);
@@ -28,6 +30,37 @@ export const SCREENSHOT_DIR = path.join(PROJECT_ROOT, 'test-output', 'screenshot
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
+/** The production default of DB_TIMEOUT_MS: past it a request answers 503 (PostgreSQL). */
+const DB_TIMEOUT_MS = 5000;
+
+export function onPostgres(): boolean {
+  return /^postgres(ql)?:\/\//.test(process.env.DATABASE_URL ?? '');
+}
+
+/** As openTestDatabase, with the server's statement deadline on PostgreSQL (so an outage is a 503, as in production). */
+async function openDevDatabase(): Promise<{ db: Db; schema: string | null }> {
+  if (!onPostgres()) return { db: await openTestDatabase(), schema: null };
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  return { db: await openDatabase({ kind: 'postgres', url: process.env.DATABASE_URL! }, { schema, max: 5, timeoutMs: DB_TIMEOUT_MS }), schema };
+}
+
+/**
+ * Makes the record unreachable the way a stuck database does: a connection of its own (no deadlines)
+ * holds an exclusive lock on the resources table of this server's schema until the returned function
+ * releases it (PostgreSQL only).
+ */
+export async function lockRecord(server: DevServer): Promise<() => Promise<void>> {
+  if (!server.schema) throw new Error('lockRecord needs PostgreSQL');
+  const client = new pg.Client({ connectionString: process.env.DATABASE_URL!, options: `-c search_path=${server.schema}` });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('LOCK TABLE resources IN ACCESS EXCLUSIVE MODE');
+  return async () => {
+    await client.query('ROLLBACK');
+    await client.end();
+  };
+}
+
 export function chromiumAvailable(): boolean {
   return fs.existsSync(CHROMIUM);
 }
@@ -36,6 +69,8 @@ export interface DevServer {
   baseUrl: string;
   config: Config;
   db: Db;
+  /** The PostgreSQL schema of this server's tables (null on PGlite). */
+  schema: string | null;
   repo: Repository;
   close(): Promise<void>;
 }
@@ -47,7 +82,7 @@ export async function startDevServer(): Promise<DevServer> {
   const baseUrl = `http://localhost:${(server.address() as AddressInfo).port}`;
   const base = testConfig({ baseUrl, fhirBase: `${baseUrl}/fhir`, devIdpPort: 0, sessionSecret: randomBytes(32).toString('hex') });
   if (base.production) throw new Error('the portal browser test needs development mode');
-  const db = await openTestDatabase();
+  const { db, schema } = await openDevDatabase();
   const logger = createLogger('silent');
   const repo = createRepository(db);
   await seedIfEmpty(repo, logger, base.fhirBase);
@@ -57,6 +92,7 @@ export async function startDevServer(): Promise<DevServer> {
     baseUrl,
     config,
     db,
+    schema,
     repo,
     close: async () => {
       await new Promise<void>((resolve) => {

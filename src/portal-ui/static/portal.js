@@ -165,6 +165,8 @@ async function loadActing() {
   const s = state.session;
   const patient = await fhir(`Patient/${encodeURIComponent(s.patient)}`);
   if (patient.status === 401) return signedOut('err401', outcomeText(patient.body));
+  // Any other failure (403, 404, 503 …) is said once at the top; the sections say theirs.
+  if (patient.status !== 200) state.notice = { key: errorKey(patient.status), technical: outcomeText(patient.body), color: 'warning' };
   const patientName = patient.status === 200 ? humanName(patient.body.name) : '';
   const actor = relativeRef(s.fhirUser);
   const self = actor === `Patient/${s.patient}`;
