@@ -267,6 +267,7 @@ describe('reference portal in headless Chromium', function () {
       await page.locator('#notice').getByText('Tjenesten er midlertidig utilgjengelig. Prøv igjen om litt.').waitFor({ timeout: 90000 });
       await page.locator('body[data-loaded=true]').waitFor({ timeout: 90000 });
       expect(await sectionText(page, 'medications')).to.contain('Tjenesten er midlertidig utilgjengelig.');
+      expect(await page.locator('#acting-for').innerText(), 'whom the session is for, remembered from before the outage').to.equal('Du bruker tjenesten for deg selv: Kari Nordmann.');
       expect(await page.locator('#sections table').count()).to.equal(0);
       await checkPage(page, 'portal-8-unavailable-nb', 'nb');
     } finally {

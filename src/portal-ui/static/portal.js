@@ -6,7 +6,7 @@
 /* global document, localStorage, fetch, URL */
 import { LANGUAGES, t } from './i18n.js';
 import { GRANT_COLUMNS, SECTIONS, grantRows, humanName, relationText } from './fhir-view.js';
-import { completeLaunch, currentSession, endSession, loadSettings, startLaunch } from './smart.js';
+import { completeLaunch, currentSession, endSession, loadSettings, rememberInSession, startLaunch } from './smart.js';
 
 const LANG_KEY = 'helsebro-portal-lang';
 
@@ -167,7 +167,7 @@ async function loadActing() {
   if (patient.status === 401) return signedOut('err401', outcomeText(patient.body));
   // Any other failure (403, 404, 503 …) is said once at the top; the sections say theirs.
   if (patient.status !== 200) state.notice = { key: errorKey(patient.status), technical: outcomeText(patient.body), color: 'warning' };
-  const patientName = patient.status === 200 ? humanName(patient.body.name) : '';
+  const patientName = patient.status === 200 ? humanName(patient.body.name) : (s.patientName ?? '');
   const actor = relativeRef(s.fhirUser);
   const self = actor === `Patient/${s.patient}`;
   let actorName = '';
@@ -181,6 +181,8 @@ async function loadActing() {
       state.actorResource = who.body;
     }
   }
+  if (!actorName && s.actorName) actorName = s.actorName;
+  rememberInSession({ patientName, actorName });
   state.acting = { patientName, self, actorName, actorRelation };
   render();
 }

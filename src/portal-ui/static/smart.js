@@ -118,6 +118,12 @@ export function currentSession() {
   return JSON.parse(sessionStorage.getItem(SESSION) ?? 'null');
 }
 
+/** Remembers display facts (names) with the session, so a reload during an outage still says whom it is for. */
+export function rememberInSession(patch) {
+  const session = currentSession();
+  if (session) sessionStorage.setItem(SESSION, JSON.stringify({ ...session, ...patch }));
+}
+
 export function endSession() {
   sessionStorage.removeItem(SESSION);
   sessionStorage.removeItem(PENDING);
