@@ -228,6 +228,18 @@ describe('reference portal in headless Chromium', function () {
     } finally {
       await proxyBrowser.close();
     }
+
+    // Kari's access log names her proxy and the app by name, not by reference or client id.
+    const karis = await launchPortalBrowser();
+    try {
+      const page = await karis.context.newPage();
+      await page.goto(`${s.baseUrl}/portal`);
+      expect(await logInThroughPortal(page, /^Logg inn$/, KARI, KARI.patient)).to.include.members(['login', 'picker']);
+      const log = await rows(page, 'accessLog');
+      expect(log.some((r) => r[1] === 'Ola Nordmann' && r[2] === 'Helsebro' && r[3] === 'Søkte i legemidler'), JSON.stringify(log.slice(0, 5))).to.equal(true);
+    } finally {
+      await karis.close();
+    }
   });
 
   it('a refused login and a callback with a foreign state are explained on the portal, as text, and no token is asked for', async () => {
