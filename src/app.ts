@@ -25,6 +25,7 @@ import { errorHandler } from './http/render-error.js';
 import { sendJson } from './http/respond.js';
 import type { Logger } from './log.js';
 import { PROJECT_ROOT } from './paths.js';
+import { portalRouter } from './portal-ui/router.js';
 
 export interface AppDeps {
   config: Config;
@@ -55,6 +56,8 @@ export function createApp(deps: AppDeps): Express {
   registerPoolStats(db.poolStats?.bind(db) ?? null);
   app.use(docsRouter());
   app.use(designAssetsRouter());
+  // The reference portal (issue 16 §2): static files only; it reads the record through the public API.
+  app.use(portalRouter(config));
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

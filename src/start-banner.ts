@@ -20,7 +20,7 @@ export const DEMO_PERSONAS: ReadonlyArray<[string, string]> = [
 export interface StartBanner {
   mode: 'production' | 'development';
   database: 'pglite' | 'postgres';
-  urls: Record<'index' | 'fhir' | 'docs' | 'metrics' | 'healthz' | 'readyz', string>;
+  urls: Record<'index' | 'fhir' | 'docs' | 'portal' | 'metrics' | 'healthz' | 'readyz', string>;
 }
 
 export function startBanner(config: Config): StartBanner {
@@ -28,7 +28,7 @@ export function startBanner(config: Config): StartBanner {
   return {
     mode: config.production ? 'production' : 'development',
     database: config.database.kind,
-    urls: { index: `${base}/`, fhir: `${base}/fhir`, docs: `${base}/docs`, metrics: `${base}/metrics`, healthz: `${base}/healthz`, readyz: `${base}/readyz` },
+    urls: { index: `${base}/`, fhir: `${base}/fhir`, docs: `${base}/docs`, portal: `${base}/portal`, metrics: `${base}/metrics`, healthz: `${base}/healthz`, readyz: `${base}/readyz` },
   };
 }
 
@@ -41,6 +41,7 @@ export function logStartBanner(logger: Logger, config: Config, write: (text: str
     `  helsebro is running (development, ${banner.database === 'pglite' ? 'embedded PGlite' : 'PostgreSQL'})`,
     `    FHIR API        ${banner.urls.fhir}`,
     `    API reference   ${banner.urls.docs}`,
+    `    portal          ${banner.urls.portal}  (reference portal: log in as Kari Nordmann)`,
     `    health          ${banner.urls.healthz}  ${banner.urls.readyz}`,
     `    metrics         ${banner.urls.metrics}`,
     '  Demo personas (log in on the development login page with the synthetic fødselsnummer listed in fixtures/README.md):',

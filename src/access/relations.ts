@@ -8,6 +8,7 @@ import type { Consent, Patient, RelatedPerson } from 'fhir/r4';
 import { SYSTEM_ACCESS } from './access-context.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Queryable } from '../db/db.js';
+import { DatabaseUnavailable } from '../db/unavailable.js';
 import { findMatchingIds } from '../fhir/search/find-ids.js';
 import { hasAcceptedTerms, termsState } from '../identity/terms.js';
 import { accountGates, parentalCode, parentGates, proxyGates, proxyLevelOf, selfGates, PROXY_RELATIONSHIP, type GateResult } from './gates.js';
@@ -33,8 +34,16 @@ export interface WhoActs {
 
 const denied = (g: GateResult & { ok: false }, relation?: Relation): Resolution => ({ ok: false, gate: g.gate, why: g.why, ...(relation ? { relation } : {}) });
 
+/**
+ * Missing or deleted is "no such person" (the gate denies); a database that does not answer is not,
+ * and stays a DatabaseUnavailable (503 + Retry-After, issue 17) instead of turning into a 401 that
+ * tells every app to log its user in again.
+ */
 async function readOrNull<T extends Patient | RelatedPerson | Consent>(repo: Repository, type: T['resourceType'], id: string): Promise<T | null> {
-  return repo.read<T>(type, id, SYSTEM_ACCESS).catch(() => null);
+  return repo.read<T>(type, id, SYSTEM_ACCESS).catch((err: unknown) => {
+    if (err instanceof DatabaseUnavailable) throw err;
+    return null;
+  });
 }
 
 const refId = (ref: string | undefined, type: string): string | null => (ref?.startsWith(`${type}/`) ? ref.slice(type.length + 1) : null);

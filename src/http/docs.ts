@@ -65,6 +65,7 @@ const INDEX_HTML = `<!doctype html>
 <p>A FHIR R4 server and patient API with SMART on FHIR.</p>
 <ul>
 <li><a href="/docs">API reference</a> (<a href="/openapi.yaml">openapi.yaml</a>)</li>
+<li><a href="/portal">Reference portal</a> — a citizen's view of the record through the API (log in as a demo persona, e.g. Kari Nordmann)</li>
 <li><a href="/fhir/metadata">CapabilityStatement</a> — the FHIR base is <code>/fhir</code></li>
 <li><a href="/.well-known/smart-configuration">SMART configuration</a></li>
 <li><a href="/healthz">/healthz</a> · <a href="/readyz">/readyz</a> · <a href="/metrics">/metrics</a></li>
