@@ -27,6 +27,7 @@ import { auditEventIsReadOnly } from './audit/write-rule.js';
 import type { WriteRule } from './fhir/repository/write-rules.js';
 import { bookingRules } from './portal/booking/booking-rules.js';
 import { startOfferExpiry } from './portal/booking/offer-expiry.js';
+import { messageRules } from './portal/messages/message-rule.js';
 import type { Logger } from './log.js';
 
 export interface ServerParts {
@@ -51,13 +52,14 @@ export interface BuildOptions {
  * in before confinement looks at the result), patient-side writes stay in the token's patient's
  * record, one Patient per national identifier, and the proxy-grant rules.
  */
-export function writeRules(): WriteRule[] {
-  return [auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule, ...bookingRules()];
+export function writeRules(config?: Pick<Config, 'messageMaxBytes' | 'fhirBase'>): WriteRule[] {
+  return [auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule, ...bookingRules(),
+    ...messageRules({ maxBytes: config?.messageMaxBytes, fhirBase: config?.fhirBase })];
 }
 
 /** The repository as the server uses it: the only path to data, with every write rule installed. */
-export function createRepository(db: Db): Repository {
-  return new Repository(db, { rules: writeRules() });
+export function createRepository(db: Db, config?: Pick<Config, 'messageMaxBytes' | 'fhirBase'>): Repository {
+  return new Repository(db, { rules: writeRules(config) });
 }
 
 /**

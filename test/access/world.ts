@@ -44,7 +44,9 @@ export function sampleFor(row: PolicyRow, p: string): FhirResource | null {
     case 'Patient|own record': return null;
     case 'Appointment|upcoming': return { resourceType: 'Appointment', status: 'proposed', start: iso(now + 400 * 86_400_000), end: iso(now + 400 * 86_400_000 + 1_800_000), participant: [{ actor: subject(p), status: 'accepted' }] };
     case 'Appointment|previous': return { resourceType: 'Appointment', status: 'fulfilled', start: '2019-05-02T08:00:00Z', end: '2019-05-02T08:30:00Z', participant: [{ actor: subject(p), status: 'accepted' }] };
-    case 'Communication|messages': return { resourceType: 'Communication', status: 'completed', subject: subject(p), payload: [{ contentString: 'Hei' }] };
+    case 'Communication|messages': return { resourceType: 'Communication', status: 'completed', subject: subject(p), sender: subject(p), recipient: [{ reference: 'Organization/helsebro-legesenter' }], payload: [{ contentString: 'Hei' }] };
+    // Row 28: a Binary is seen as the resource its securityContext names; the Patient is seen by every actor acting for them.
+    case 'Binary|attachments': return { resourceType: 'Binary', contentType: 'text/plain', securityContext: subject(p), data: Buffer.from('Vedlegg').toString('base64') };
     case 'MedicationStatement|patient-reported': return { resourceType: 'MedicationStatement', status: 'active', medicationCodeableConcept: { text: 'Paracetamol' }, subject: subject(p), informationSource: subject(p) };
     case 'MedicationStatement|clinician-recorded': return { resourceType: 'MedicationStatement', status: 'active', medicationCodeableConcept: { text: 'Ventoline' }, subject: subject(p), informationSource: { reference: 'Practitioner/lege-anne-lund' } };
     case 'AllergyIntolerance|all': return { resourceType: 'AllergyIntolerance', clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] }, patient: subject(p), code: { text: 'Peanøtter' } }; // clinicalStatus: ait-1

@@ -56,7 +56,7 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
   const helseid = await startDevIdp({ ...base, production: false }, { flavour: 'helseid' });
   const config: Config = { ...base, idportenIssuer: idp.issuer, helseidIssuer: helseid.issuer };
   const db = await openTestDatabase();
-  const repo = createRepository(db);
+  const repo = createRepository(db, config);
   const logger = createLogger('error');
   const keys = new KeyStore(db);
   // The real access engine, as buildServer wires it: gates, policy, picker and access log.
