@@ -28,6 +28,7 @@ import type { WriteRule } from './fhir/repository/write-rules.js';
 import { bookingRules } from './portal/booking/booking-rules.js';
 import { startOfferExpiry } from './portal/booking/offer-expiry.js';
 import { messageRules } from './portal/messages/message-rule.js';
+import { eventsSinceRouter } from './portal/messages/events-router.js';
 import type { Logger } from './log.js';
 
 export interface ServerParts {
@@ -116,7 +117,8 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
     logger,
     repo,
     authenticate,
-    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, events }), bridgesRouter({ config, repo, logger, authenticate })],
+    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, events }), bridgesRouter({ config, repo, logger, authenticate }),
+      eventsSinceRouter({ config, repo, authenticate, engine: access, portalClientId: PORTAL_CLIENT_ID })],
     onAccountChange: endAppGrantsOnDeactivation({ db, events }),
     registeredOrigins: () => registeredOrigins(db),
   });

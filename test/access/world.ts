@@ -9,6 +9,7 @@ import { CS, POLICY, type Actor, type PolicyRow } from '../../src/access/policy.
 import { insertRows } from '../../src/audit/access-log.js';
 import { auditEventFromRow, type AccessLogRow } from '../../src/audit/audit-event.js';
 import { PORTAL_CLIENT_ID, PORTAL_SCOPE } from '../../src/auth/clients.js';
+import type { Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { seedDemoData } from '../../src/seed/seed.js';
 import { exchange, getDevSystemToken, launch, startAuthTestServer, type AuthTestServer } from '../auth/support.js';
@@ -130,8 +131,8 @@ export function subjectOf(w: World, actor: TestedActor, row: PolicyRow): { type:
   return r ? { type: r.resourceType, id: r.id! } : null;
 }
 
-export async function buildWorld(): Promise<World> {
-  const s = await startAuthTestServer();
+export async function buildWorld(overrides: Partial<Config> = {}): Promise<World> {
+  const s = await startAuthTestServer(overrides);
   await seedDemoData(s.repo, createLogger('silent'), s.fhirBase);
   const samples = new Map<string, Resource>();
   for (const patient of ['kari-nordmann', 'emma-johansen']) {
