@@ -70,6 +70,11 @@ describe('messages: replies (pure)', () => {
     const own = msg({ id: 'o', sender: KARI, recipient: [CLINIC] });
     expect(decideReply({ reply: msg({ inResponseTo: [{ reference: 'Communication/o' }] }), answered: own, patientSide: true })).to.deep.include({ ok: true, recipient: [CLINIC] });
   });
+  it('the clinician side answering the patient goes to the patient; following up its own letter goes to its recipients', () => {
+    const fromKari = msg({ id: 'q', sender: KARI, recipient: [CLINIC] });
+    expect(decideReply({ reply: msg({ inResponseTo: [{ reference: 'Communication/q' }] }), answered: fromKari, patientSide: false })).to.deep.include({ ok: true, recipient: [KARI] });
+    expect(decideReply({ reply: msg({ inResponseTo: [{ reference: 'Communication/l' }] }), answered: letter, patientSide: false })).to.deep.include({ ok: true, recipient: [KARI] });
+  });
   it('unknown message, other subject, two inResponseTo → 422', () => {
     expect(decideReply({ reply: msg({ inResponseTo: [{ reference: 'Communication/x' }] }), answered: undefined, patientSide: true }).ok).to.equal(false);
     expect(decideReply({ reply: msg({ subject: { reference: 'Patient/emma' }, inResponseTo: [{ reference: 'Communication/l' }] }), answered: letter, patientSide: false }).ok).to.equal(false);

@@ -44,8 +44,8 @@ const refs = (list: readonly Reference[] | undefined): string[] => (list ?? []).
 
 /**
  * A reply (issue 13): stays in the answered message's patient record, is refused where the clinician
- * forbade replies (S26), and goes to the sender of the message answered — or, when the patient side
- * follows up its own message, to that message's recipients. The patient side may leave `recipient`
+ * forbade replies (S26), and goes to the sender of the message answered — or, when a side follows up
+ * a message of its own side, to that message's recipients. The patient side may leave `recipient`
  * out (the server fills it in) or name exactly those; clinicians may address a reply as they see fit.
  * The thread's topic and category are carried over when the reply does not state its own.
  */
@@ -59,7 +59,8 @@ export function decideReply(f: ReplyFacts): ReplyDecision {
   if (answered.subject?.reference !== reply.subject?.reference) {
     return fail(businessRule(`A reply stays in the thread's record: Communication.subject must be ${answered.subject?.reference ?? 'the subject of the message answered'}`, 'Communication.subject'));
   }
-  const ownFollowUp = isPatientSideRef(answered.sender?.reference);
+  // A follow-up to a message of the writer's own side goes to that message's recipients.
+  const ownFollowUp = isPatientSideRef(answered.sender?.reference) === f.patientSide;
   if (f.patientSide && !ownFollowUp && !repliesAllowed(answered)) {
     return fail(businessRule(`${named} does not accept replies: the health service has not enabled replies to this message (extension reply-allowed = false)`, 'Communication.inResponseTo[0]'));
   }
