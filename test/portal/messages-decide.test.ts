@@ -18,15 +18,15 @@ const msg = (extra: Partial<Communication> = {}): Communication => ({ resourceTy
 
 describe('messages: who accepts a new thread (pure)', () => {
   const cases: Array<[string, Resource | undefined, boolean]> = [
-    ['Organization with the extension true', { resourceType: 'Organization', extension: accepts(true) }, true],
-    ['Organization with the extension false', { resourceType: 'Organization', extension: accepts(false) }, false],
+    ['Organization with the extension true', { resourceType: 'Organization', extension: accepts(true) } as Resource, true],
+    ['Organization with the extension false', { resourceType: 'Organization', extension: accepts(false) } as Resource, false],
     ['Organization without the extension', { resourceType: 'Organization' }, false],
-    ['inactive Organization with the extension true', { resourceType: 'Organization', active: false, extension: accepts(true) }, false],
-    ['HealthcareService with the extension true', { resourceType: 'HealthcareService', extension: accepts(true) }, true],
-    ['PractitionerRole with the extension true', { resourceType: 'PractitionerRole', extension: accepts(true) }, true],
+    ['inactive Organization with the extension true', { resourceType: 'Organization', active: false, extension: accepts(true) } as Resource, false],
+    ['HealthcareService with the extension true', { resourceType: 'HealthcareService', extension: accepts(true) } as Resource, true],
+    ['PractitionerRole with the extension true', { resourceType: 'PractitionerRole', extension: accepts(true) } as Resource, true],
     ['Practitioner, even with the extension', { resourceType: 'Practitioner', extension: accepts(true) } as Resource, false],
     ['Patient', { resourceType: 'Patient' }, false],
-    ['user support (identifier), no extension', { resourceType: 'Organization', identifier: [{ ...USER_SUPPORT_ID }] }, true],
+    ['user support (identifier), no extension', { resourceType: 'Organization', identifier: [{ ...USER_SUPPORT_ID }] } as Resource, true],
     ['a missing resource', undefined, false],
   ];
   for (const [what, resource, expected] of cases) it(`${what} → ${expected ? 'accepted' : 'refused'}`, () => expect(acceptsPatientMessages(resource)).to.equal(expected));
@@ -38,8 +38,8 @@ describe('messages: who accepts a new thread (pure)', () => {
   });
   it('the second recipient refuses → 422 naming it (reference and expression path)', () => {
     const e = decideNewThread([
-      { expression: 'Communication.recipient[0]', reference: 'Organization/a', resource: { resourceType: 'Organization', extension: accepts(true) } },
-      { expression: 'Communication.recipient[1]', reference: 'Organization/lab', resource: { resourceType: 'Organization', extension: accepts(false) } },
+      { expression: 'Communication.recipient[0]', reference: 'Organization/a', resource: { resourceType: 'Organization', extension: accepts(true) } as Resource },
+      { expression: 'Communication.recipient[1]', reference: 'Organization/lab', resource: { resourceType: 'Organization', extension: accepts(false) } as Resource },
     ]);
     expect(e?.status).to.equal(422);
     expect(e?.issues[0]?.expression).to.deep.equal(['Communication.recipient[1]']);

@@ -7,9 +7,9 @@
 import { expect } from 'chai';
 import type { Communication, Observation, Parameters, ParametersParameter } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
-import { APP_REDIRECT, exchange, launch, registerApp } from '../auth/support.js';
 import { buildWorld, type World } from '../access/world.js';
 import { call, diag } from './http.js';
+import { clinicianToken } from './clinician-token.js';
 
 const KARI = { reference: 'Patient/kari-nordmann' };
 const EMMA = { reference: 'Patient/emma-johansen' };
@@ -19,15 +19,6 @@ const message = (to: string[], extra: Partial<Communication> = {}): Communicatio
 });
 const NO_REPLY = 'Communication/kari-melding-2026-11-19-provesvar';
 const LETTER = 'Communication/kari-melding-2026-10-15-innkalling';
-
-/** A clinician (Anne Lund, HelseID stand-in) with user/ scopes to read, write and mark messages. */
-export async function clinicianToken(w: World): Promise<string> {
-  const scope = 'openid fhirUser user/*.rs user/Communication.cu user/Binary.c';
-  const app = await registerApp(w.s, { client_name: 'Journal', redirect_uris: [APP_REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], scope });
-  const t = await exchange(w.s, app.client_id, await launch(w.s, { clientId: app.client_id, pid: '', hpr: '9999001', scope }));
-  if (t.status !== 200) throw new Error(`clinician token: ${JSON.stringify(t.body)}`);
-  return String(t.body.access_token);
-}
 
 describe('messages: threads, replies and the read mark (issue 13)', function () {
   this.timeout(600_000);
