@@ -10,6 +10,7 @@ import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
 import { buildWorld, type World } from '../access/world.js';
 import { call, diag } from './http.js';
 import { clinicianToken } from './clinician-token.js';
+import { APP_REDIRECT, exchange, launch, registerApp } from '../auth/support.js';
 
 const KARI = { reference: 'Patient/kari-nordmann' };
 const EMMA = { reference: 'Patient/emma-johansen' };
@@ -204,6 +205,11 @@ describe('messages: threads, replies and the read mark (issue 13)', function () 
       expect(read.some((k) => k.startsWith('result:'))).to.equal(true);
       expect((await by('system')).length, 'a system token has no patient: 403').to.equal(0);
     });
+    it('the CapabilityStatement names the operation and the Binary:security-context parameter', async () => {
+      const cs = await (await fetch(`${w.s.fhirBase}/metadata`)).json() as { rest: Array<{ operation: Array<{ name: string }>; resource: Array<{ type: string; searchParam?: Array<{ name: string }> }> }> };
+      expect(cs.rest[0]!.operation.map((o) => o.name)).to.include('events-since');
+      expect(cs.rest[0]!.resource.find((r) => r.type === 'Binary')!.searchParam!.map((p) => p.name)).to.include('security-context');
+    });
     it('the portal shows every patient the person acts for; the parent gets Emma (and only what parents may see); no _since → 400', async () => {
       const parent = await call(w, w.tokens.parent, 'GET', '$events-since?_since=2020-01-01T00:00:00Z');
       expect(parent.status, diag(parent)).to.equal(200);
@@ -212,6 +218,13 @@ describe('messages: threads, replies and the read mark (issue 13)', function () 
       for (const g of groups(parent.body as Parameters)) for (const p of g.part ?? []) if (p.resource) expect(JSON.stringify(p.resource), 'not for parents').to.not.contain('no-parent');
       const ola = await call(w, w.tokens.standard, 'GET', '$events-since?_since=2020-01-01T00:00:00Z');
       expect(groups(ola.body as Parameters).map(patientOf), 'Ola: Kari (the token\'s patient) first, then himself').to.deep.equal(['Patient/kari-nordmann', 'Patient/ola-nordmann']);
+      // Another app for the same person and patient: the token's patient only (first-party portal alone looks across).
+      const scope = 'openid fhirUser launch/patient patient/*.rs';
+      const app = await registerApp(w.s, { client_name: 'Helseapp', redirect_uris: [APP_REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], scope });
+      const t = await exchange(w.s, app.client_id, await launch(w.s, { clientId: app.client_id, pid: '03897302801', patient: 'kari-nordmann', scope }));
+      const third = await call(w, String(t.body.access_token), 'GET', '$events-since?_since=2020-01-01T00:00:00Z');
+      expect(third.status, diag(third)).to.equal(200);
+      expect(groups(third.body as Parameters).map(patientOf)).to.deep.equal(['Patient/kari-nordmann']);
       const bad = await call(w, w.tokens.self, 'GET', '$events-since');
       expect([bad.status, bad.body.issue?.[0]?.expression]).to.deep.equal([400, ['_since']]);
       expect((await call(w, w.tokens.system, 'GET', '$events-since?_since=2020-01-01T00:00:00Z')).status).to.equal(403);
