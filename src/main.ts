@@ -61,7 +61,7 @@ async function main(): Promise<void> {
   mark('database');
   const [{ buildServer, createRepository, startStandIns }, { seedIfEmpty }] = await loadModules();
   mark('modules');
-  const repo = createRepository(db);
+  const repo = createRepository(db, config);
   if (!isClusterWorker() && !config.production) {
     const n = await seedIfEmpty(repo, logger, config.fhirBase);
     if (n > 0) logger.info('demo data loaded', { resources: n });

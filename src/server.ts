@@ -28,6 +28,8 @@ import type { WriteRule } from './fhir/repository/write-rules.js';
 import { bookingRules } from './portal/booking/booking-rules.js';
 import { startOfferExpiry } from './portal/booking/offer-expiry.js';
 import { requestRules } from './portal/requests/request-rules.js';
+import { messageRules } from './portal/messages/message-rule.js';
+import { eventsSinceRouter } from './portal/messages/events-router.js';
 import type { Logger } from './log.js';
 
 export interface ServerParts {
@@ -52,13 +54,14 @@ export interface BuildOptions {
  * in before confinement looks at the result), patient-side writes stay in the token's patient's
  * record, one Patient per national identifier, and the proxy-grant rules.
  */
-export function writeRules(): WriteRule[] {
-  return [auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule, ...bookingRules(), ...requestRules()];
+export function writeRules(config?: Pick<Config, 'messageMaxBytes' | 'fhirBase'>): WriteRule[] {
+  return [auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule, ...bookingRules(), ...requestRules(),
+    ...messageRules({ maxBytes: config?.messageMaxBytes, fhirBase: config?.fhirBase })];
 }
 
 /** The repository as the server uses it: the only path to data, with every write rule installed. */
-export function createRepository(db: Db): Repository {
-  return new Repository(db, { rules: writeRules() });
+export function createRepository(db: Db, config?: Pick<Config, 'messageMaxBytes' | 'fhirBase'>): Repository {
+  return new Repository(db, { rules: writeRules(config) });
 }
 
 /**
@@ -115,7 +118,8 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
     logger,
     repo,
     authenticate,
-    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, events }), bridgesRouter({ config, repo, logger, authenticate })],
+    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, events }), bridgesRouter({ config, repo, logger, authenticate }),
+      eventsSinceRouter({ config, repo, authenticate, engine: access, portalClientId: PORTAL_CLIENT_ID })],
     onAccountChange: endAppGrantsOnDeactivation({ db, events }),
     registeredOrigins: () => registeredOrigins(db),
   });

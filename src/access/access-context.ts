@@ -27,7 +27,13 @@ export type AccessFilter =
    * Resources of `resourceType` must satisfy this boolean combination of search queries: how the
    * policy's slices ("upcoming appointments", "not a personal note") become SQL.
    */
-  | { kind: 'predicate'; resourceType: string; expr: FilterExpr };
+  | { kind: 'predicate'; resourceType: string; expr: FilterExpr }
+  /**
+   * Resources of `resourceType` are visible only when the resource their reference parameter `param`
+   * names (on this server) is visible under the same filters: a Binary through its `securityContext`
+   * is readable exactly by those who may read the message or document it belongs to (access-spec §5.3 row 28).
+   */
+  | { kind: 'context'; resourceType: string; param: string };
 
 /** A boolean expression over search queries (URL query syntax; parameters of one query are ANDed). */
 export type FilterExpr = boolean | { query: string } | { and: readonly FilterExpr[] } | { or: readonly FilterExpr[] } | { not: FilterExpr };

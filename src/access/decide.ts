@@ -13,7 +13,7 @@ import { checkGrantAdministrationClient } from './first-party.js';
 import { accessForPrincipal } from './scope-access.js';
 import type { Principal } from '../identity/principal.js';
 import { forbidden } from '../fhir/errors.js';
-import { CS, PATIENT_FACING, POLICY_TYPES, rowsFor, type Actor } from './policy.js';
+import { CONTEXT_BOUND, CS, PATIENT_FACING, POLICY_TYPES, rowsFor, type Actor } from './policy.js';
 import type { Relation } from './relations.js';
 import { sliceExprs, sliceOf, type SliceVars } from './slices.js';
 
@@ -63,6 +63,8 @@ export function policyFilters(actor: Actor, vars: SliceVars): AccessFilter[] {
     if (actor === 'parent') expr = expr === true ? { not: { query: PARENT_RESTRICTED } } : { and: [expr, { not: { query: PARENT_RESTRICTED } }] };
     if (expr !== true) filters.push({ kind: 'predicate', resourceType: type, expr });
   }
+  // Row 28: a Binary is seen through the message or document it belongs to (clinicians too: S16).
+  if (actor !== 'system') for (const [type, param] of Object.entries(CONTEXT_BOUND)) filters.push({ kind: 'context', resourceType: type, param });
   return filters;
 }
 

@@ -65,7 +65,7 @@ export const POLICY: readonly PolicyRow[] = [
   row(1,  'Patient',             'own record',          'all',                              'rsu   rs    rs    rs    rs    rsu    rsu   rscud', 'FAQ personal information; A7 proxies do not edit; A13 parents may update contact details'),
   row(2,  'Appointment',         'upcoming',            'otherwise',                        'rscu  rsc   -     rscu  rscu  rscu   rscu  rscud', 'S4 "see upcoming … booking"; S6 "manage hours"; A2 Standard books but does not change'),
   row(3,  'Appointment',         'previous',            { query: 'date=lt{now}' },          'rs    -     -     rs    rs    rs     rs    rscud', 'S4 "cannot see … previous appointments"; S21'),
-  row(4,  'Communication',       'messages',            'all',                              'rsc   rsc   -     rsc   rsc   rsc    rsc   rscud', 'S4, S6, S7; S5 "do not communicate" (A3)'),
+  row(4,  'Communication',       'messages',            'all',                              'rscu  rscu  -     rscu  rscu  rscu   rscu  rscud', 'S4, S6, S7; S5 "do not communicate" (A3); U only marks a received message read (issue 13, portal/messages)'),
   row(5,  'MedicationStatement', 'patient-reported',    { anyOf: ['source=Patient/{patient}', 'source={actor}'] }, 'rsc rs rs - rsc rsc rscu rscud', 'S20 patients report how they use medication'),
   row(5,  'MedicationStatement', 'clinician-recorded',  'otherwise',                        'rs    rs    rs    -     rs    rs     rscu  rscud', 'S20; never change a clinician-authored statement'),
   row(6,  'AllergyIntolerance',  'all',                 'all',                              'rs    rs    rs    -     rs    rs     rscu  rscud', 'S19 additions are requested, not written', REQUEST_INSTEAD('add-allergy')),
@@ -91,10 +91,19 @@ export const POLICY: readonly PolicyRow[] = [
   row(24, 'Task',                'municipal, appeal or records request', { query: `code=${CS.taskCode}|apply-municipal-service,${CS.taskCode}|appeal-decision,${CS.taskCode}|request-records` }, 'rscu - - - rscu rscu rsu rscud', 'FAQ 001 Municipal Services, "appeal decisions", "access to the journal"; U = withdraw only (issue 13)'),
   row(25, 'Task',                'questionnaire before an appointment', { query: `code=${CS.taskCode}|complete-questionnaire` }, 'rsu rs - rs rsu rsu rscu rscud', 'FAQ 001 questions before your appointment; S7 Full answers questionnaires'),
   row(26, 'MedicationRequest',   'prescriptions',       'all',                              'rs    rs    rs    -     rs    rs     rscu  rscud', 'FAQ 001 "an overview of medications"; S20 renewals are requested (Task), not written', REQUEST_INSTEAD('renew-prescription')),
+  // Row 28 "as the resource that references them": the cells bound the type (scopes); which Binary is
+  // visible is decided by its securityContext (CONTEXT_BOUND, compiled into SQL by access-sql.ts).
+  row(28, 'Binary',              'attachments',         'all',                              'rsc   rsc   rs    rsc   rsc   rsc    rsc   rscud', 'row 28: attachments of messages and documents are read as the resource they belong to; sent with a message (S4, S6, S7)'),
   row(19, 'Schedule',            'reference data',      'all',                              'rs    rs    rs    rs    rs    rs     rscu  rscud', 'issue 12: citizens find free times through a service\'s schedules'),
   // Reference data an appointment, message or medication points at; holds no patient data.
   ...SHARED_TYPES.map((t) => row(0, t, 'reference data', 'all', 'rs rs rs rs rs rs rs rscud', 'needed to show appointments, messages and medications')),
 ];
+
+/**
+ * Types whose resources are visible exactly when the resource a reference of theirs names is
+ * (access-spec §5.3 row 28): type → search parameter. Applies to everyone but the server's own systems.
+ */
+export const CONTEXT_BOUND: Readonly<Record<string, string>> = { Binary: 'security-context' };
 
 /** Types the policy names; every other type is closed to patient-facing actors. */
 export const POLICY_TYPES: readonly string[] = [...new Set(POLICY.map((r) => r.resourceType))];

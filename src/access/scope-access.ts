@@ -7,6 +7,7 @@
 import type { Resource } from 'fhir/r4';
 import type { AccessContext, AccessFilter, WriteInteraction } from './access-context.js';
 import { FhirError } from '../fhir/errors.js';
+import { CONTEXT_BOUND } from './policy.js';
 import { patientCompartmentsOf } from '../fhir/search/compartments.js';
 import type { Principal } from '../identity/principal.js';
 import { insteadOfCreate } from './policy.js';
@@ -65,7 +66,10 @@ export function accessForPrincipal(principal: Principal): AccessContext {
       }
       if (principal.kind === 'patient') {
         const pid = principal.patientId;
-        const inCompartment = (r: Resource) => !!pid && (r.resourceType === 'Patient' ? r.id === pid : patientCompartmentsOf(r).includes(pid));
+        // A Binary is in no compartment of its own: it belongs to the message its securityContext names
+        // (row 28), and the message rules admit a patient-side Binary only with a new message of this
+        // patient in the same transaction (portal/messages/message-rule.ts).
+        const inCompartment = (r: Resource) => !!pid && (r.resourceType in CONTEXT_BOUND || (r.resourceType === 'Patient' ? r.id === pid : patientCompartmentsOf(r).includes(pid)));
         if (!inCompartment(resource) || (previous && !inCompartment(previous))) {
           throw new FhirError(403, { code: 'forbidden', diagnostics: `${type} is outside the patient this token is for` });
         }

@@ -162,7 +162,7 @@ async function main(): Promise<number> {
   let total = 0;
   try {
     logger.info('seed started', { database, force: args.force, dryRun: args['dry-run'] });
-    const summary = await seed(createRepository(db), config, {
+    const summary = await seed(createRepository(db, config), config, {
       dryRun: args['dry-run'],
       onFile: (r, done, of) => {
         total += r.entries;

@@ -19,6 +19,8 @@ export interface Config {
   logLevel: LogLevel;
   /** Maximum accepted request body in bytes. */
   bodyLimit: number;
+  /** Largest total of attachment bytes in one message (issue 13) → 413 above it. */
+  messageMaxBytes: number;
   /** Default and maximum page size of searches. */
   searchDefaultCount: number;
   searchMaxCount: number;
@@ -77,6 +79,7 @@ export const CONFIG_DOCS: ReadonlyArray<[string, string, string]> = [
   ['TERMS_VERSION', '2024-04-03', 'version of the Terms of Use in force; a newer one makes every citizen accept again before using the service'],
   ['TERMS_URL', 'https://helsebro.no/vilkar/$TERMS_VERSION', 'where the text of that version is published (stored in the acceptance Consent)'],
   ['BODY_LIMIT', '10mb', 'largest accepted request body (bytes, or with kb/mb suffix) → 413 above it'],
+  ['MESSAGE_MAX_BYTES', '10mb', 'largest total size of the attachments of one message (inline data and Binaries; bytes, or with kb/mb suffix) → 413 above it'],
   ['SEARCH_DEFAULT_COUNT', '20', 'page size when _count is absent'],
   ['SEARCH_MAX_COUNT', '1000', 'largest page size a client may ask for'],
   ['DEV_IDP_PORT', '$PORT+1', 'port of the ID-porten stand-in started in development (login host +1; the HelseID stand-in on +2 and +3)'],
@@ -113,6 +116,7 @@ export function loadConfig(env: Env = process.env): Config {
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${env.LOG_LEVEL}"`);
 
   const bodyLimit = parseSize(env.BODY_LIMIT ?? '10mb', 'BODY_LIMIT', problems);
+  const messageMaxBytes = parseSize(env.MESSAGE_MAX_BYTES ?? '10mb', 'MESSAGE_MAX_BYTES', problems);
   const searchDefaultCount = parseInteger(env.SEARCH_DEFAULT_COUNT ?? '20', 'SEARCH_DEFAULT_COUNT', 1, 10000, problems);
   const searchMaxCount = parseInteger(env.SEARCH_MAX_COUNT ?? '1000', 'SEARCH_MAX_COUNT', 1, 100000, problems);
   const termsVersion = env.TERMS_VERSION ?? '2024-04-03';
@@ -150,6 +154,7 @@ export function loadConfig(env: Env = process.env): Config {
     production,
     logLevel,
     bodyLimit,
+    messageMaxBytes,
     searchDefaultCount,
     searchMaxCount,
     termsVersion,

@@ -75,7 +75,11 @@ export function capabilityStatement(config: Config, software = { name: 'helsebro
         resource: resources,
         interaction: [{ code: 'transaction' }, { code: 'batch' }, { code: 'search-system' }, { code: 'history-system' }],
         // System-level Bulk Data export, for backend (system) clients (issue 14).
-        operation: [{ name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' }],
+        operation: [
+          { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' },
+          // "Dette har skjedd siden sist" (issue 13): events since a moment, per patient the person acts for.
+          { name: 'events-since', definition: 'https://fhir.helsebro.no/OperationDefinition/events-since' },
+        ],
         searchParam: [
           { name: '_type', type: 'token' },
           { name: '_id', type: 'token' },

@@ -98,7 +98,7 @@ describe('no way around the policy (issue 5: includes, chains, _has, history, ba
     const tx = await post(w, 'standard', {
       resourceType: 'Bundle', type: 'transaction',
       entry: [
-        { request: { method: 'POST', url: 'Communication' }, resource: { resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' }, payload: [{ contentString: 'Skal rulles tilbake' }] } },
+        { request: { method: 'POST', url: 'Communication' }, resource: { resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' }, recipient: [{ reference: 'Organization/helsebro-legesenter' }], payload: [{ contentString: 'Skal rulles tilbake' }] } },
         { request: { method: 'DELETE', url: `Appointment/${PAST}` } },
       ],
     });
@@ -151,7 +151,7 @@ describe('no way around the policy (issue 5: includes, chains, _has, history, ba
   it('a proxy’s write is logged and given a Provenance in the same transaction; a rolled-back write leaves neither', async () => {
     const write = await fetch(`${w.s.fhirBase}/Communication`, {
       method: 'POST', headers: { authorization: `Bearer ${w.tokens.full}`, 'content-type': 'application/fhir+json', prefer: 'return=minimal' },
-      body: JSON.stringify({ resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' }, payload: [{ contentString: 'Fra Astrid' }] }),
+      body: JSON.stringify({ resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' }, recipient: [{ reference: 'Organization/helsebro-legesenter' }], payload: [{ contentString: 'Fra Astrid' }] }),
     });
     expect(write.status).to.equal(201);
     const id = write.headers.get('location')!.split('/Communication/')[1]!.split('/')[0]!;
@@ -168,7 +168,7 @@ describe('no way around the policy (issue 5: includes, chains, _has, history, ba
     const tx = await post(w, 'full', {
       resourceType: 'Bundle', type: 'transaction',
       entry: [
-        { request: { method: 'POST', url: 'Communication' }, resource: { resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' } } },
+        { request: { method: 'POST', url: 'Communication' }, resource: { resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' }, recipient: [{ reference: 'Organization/helsebro-legesenter' }] } },
         { request: { method: 'POST', url: 'AuditEvent' }, resource: { resourceType: 'AuditEvent' } },
       ],
     });

@@ -16,7 +16,8 @@ const FROM_THE_SEEDS: Record<string, string> = {
   'Patient|own record': 'rsu rs rs rs rs rsu rsu rscud', // A7: proxies do not edit; A13: parents update contact details
   'Appointment|upcoming': 'rscu rsc - rscu rscu rscu rscu rscud', // S4 booking, A2 no change for Standard, S6 manage
   'Appointment|previous': 'rs - - rs rs rs rs rscud', // S4 "cannot see … previous appointments"
-  'Communication|messages': 'rsc rsc - rsc rsc rsc rsc rscud', // S5 Read does not communicate
+  'Communication|messages': 'rscu rscu - rscu rscu rscu rscu rscud', // S5 Read does not communicate; U = the recipient marks a message read (issue 13)
+  'Binary|attachments': 'rsc rsc rs rsc rsc rsc rsc rscud', // row 28: read as the resource they belong to; sent with a message
   'MedicationStatement|patient-reported': 'rsc rs rs - rsc rsc rscu rscud', // S20
   'MedicationStatement|clinician-recorded': 'rs rs rs - rs rs rscu rscud',
   'AllergyIntolerance|all': 'rs rs rs - rs rs rscu rscud', // S19 requested, not written
@@ -91,6 +92,22 @@ async function fhir(w: World, actor: TestedActor, method: string, path: string, 
   return { status: res.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
 
+/** A transaction of a new message and its attachment, each naming the other by fullUrl (issue 13). */
+async function sendWithMessage(w: World, actor: TestedActor, binary: Resource): Promise<{ status: number; body: Record<string, unknown> }> {
+  const patient = actor === 'system' ? 'kari-nordmann' : PERSONAS[actor].patient;
+  const [b, c] = ['urn:uuid:0d1c6a52-8e43-4c55-9a38-2b1f0e3c7a01', 'urn:uuid:0d1c6a52-8e43-4c55-9a38-2b1f0e3c7a02'];
+  return fhir(w, actor, 'POST', '', {
+    resourceType: 'Bundle', type: 'transaction',
+    entry: [
+      { fullUrl: b, resource: { ...binary, securityContext: { reference: c } } as Resource, request: { method: 'POST', url: 'Binary' } },
+      { fullUrl: c, request: { method: 'POST', url: 'Communication' }, resource: {
+        resourceType: 'Communication', status: 'completed', subject: { reference: `Patient/${patient}` }, recipient: [{ reference: 'Organization/helsebro-legesenter' }],
+        payload: [{ contentAttachment: { contentType: 'text/plain', url: b } }],
+      } as Resource },
+    ],
+  } as Resource);
+}
+
 /** What a denial looks like (access-spec §0.4): type/interaction outside the grant → 403; hidden instance → 404. */
 function deniedStatus(row: PolicyRow, actor: TestedActor, letter: string): number[] {
   if (!typeLetters(actor, row.resourceType).includes(letter)) return [403];
@@ -123,8 +140,9 @@ async function checkCell(w: World, actor: TestedActor, row: PolicyRow, target: {
     // is the proxy's; a clinician-authored one keeps its Practitioner and is refused.
     const patientAuthored = (v: unknown) => JSON.stringify(v ?? null).includes('"Patient/');
     if (actor !== 'system') for (const f of AUTHOR_FIELDS[row.resourceType] ?? []) if (patientAuthored(copy[f.path])) delete copy[f.path];
-    const created = await fhir(w, actor, 'POST', target.type, copy);
-    if (allow.includes('c')) expect(created.status, `create: ${where} ${JSON.stringify(created.body).slice(0, 300)}`).to.equal(201);
+    // A Binary is sent together with the message it belongs to (portal/messages): one transaction, 200.
+    const created = row.resourceType === 'Binary' ? await sendWithMessage(w, actor, copy) : await fhir(w, actor, 'POST', target.type, copy);
+    if (allow.includes('c')) expect(created.status, `create: ${where} ${JSON.stringify(created.body).slice(0, 300)}`).to.equal(row.resourceType === 'Binary' ? 200 : 201);
     else expect(deniedStatus(row, actor, 'c'), `create: ${where} got ${created.status}`).to.include(created.status);
   }
 

@@ -9,6 +9,7 @@ import { CS, POLICY, type Actor, type PolicyRow } from '../../src/access/policy.
 import { insertRows } from '../../src/audit/access-log.js';
 import { auditEventFromRow, type AccessLogRow } from '../../src/audit/audit-event.js';
 import { PORTAL_CLIENT_ID, PORTAL_SCOPE } from '../../src/auth/clients.js';
+import type { Config } from '../../src/config/config.js';
 import { createLogger } from '../../src/log.js';
 import { seedDemoData } from '../../src/seed/seed.js';
 import { exchange, getDevSystemToken, launch, startAuthTestServer, type AuthTestServer } from '../auth/support.js';
@@ -44,7 +45,9 @@ export function sampleFor(row: PolicyRow, p: string): FhirResource | null {
     case 'Patient|own record': return null;
     case 'Appointment|upcoming': return { resourceType: 'Appointment', status: 'proposed', start: iso(now + 400 * 86_400_000), end: iso(now + 400 * 86_400_000 + 1_800_000), participant: [{ actor: subject(p), status: 'accepted' }] };
     case 'Appointment|previous': return { resourceType: 'Appointment', status: 'fulfilled', start: '2019-05-02T08:00:00Z', end: '2019-05-02T08:30:00Z', participant: [{ actor: subject(p), status: 'accepted' }] };
-    case 'Communication|messages': return { resourceType: 'Communication', status: 'completed', subject: subject(p), payload: [{ contentString: 'Hei' }] };
+    case 'Communication|messages': return { resourceType: 'Communication', status: 'completed', subject: subject(p), sender: subject(p), recipient: [{ reference: 'Organization/helsebro-legesenter' }], payload: [{ contentString: 'Hei' }] };
+    // Row 28: a Binary is seen as the resource its securityContext names; the Patient is seen by every actor acting for them.
+    case 'Binary|attachments': return { resourceType: 'Binary', contentType: 'text/plain', securityContext: subject(p), data: Buffer.from('Vedlegg').toString('base64') };
     case 'MedicationStatement|patient-reported': return { resourceType: 'MedicationStatement', status: 'active', medicationCodeableConcept: { text: 'Paracetamol' }, subject: subject(p), informationSource: subject(p) };
     case 'MedicationStatement|clinician-recorded': return { resourceType: 'MedicationStatement', status: 'active', medicationCodeableConcept: { text: 'Ventoline' }, subject: subject(p), informationSource: { reference: 'Practitioner/lege-anne-lund' } };
     case 'AllergyIntolerance|all': return { resourceType: 'AllergyIntolerance', clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical', code: 'active' }] }, patient: subject(p), code: { text: 'Peanøtter' } }; // clinicalStatus: ait-1
@@ -131,8 +134,8 @@ export function subjectOf(w: World, actor: TestedActor, row: PolicyRow): { type:
   return r ? { type: r.resourceType, id: r.id! } : null;
 }
 
-export async function buildWorld(): Promise<World> {
-  const s = await startAuthTestServer();
+export async function buildWorld(overrides: Partial<Config> = {}): Promise<World> {
+  const s = await startAuthTestServer(overrides);
   await seedDemoData(s.repo, createLogger('silent'), s.fhirBase);
   const samples = new Map<string, Resource>();
   for (const patient of ['kari-nordmann', 'emma-johansen']) {

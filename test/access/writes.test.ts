@@ -182,7 +182,7 @@ describe('patient-side writes: server-owned fields, confinement, authors, unique
   });
 
   describe('author fields from the token (hole 4)', () => {
-    const message = (extra: Partial<Communication> = {}): Communication => ({ resourceType: 'Communication', status: 'completed', subject: { reference: `Patient/${KARI}` }, payload: [{ contentString: 'Hei' }], ...extra });
+    const message = (extra: Partial<Communication> = {}): Communication => ({ resourceType: 'Communication', status: 'completed', subject: { reference: `Patient/${KARI}` }, recipient: [{ reference: 'Organization/helsebro-legesenter' }], payload: [{ contentString: 'Hei' }], ...extra });
 
     it('a citizen’s Communication with a Practitioner as sender → 403 naming Communication.sender', async () => {
       const r = await fhir('self', 'POST', 'Communication', message({ sender: { reference: 'Practitioner/lege-anne-lund' } }));

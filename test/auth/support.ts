@@ -16,7 +16,7 @@ import { authenticateFhir } from '../../src/auth/resource-server.js';
 import { endAppGrantsOnDeactivation } from '../../src/auth/account-grants.js';
 import { createAuthRouter, createSecurityEvents, type AuthRouterDeps } from '../../src/auth/router.js';
 import { KeyStore } from '../../src/auth/keys.js';
-import { registeredOrigins } from '../../src/auth/clients.js';
+import { PORTAL_CLIENT_ID, registeredOrigins } from '../../src/auth/clients.js';
 import { testConfig, type Config } from '../../src/config/config.js';
 import type { Db } from '../../src/db/db.js';
 import { startDevIdp, type DevIdp } from '../../src/dev-idp/start.js';
@@ -27,6 +27,7 @@ import { openTestDatabase } from '../support/app.js';
 import { Browser, radioValues, type Page } from './browser.js';
 import { pkcePair } from './pkce.js';
 import { createRepository, createServerAccessEngine } from '../../src/server.js';
+import { eventsSinceRouter } from '../../src/portal/messages/events-router.js';
 
 export { pkcePair };
 
@@ -56,7 +57,7 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
   const helseid = await startDevIdp({ ...base, production: false }, { flavour: 'helseid' });
   const config: Config = { ...base, idportenIssuer: idp.issuer, helseidIssuer: helseid.issuer };
   const db = await openTestDatabase();
-  const repo = createRepository(db);
+  const repo = createRepository(db, config);
   const logger = createLogger('error');
   const keys = new KeyStore(db);
   // The real access engine, as buildServer wires it: gates, policy, picker and access log.
@@ -64,13 +65,17 @@ export async function startAuthTestServer(overrides: Partial<Config> = {}, route
   // Security events are logged at info/warn; a test may collect the lines it wants to inspect.
   const securityLog = opts.securityLog;
   const events = createSecurityEvents(db, securityLog ? createLogger('info', {}, (l) => securityLog.push(l)) : logger, access.accessLog);
+  const authenticate = authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess });
   const app = createApp({
     config,
     db,
     logger,
     repo,
-    authenticate: authenticateFhir({ config, db, logger, repo, keys, toAccess: access.toAccess }),
-    routers: [createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, events, ...routerDeps })],
+    authenticate,
+    routers: [
+      createAuthRouter({ config, db, logger, repo, keys, gate: access.gate, actingOptions: access.actingOptions, events, ...routerDeps }),
+      eventsSinceRouter({ config, repo, authenticate, engine: access, portalClientId: PORTAL_CLIENT_ID }),
+    ],
     onAccountChange: endAppGrantsOnDeactivation({ db, events }),
     registeredOrigins: () => registeredOrigins(db),
   });

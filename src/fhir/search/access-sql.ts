@@ -52,9 +52,34 @@ export function accessPredicateFor(resourceType: string, alias: string, ctx: Com
         parts.push(resourceType === '*' ? `(${alias}.resource_type <> ${bind(ctx, f.resourceType)} OR ${predicate})` : predicate);
         break;
       }
+      case 'context': {
+        if (resourceType !== '*' && resourceType !== f.resourceType) break;
+        const predicate = contextPredicate(f.resourceType, f.param, alias, ctx);
+        parts.push(resourceType === '*' ? `(${alias}.resource_type <> ${bind(ctx, f.resourceType)} OR ${predicate})` : predicate);
+        break;
+      }
     }
   }
   return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
+}
+
+let contextAliases = 0;
+
+/**
+ * "Visible iff the resource it names is visible" (access-spec §5.3 row 28), as SQL: the version's own
+ * index row for `param` (so vread and _history judge each version by what it named) joined to the
+ * CURRENT, undeleted target, which must pass every other filter of the request. Only references on
+ * this server count (an absolute URL naming another server's Communication/x is not ours), and a
+ * resource of the same type cannot lend its visibility (no Binary→Binary chains, no recursion).
+ */
+function contextPredicate(type: string, param: string, alias: string, ctx: CompileCtx): string {
+  const n = ++contextAliases % 1_000_000;
+  const [r, c] = [`cx${n}`, `ct${n}`];
+  const others = ctx.access.filter((f) => f.kind !== 'context');
+  const target = accessPredicateFor('*', c, { ...ctx, access: others, depth: ctx.depth + 1 });
+  return `EXISTS (SELECT 1 FROM sp_reference ${r} JOIN resources ${c} ON ${c}.resource_type = ${r}.target_type AND ${c}.id = ${r}.target_id
+    WHERE ${r}.seq = ${alias}.seq AND ${r}.resource_type = ${bind(ctx, type)} AND ${r}.code = ${bind(ctx, param)} AND position(':' in ${r}.url) = 0
+      AND ${c}.resource_type <> ${bind(ctx, type)} AND NOT ${c}.deleted AND ${target})`;
 }
 
 function compileExpr(type: string, expr: FilterExpr, alias: string, ctx: CompileCtx): string {
