@@ -28,6 +28,10 @@ import type { WriteRule } from './fhir/repository/write-rules.js';
 import { bookingRules } from './portal/booking/booking-rules.js';
 import { startOfferExpiry } from './portal/booking/offer-expiry.js';
 import type { Logger } from './log.js';
+import { accountRecordRule } from './notify/account-records.js';
+import { notificationOutboxRule } from './notify/outbox-rule.js';
+import { startNotifications } from './notify/start.js';
+import { subscriptionRule } from './notify/subscriptions/subscription-rule.js';
 
 export interface ServerParts {
   app: Express;
@@ -51,13 +55,18 @@ export interface BuildOptions {
  * in before confinement looks at the result), patient-side writes stay in the token's patient's
  * record, one Patient per national identifier, and the proxy-grant rules.
  */
-export function writeRules(): WriteRule[] {
-  return [auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule, ...bookingRules()];
+export function writeRules(mode: { production: boolean } = { production: process.env.NODE_ENV === 'production' }): WriteRule[] {
+  return [
+    auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule, ...bookingRules(),
+    // Issue 14: account records' shape; then, last, so they see the write as it will be stored, the
+    // notification events and Subscription matches, into the outbox in the write's own transaction.
+    accountRecordRule, subscriptionRule(mode), notificationOutboxRule,
+  ];
 }
 
 /** The repository as the server uses it: the only path to data, with every write rule installed. */
-export function createRepository(db: Db): Repository {
-  return new Repository(db, { rules: writeRules() });
+export function createRepository(db: Db, mode?: { production: boolean }): Repository {
+  return new Repository(db, { rules: writeRules(mode) });
 }
 
 /**
@@ -99,6 +108,9 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
   }
   const offerExpiry = startOfferExpiry(repo, logger);
   extraClosers.push(async () => offerExpiry.stop());
+  // Notifications and Subscriptions: one outbox worker per process (src/notify; issue 14).
+  const notifications = startNotifications({ config, db, repo, logger });
+  extraClosers.push(() => notifications.stop());
   const keys = new KeyStore(db);
   // The one access decision point: gates, policy and access log for every FHIR request,
   // the refresh gate and the patient picker (src/access).

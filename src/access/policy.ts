@@ -23,6 +23,7 @@ export const CS = {
   proxyLevel: 'https://fhir.helsebro.no/CodeSystem/proxy-level',
   taskCode: 'https://fhir.helsebro.no/CodeSystem/task-code',
   encounterType: 'https://fhir.helsebro.no/CodeSystem/encounter-type',
+  accountRecord: 'https://fhir.helsebro.no/CodeSystem/account-record',
 } as const;
 
 /** Home services (A16): Encounter.class HH of the HL7 v3 ActCode system. */
@@ -84,6 +85,13 @@ export const POLICY: readonly PolicyRow[] = [
   row(21, 'Task',                'earlier-time offer',  { query: `code=${CS.taskCode}|earlier-time-offer` }, 'rsu rs - rsu rsu rsu rs rscud', 'FAQ 001 earlier appointment; A15 Standard sees offers but cannot accept (a change, A2)'),
   row(22, 'Task',                'appointment change/cancel request', { query: `code=${CS.taskCode}|change-appointment,${CS.taskCode}|cancel-appointment` }, 'rsc - - rsc rsc rsc rsu rscud', 'FAQ 001 change or cancel; A2 Standard does not change'),
   row(25, 'Task',                'questionnaire before an appointment', { query: `code=${CS.taskCode}|complete-questionnaire` }, 'rsu rs - rs rsu rsu rscu rscud', 'FAQ 001 questions before your appointment; S7 Full answers questionnaires'),
+  // The citizen's account records (issue 14; access-spec §5.2 "the contact/notification preferences"): self and
+  // parents of a child (A13), never proxies (A7); the first-party portal only (src/auth/policy.ts). Notifications
+  // are server-written; the patient side marks them read (src/notify/account-records.ts).
+  row(29, 'Basic',               'notification preferences', { query: `code=${CS.accountRecord}|notification-preferences` }, 'rscu - - - - rscu - rscud', 'issue 14 "choose how to receive notifications"; A13 parents for the child; A7 proxies do not'),
+  row(30, 'Basic',               'portal settings',     { query: `code=${CS.accountRecord}|portal-settings` }, 'rscu - - - - rscu - rscud', 'issue 14 the portal stores the citizen’s settings the same way'),
+  row(31, 'Basic',               'notification',        { query: `code=${CS.accountRecord}|notification` }, 'rsu - - - - rsu - rscud', 'issue 14 in-app notifications, marked read'),
+  row(32, 'Basic',               'other',               'otherwise',                        '-     -     -     -     -     -      -     rscud', 'deny by default: no other Basic is the citizen’s'),
   row(19, 'Schedule',            'reference data',      'all',                              'rs    rs    rs    rs    rs    rs     rscu  rscud', 'issue 12: citizens find free times through a service\'s schedules'),
   // Reference data an appointment, message or medication points at; holds no patient data.
   ...SHARED_TYPES.map((t) => row(0, t, 'reference data', 'all', 'rs rs rs rs rs rs rs rscud', 'needed to show appointments, messages and medications')),
