@@ -79,8 +79,10 @@ async function matchPending(tx: Repository): Promise<void> {
   if (!pending || pending.size === 0) return;
   const ids = await findMatchingIds(tx.queryable, 'Subscription', 'status=active,error&type=rest-hook', SYSTEM_ACCESS, 10_000);
   if (ids.length === 0) return;
-  const subs = (await Promise.all(ids.map((id) => tx.read<Subscription>('Subscription', id, SYSTEM_ACCESS).catch(() => null)))).filter((s): s is Subscription => s !== null);
-  for (const sub of subs) {
+  // One after another: a transaction is one connection, which runs one statement at a time.
+  for (const id of ids) {
+    const sub = await tx.read<Subscription>('Subscription', id, SYSTEM_ACCESS).catch(() => null);
+    if (!sub) continue;
     const c = parseCriteria(sub.criteria);
     if (!c) continue;
     for (const [ref, interaction] of pending) {
