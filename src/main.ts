@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   // server on a PGlite folder in use is refused at once rather than after seconds of loading.
   const { buildServer, createRepository, startStandIns } = await import('./server.js');
   const { seedIfEmpty } = await import('./seed/seed.js');
-  const repo = createRepository(db);
+  const repo = createRepository(db, { production: config.production });
   if (!isClusterWorker() && !config.production) {
     const n = await seedIfEmpty(repo, logger, config.fhirBase);
     if (n > 0) logger.info('demo data loaded', { resources: n });

@@ -108,6 +108,15 @@ describe('notification preferences and portal settings (issue 14)', function () 
     expect(JSON.stringify(everything.body)).to.not.include('"Basic"');
   });
 
+  it('Subscriptions are for backend clients: the patient side and third-party apps get 403', async () => {
+    const sub = { resourceType: 'Subscription', status: 'requested', reason: 'x', criteria: 'Observation?patient=Patient/kari-nordmann', channel: { type: 'rest-hook', endpoint: 'https://hooks.example.no/x' } };
+    for (const token of [as('self'), as('full'), app]) {
+      const res = await call(token, 'POST', 'Subscription', sub);
+      expect(res.status).to.equal(403);
+      expect(res.body.resourceType).to.equal('OperationOutcome');
+    }
+  });
+
   it('refuses malformed preferences and settings with 422 (or 400) naming the element', async () => {
     const twice = preferences('kari-nordmann', { 'new-message': ['sms'] });
     twice.extension = [...twice.extension!, ...twice.extension!];
