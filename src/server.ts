@@ -31,6 +31,10 @@ import { requestRules } from './portal/requests/request-rules.js';
 import { messageRules } from './portal/messages/message-rule.js';
 import { eventsSinceRouter } from './portal/messages/events-router.js';
 import type { Logger } from './log.js';
+import { accountRecordRule } from './notify/account-records.js';
+import { notificationOutboxRule } from './notify/outbox-rule.js';
+import { startNotifications } from './notify/start.js';
+import { subscriptionRule } from './notify/subscriptions/subscription-rule.js';
 
 export interface ServerParts {
   app: Express;
@@ -54,13 +58,19 @@ export interface BuildOptions {
  * in before confinement looks at the result), patient-side writes stay in the token's patient's
  * record, one Patient per national identifier, and the proxy-grant rules.
  */
-export function writeRules(config?: Pick<Config, 'messageMaxBytes' | 'fhirBase'>): WriteRule[] {
-  return [auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule, ...bookingRules(), ...requestRules(),
-    ...messageRules({ maxBytes: config?.messageMaxBytes, fhirBase: config?.fhirBase })];
+export function writeRules(config: Partial<Pick<Config, 'messageMaxBytes' | 'fhirBase' | 'production'>> = {}): WriteRule[] {
+  const production = config.production ?? process.env.NODE_ENV === 'production';
+  return [
+    auditEventIsReadOnly, serverOwnedFieldsRule, authorFieldsRule, confineToPatientRule, uniqueNationalIdRule, proxyGrantRule, ...bookingRules(),
+    ...requestRules(), ...messageRules({ maxBytes: config.messageMaxBytes, fhirBase: config.fhirBase }),
+    // Issue 14: account records' shape; then, last, so they see the write as it will be stored, the
+    // notification events and Subscription matches, into the outbox in the write's own transaction.
+    accountRecordRule, subscriptionRule({ production }), notificationOutboxRule,
+  ];
 }
 
 /** The repository as the server uses it: the only path to data, with every write rule installed. */
-export function createRepository(db: Db, config?: Pick<Config, 'messageMaxBytes' | 'fhirBase'>): Repository {
+export function createRepository(db: Db, config?: Partial<Pick<Config, 'messageMaxBytes' | 'fhirBase' | 'production'>>): Repository {
   return new Repository(db, { rules: writeRules(config) });
 }
 
@@ -103,6 +113,9 @@ export async function buildServer(opts: BuildOptions): Promise<ServerParts> {
   }
   const offerExpiry = startOfferExpiry(repo, logger);
   extraClosers.push(async () => offerExpiry.stop());
+  // Notifications and Subscriptions: one outbox worker per process (src/notify; issue 14).
+  const notifications = startNotifications({ config, db, repo, logger });
+  extraClosers.push(() => notifications.stop());
   const keys = new KeyStore(db);
   // The one access decision point: gates, policy and access log for every FHIR request,
   // the refresh gate and the patient picker (src/access).

@@ -23,6 +23,7 @@ export const CS = {
   proxyLevel: 'https://fhir.helsebro.no/CodeSystem/proxy-level',
   taskCode: 'https://fhir.helsebro.no/CodeSystem/task-code',
   encounterType: 'https://fhir.helsebro.no/CodeSystem/encounter-type',
+  accountRecord: 'https://fhir.helsebro.no/CodeSystem/account-record',
 } as const;
 
 /** Home services (A16): Encounter.class HH of the HL7 v3 ActCode system. */
@@ -94,6 +95,13 @@ export const POLICY: readonly PolicyRow[] = [
   // Row 28 "as the resource that references them": the cells bound the type (scopes); which Binary is
   // visible is decided by its securityContext (CONTEXT_BOUND, compiled into SQL by access-sql.ts).
   row(28, 'Binary',              'attachments',         'all',                              'rsc   rsc   rs    rsc   rsc   rsc    rsc   rscud', 'row 28: attachments of messages and documents are read as the resource they belong to; sent with a message (S4, S6, S7)'),
+  // The citizen's account records (issue 14; access-spec §5.2 "the contact/notification preferences"): self and
+  // parents of a child (A13), never proxies (A7); the first-party portal only (src/auth/policy.ts). Notifications
+  // are server-written; the patient side marks them read (src/notify/account-records.ts).
+  row(29, 'Basic',               'notification preferences', { query: `code=${CS.accountRecord}|notification-preferences` }, 'rscu - - - - rscu - rscud', 'issue 14 "choose how to receive notifications"; A13 parents for the child; A7 proxies do not'),
+  row(30, 'Basic',               'portal settings',     { query: `code=${CS.accountRecord}|portal-settings` }, 'rscu - - - - rscu - rscud', 'issue 14 the portal stores the citizen’s settings the same way'),
+  row(31, 'Basic',               'notification',        { query: `code=${CS.accountRecord}|notification` }, 'rsu - - - - rsu - rscud', 'issue 14 in-app notifications, marked read'),
+  row(32, 'Basic',               'other',               'otherwise',                        '-     -     -     -     -     -      -     rscud', 'deny by default: no other Basic is the citizen’s'),
   row(19, 'Schedule',            'reference data',      'all',                              'rs    rs    rs    rs    rs    rs     rscu  rscud', 'issue 12: citizens find free times through a service\'s schedules'),
   // Reference data an appointment, message or medication points at; holds no patient data.
   ...SHARED_TYPES.map((t) => row(0, t, 'reference data', 'all', 'rs rs rs rs rs rs rs rscud', 'needed to show appointments, messages and medications')),

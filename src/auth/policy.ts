@@ -7,7 +7,9 @@ import type { Client } from './clients.js';
 import type { ActingOption } from '../identity/people.js';
 import { intersectScopes, parseScopes, type Scope } from '../identity/scopes.js';
 
-const FIRST_PARTY_ONLY_TYPES = new Set(['Consent']);
+// Basic holds the citizen's account records (notification preferences, portal settings, notifications;
+// issue 14): "third-party apps cannot touch any of it".
+const FIRST_PARTY_ONLY_TYPES = new Set(['Consent', 'Basic']);
 
 export function finalScopes(client: Client, requestedWithinClient: string, option: ActingOption): Scope[] {
   const granted = intersectScopes(parseScopes(requestedWithinClient), parseScopes(option.ceiling));

@@ -56,6 +56,8 @@ export interface Config {
   // Operating (issue 17): the per-request database deadline and the graceful-shutdown bound, in ms.
   dbTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Where the development SMS and e-mail senders write their messages (issue 14; never the network). */
+  notifyOutboxDir: string;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -97,6 +99,7 @@ export const CONFIG_DOCS: ReadonlyArray<[string, string, string]> = [
   ['WORKERS', '(number of CPUs)', 'server processes sharing the port over one PostgreSQL; PGlite always runs one'],
   ['CORS_ORIGINS', '(none)', 'comma-separated browser origins (e.g. https://portal.example) allowed by CORS besides the origins of registered redirect URIs and BASE_URL'],
   ['OFFLINE_GRANT_MAX_DAYS', '365', 'absolute lifetime in days of an offline grant (refresh tokens); refreshing never extends it'],
+  ['NOTIFY_OUTBOX_DIR', '<data folder>/notify-outbox', 'folder where the development SMS and e-mail senders append their messages (sms.ndjson, email.ndjson); nothing is sent over the network'],
   ['ALLOW_DEV_ON_NETWORK', '(unset)', '`1` lets a development server (NODE_ENV not production) use a non-loopback BASE_URL; refused otherwise'],
   ['DB_TIMEOUT_MS', '5000', 'PostgreSQL: longest wait for a connection and longest statement; past it the request answers 503 + Retry-After'],
   ['SHUTDOWN_TIMEOUT_MS', '10000', 'on SIGTERM/SIGINT: how long in-flight requests may take to finish before their connections are closed'],
@@ -177,7 +180,14 @@ export function loadConfig(env: Env = process.env): Config {
     allowDevOnNetwork,
     dbTimeoutMs,
     shutdownTimeoutMs,
+    notifyOutboxDir: path.resolve(env.NOTIFY_OUTBOX_DIR ?? defaultNotifyDir(database)),
   };
+}
+
+/** Beside the data: in the PGlite folder, else ./data (an in-memory database writes to the temp folder). */
+function defaultNotifyDir(database: DatabaseTarget): string {
+  if (database.kind === 'pglite') return database.dataDir ? path.join(database.dataDir, 'notify-outbox') : path.join(os.tmpdir(), 'helsebro-notify-outbox');
+  return path.join('data', 'notify-outbox');
 }
 
 /** True for http(s) URLs on localhost, 127.0.0.0/8 or [::1]. */

@@ -22,6 +22,16 @@ const PATIENT_OPERATIONS = [
   { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
 ];
 
+/** What a type means here beyond plain REST (issue 14: Subscriptions, the citizen's account records). */
+const TYPE_DOCUMENTATION: Readonly<Record<string, string>> = {
+  Subscription: 'R4 Subscriptions for backend clients (system/ scopes only). channel.type rest-hook only; criteria a search URL (e.g. Observation?patient=Patient/123); '
+    + 'payload absent = id-only (empty body; X-Helsebro-Resource and X-Helsebro-Subscription headers), application/fhir+json = a history Bundle of ids, never content. '
+    + 'The endpoint must be https (http to loopback in development mode); names are resolved and private, loopback, link-local, CGNAT, multicast and IPv6 ULA/link-local addresses refused (422 when literal); '
+    + 'redirects are not followed; 5 s and 64 KiB per delivery; failures retried with backoff. status: requested → active, or error with the reason in Subscription.error.',
+  Basic: 'The citizen\'s account records (CodeSystem https://fhir.helsebro.no/CodeSystem/account-record): notification-preferences, portal-settings and in-app notification. '
+    + 'Read and written by the patient and parents of a child under 16 through the first-party portal only; proxies and third-party apps get 403.',
+};
+
 const TYPE_INTERACTIONS = ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'] as const;
 
 export function capabilityStatement(config: Config, software = { name: 'helsebro', version: '0.1.0' }): CapabilityStatement {
@@ -42,6 +52,7 @@ export function capabilityStatement(config: Config, software = { name: 'helsebro
       .filter((p) => p.type !== 'special' && (p.expression || p.code === '_text' || p.code === '_content'))
       .map((p) => ({ name: p.code, definition: p.url, type: p.type })),
     operation: type === 'Patient' ? [...TYPE_OPERATIONS, ...PATIENT_OPERATIONS] : TYPE_OPERATIONS,
+    ...(TYPE_DOCUMENTATION[type] ? { documentation: TYPE_DOCUMENTATION[type] } : {}),
   }));
   return {
     resourceType: 'CapabilityStatement',

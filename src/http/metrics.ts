@@ -5,7 +5,8 @@
  * access log's batch sizes, and the database pool where the driver reports it.
  * Other modules report through the two hooks below instead of importing prom-client:
  * - `observeAccessLogBatch(size)`: the access log calls it once per batch it writes;
- * - `registerPoolStats(read)`: a driver with a pool hands over a function reading its counts.
+ * - `registerPoolStats(read)`: a driver with a pool hands over a function reading its counts;
+ * - `registerOutboxDepth(read)`: the outbox worker hands over a function counting undelivered rows.
  * See: https://prometheus.io/docs/practices/naming/ and https://prometheus.io/docs/practices/instrumentation/#things-to-watch-out-for
  */
 import type { NextFunction, Request, Response } from 'express';
@@ -50,6 +51,35 @@ new Gauge({
     for (const state of ['total', 'idle', 'waiting'] as const) this.set({ state }, stats[state]);
   },
 });
+
+export interface OutboxDepth {
+  kind: string;
+  status: string;
+  count: number;
+}
+
+let readOutbox: (() => Promise<OutboxDepth[]>) | null = null;
+
+new Gauge({
+  name: 'helsebro_outbox_depth',
+  help: 'Notification and Subscription outbox rows not yet delivered, by kind and status (pending; dead = gave up, for operators)',
+  labelNames: ['kind', 'status'] as const,
+  registers: [registry],
+  async collect() {
+    this.reset();
+    if (!readOutbox) return;
+    try {
+      for (const d of await readOutbox()) this.set({ kind: d.kind, status: d.status }, d.count);
+    } catch {
+      // The database is away; the scrape shows no outbox series rather than failing.
+    }
+  },
+});
+
+/** Hook for the outbox worker (src/notify): the gauge reads the depth at every scrape; null unregisters. */
+export function registerOutboxDepth(read: (() => Promise<OutboxDepth[]>) | null): void {
+  readOutbox = read;
+}
 
 /** Hook for the access log: one call per batch written, with the number of entries in it. */
 export function observeAccessLogBatch(size: number): void {

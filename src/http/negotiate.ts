@@ -20,7 +20,9 @@ export function negotiate(req: Request, res: Response, next: NextFunction): void
     return next(new FhirError(406, { code: 'not-supported', diagnostics: `_format "${format}" is not supported; this server speaks application/fhir+json`, expression: ['_format'] }));
   }
   const accept = req.get('accept');
-  if (format === undefined && accept && !acceptsJson(accept)) {
+  // Bulk Data file downloads are NDJSON, and the IG has clients ask for it (export.html#file-request).
+  const ndjsonOk = EXPORT_FILE.test(req.path);
+  if (format === undefined && accept && !acceptsJson(accept) && !(ndjsonOk && acceptsNdjson(accept))) {
     return next(new FhirError(406, { code: 'not-supported', diagnostics: `Accept "${accept}" cannot be served; use application/fhir+json`, expression: ['Accept'] }));
   }
   if (hasBody(req)) {
@@ -36,6 +38,14 @@ function hasBody(req: Request): boolean {
   if (!['POST', 'PUT', 'PATCH'].includes(req.method)) return false;
   const length = req.get('content-length');
   return req.get('transfer-encoding') !== undefined || (length !== undefined && length !== '0');
+}
+
+/** `$export-output` files (src/fhir/operations/export/export-routes.ts) are served as NDJSON. */
+const EXPORT_FILE = /^\/\$export-output\//;
+const NDJSON_TYPES = ['application/fhir+ndjson', 'application/ndjson', 'ndjson'];
+
+function acceptsNdjson(accept: string): boolean {
+  return accept.split(',').some((part) => NDJSON_TYPES.includes(part.split(';')[0]!.trim().toLowerCase()));
 }
 
 function acceptsJson(accept: string): boolean {

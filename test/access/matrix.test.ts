@@ -44,6 +44,10 @@ const FROM_THE_SEEDS: Record<string, string> = {
   'AuditEvent|access log': 'rs - - - - - - rs', // S23, A6
   'RelatedPerson|the actor’s own': 'rs r r r r r rs rscud',
   'RelatedPerson|others': 'rs - - - - - rs rscud',
+  'Basic|notification preferences': 'rscu - - - - rscu - rscud', // issue 14; A13 parents for the child, A7 not proxies
+  'Basic|portal settings': 'rscu - - - - rscu - rscud',
+  'Basic|notification': 'rsu - - - - rsu - rscud', // server-written, marked read
+  'Basic|other': '- - - - - - - rscud',
 };
 const ACTOR_ORDER = ['self', 'standard', 'read', 'communicate', 'full', 'parent', 'clinician', 'system'] as const;
 const TESTED: TestedActor[] = ['self', 'standard', 'read', 'communicate', 'full', 'parent', 'system'];

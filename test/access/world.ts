@@ -85,6 +85,10 @@ export function sampleFor(row: PolicyRow, p: string): FhirResource | null {
     }
     case 'RelatedPerson|the actor’s own': return null;
     case 'RelatedPerson|others': return { resourceType: 'RelatedPerson', patient: subject(p), relationship: [{ text: 'Nabo' }], name: [{ family: 'Naboen', given: ['Nils'] }] };
+    case 'Basic|notification preferences': return { resourceType: 'Basic', code: { coding: [{ system: CS.accountRecord, code: 'notification-preferences' }] }, subject: subject(p), extension: [{ url: 'https://fhir.helsebro.no/StructureDefinition/notification-preference', extension: [{ url: 'event', valueCoding: { system: 'https://fhir.helsebro.no/CodeSystem/notification-event', code: 'new-message' } }, { url: 'channel', valueCoding: { system: 'https://fhir.helsebro.no/CodeSystem/notification-channel', code: 'in-app' } }] }] };
+    case 'Basic|portal settings': return { resourceType: 'Basic', code: { coding: [{ system: CS.accountRecord, code: 'portal-settings' }] }, subject: subject(p), extension: [{ url: 'https://fhir.helsebro.no/StructureDefinition/portal-shortcut', valueString: '/meldinger' }] };
+    case 'Basic|notification': return { resourceType: 'Basic', code: { coding: [{ system: CS.accountRecord, code: 'notification' }], text: 'Du har fått en ny melding i Helsebro.' }, subject: subject(p), created: '2026-12-01', extension: [{ url: 'https://fhir.helsebro.no/StructureDefinition/notification-event', valueCoding: { system: 'https://fhir.helsebro.no/CodeSystem/notification-event', code: 'new-message' } }] };
+    case 'Basic|other': return { resourceType: 'Basic', code: { text: 'Noe annet' }, subject: subject(p) };
     case 'Practitioner|reference data': return { resourceType: 'Practitioner', name: [{ family: 'Lege' }] };
     case 'PractitionerRole|reference data': return { resourceType: 'PractitionerRole', active: true };
     case 'Organization|reference data': return { resourceType: 'Organization', name: 'Legekontor' };

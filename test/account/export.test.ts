@@ -82,6 +82,23 @@ describe('Bulk Data $export (issue 14)', function () {
     }
   });
 
+  it('a file download asking for Accept: application/fhir+ndjson (as the Bulk Data IG has clients do) gets NDJSON; XML is still 406', async () => {
+    const { manifest } = await exportAll('self', 'Patient/kari-nordmann/$export?_type=Patient');
+    const url = manifest.output[0]!.url;
+    for (const accept of ['application/fhir+ndjson', 'application/ndjson', 'application/fhir+ndjson, application/fhir+json;q=0.5']) {
+      const f = await fetch(url, { headers: { ...auth('self'), accept } });
+      expect(f.status, accept).to.equal(200);
+      expect(f.headers.get('content-type')).to.match(/^application\/fhir\+ndjson/);
+      expect(JSON.parse((await f.text()).split('\n')[0]!).id).to.equal('kari-nordmann');
+    }
+    const xml = await fetch(url, { headers: { ...auth('self'), accept: 'application/fhir+xml' } });
+    expect(xml.status).to.equal(406);
+    expect(((await xml.json()) as { resourceType: string }).resourceType).to.equal('OperationOutcome');
+    // NDJSON is for export files only; an ordinary read asking for it is still refused.
+    const read = await fetch(`${w.s.fhirBase}/Patient/kari-nordmann`, { headers: { ...auth('self'), accept: 'application/fhir+ndjson' } });
+    expect(read.status).to.equal(406);
+  });
+
   it('a Read proxy’s export holds exactly what Read may see, less than Kari’s own', async () => {
     const own = refsOf((await exportAll('self', 'Patient/kari-nordmann/$export')).files);
     const read = refsOf((await exportAll('read', 'Patient/kari-nordmann/$export')).files);
