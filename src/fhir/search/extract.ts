@@ -28,14 +28,16 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 
 export function extractIndexRows(resource: Resource): IndexRows {
   const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
   for (const def of searchParamsFor(resource.resourceType).values()) {
-    if (def.type === 'special') continue;
+    // `_id` and `_lastUpdated` are searched and sorted on the resource row itself (compile.ts,
+    // sort.ts): rows for them would only cost every write two more index inserts.
+    if (def.type === 'special' || def.code === '_id' || def.code === '_lastUpdated') continue;
     if (def.type === 'composite') {
       addComposite(rows, resource, def.code);
       continue;
     }
     const compiled = compiledParam(resource.resourceType, def.code);
     if (!compiled) continue;
-    const values = def.code === '_id' ? [resource.id] : compiled.evaluate(resource);
+    const values = compiled.evaluate(resource);
     for (const v of values) addValue(rows, def.type, def.code, v, compiled.resolveTargets);
   }
   return dedupe(rows);

@@ -20,19 +20,20 @@ export interface StoredVersion {
   seq: number;
 }
 
-/** The index rows of one version, by its position `ord` in an owner relation (columns ord, rt, id, seq). */
-export interface OrdinalRows {
-  ord: number;
+/** The index rows of one stored version. */
+export interface VersionRows {
+  type: string;
+  id: string;
+  seq: number;
   rows: IndexRows;
 }
 
 /** The index rows of the given stored versions, all in one statement. */
 export async function writeSearchIndex(tx: Queryable, versions: readonly StoredVersion[]): Promise<void> {
-  if (versions.length === 0) return;
-  const params: unknown[] = [versions.map((_, i) => i), versions.map((v) => v.resource.resourceType), versions.map((v) => v.resource.id!), versions.map((v) => v.seq)];
-  const ctes = indexInsertCtes(versions.map((v, i) => ({ ord: i, rows: extractIndexRows(v.resource) })), 'd', params);
+  const params: unknown[] = [];
+  const ctes = indexInsertCtes(versions.map((v) => ({ type: v.resource.resourceType, id: v.resource.id!, seq: v.seq, rows: extractIndexRows(v.resource) })), params);
   if (ctes.length === 0) return;
-  await tx.query(`WITH d AS (SELECT * FROM unnest($1::int4[], $2::text[], $3::text[], $4::int8[]) AS d(ord, rt, id, seq)), ${ctes.join(', ')} SELECT 1`, params);
+  await tx.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
 }
 
 interface TableRows {
@@ -44,13 +45,14 @@ interface TableRows {
 
 /**
  * Data-modifying CTEs (one per non-empty index table) that insert the rows of `list`, each an
- * unnest of column arrays joined to `owner` on `ord` for the resource's type, id and version
- * sequence. Binds into `params`; returns no CTE when there is nothing to index.
+ * unnest of column arrays (a join would need the planner to guess the sizes of both sides, and a
+ * nested loop over thousands of rows costs seconds). Binds into `params`; no CTE when nothing to index.
  */
-export function indexInsertCtes(list: readonly OrdinalRows[], owner: string, params: unknown[]): string[] {
-  const all = <K extends keyof IndexRows>(k: K): Array<IndexRows[K][number] & { ord: number }> => {
-    const out: Array<IndexRows[K][number] & { ord: number }> = [];
-    for (const x of list) for (const r of x.rows[k]) out.push({ ...r, ord: x.ord });
+export function indexInsertCtes(list: readonly VersionRows[], params: unknown[]): string[] {
+  type Owned<T> = T & { rt: string; rid: string; seq: number };
+  const all = <K extends keyof IndexRows>(k: K): Array<Owned<IndexRows[K][number]>> => {
+    const out: Array<Owned<IndexRows[K][number]>> = [];
+    for (const x of list) for (const r of x.rows[k]) out.push({ ...r, rt: x.type, rid: x.id, seq: x.seq });
     return out;
   };
   const token = all('token');
@@ -60,26 +62,24 @@ export function indexInsertCtes(list: readonly OrdinalRows[], owner: string, par
   const number = all('number');
   const quantity = all('quantity');
   const uri = all('uri');
-  const ords = (rows: ReadonlyArray<{ ord: number }>) => rows.map((r) => r.ord);
+  const owner = (rows: ReadonlyArray<{ rt: string; rid: string; seq: number }>) => [rows.map((r) => r.rt), rows.map((r) => r.rid), rows.map((r) => r.seq)];
   const tables: TableRows[] = [
-    { table: 'sp_token', columns: ['code', 'system', 'value', 'text', 'element'], casts: ['text', 'text', 'text', 'text', 'int4'], data: [ords(token), token.map((r) => r.code), token.map((r) => r.system), token.map((r) => r.value), token.map((r) => r.text), elements(token)] },
-    { table: 'sp_string', columns: ['code', 'norm', 'value', 'element'], casts: ['text', 'text', 'text', 'int4'], data: [ords(string), string.map((r) => r.code), string.map((r) => r.norm), string.map((r) => r.value), elements(string)] },
+    { table: 'sp_token', columns: ['code', 'system', 'value', 'text', 'element'], casts: ['text', 'text', 'text', 'text', 'int4'], data: [...owner(token), token.map((r) => r.code), token.map((r) => r.system), token.map((r) => r.value), token.map((r) => r.text), elements(token)] },
+    { table: 'sp_string', columns: ['code', 'norm', 'value', 'element'], casts: ['text', 'text', 'text', 'int4'], data: [...owner(string), string.map((r) => r.code), string.map((r) => r.norm), string.map((r) => r.value), elements(string)] },
     {
       table: 'sp_reference',
       columns: ['code', 'target_type', 'target_id', 'url', 'ident_system', 'ident_value', 'element'],
       casts: ['text', 'text', 'text', 'text', 'text', 'text', 'int4'],
-      data: [ords(reference), reference.map((r) => r.code), reference.map((r) => r.targetType), reference.map((r) => r.targetId), reference.map((r) => r.url), reference.map((r) => r.identSystem), reference.map((r) => r.identValue), elements(reference)],
+      data: [...owner(reference), reference.map((r) => r.code), reference.map((r) => r.targetType), reference.map((r) => r.targetId), reference.map((r) => r.url), reference.map((r) => r.identSystem), reference.map((r) => r.identValue), elements(reference)],
     },
-    { table: 'sp_date', columns: ['code', 'low', 'high', 'element'], casts: ['text', 'timestamptz', 'timestamptz', 'int4'], data: [ords(date), date.map((r) => r.code), date.map((r) => r.low), date.map((r) => r.high), elements(date)] },
-    { table: 'sp_number', columns: ['code', 'value', 'element'], casts: ['text', 'numeric', 'int4'], data: [ords(number), number.map((r) => r.code), number.map((r) => r.value), elements(number)] },
-    { table: 'sp_quantity', columns: ['code', 'value', 'system', 'unit', 'element'], casts: ['text', 'numeric', 'text', 'text', 'int4'], data: [ords(quantity), quantity.map((r) => r.code), quantity.map((r) => r.value), quantity.map((r) => r.system), quantity.map((r) => r.unit), elements(quantity)] },
-    { table: 'sp_uri', columns: ['code', 'value', 'element'], casts: ['text', 'text', 'int4'], data: [ords(uri), uri.map((r) => r.code), uri.map((r) => r.value), elements(uri)] },
+    { table: 'sp_date', columns: ['code', 'low', 'high', 'element'], casts: ['text', 'timestamptz', 'timestamptz', 'int4'], data: [...owner(date), date.map((r) => r.code), date.map((r) => r.low), date.map((r) => r.high), elements(date)] },
+    { table: 'sp_number', columns: ['code', 'value', 'element'], casts: ['text', 'numeric', 'int4'], data: [...owner(number), number.map((r) => r.code), number.map((r) => r.value), elements(number)] },
+    { table: 'sp_quantity', columns: ['code', 'value', 'system', 'unit', 'element'], casts: ['text', 'numeric', 'text', 'text', 'int4'], data: [...owner(quantity), quantity.map((r) => r.code), quantity.map((r) => r.value), quantity.map((r) => r.system), quantity.map((r) => r.unit), elements(quantity)] },
+    { table: 'sp_uri', columns: ['code', 'value', 'element'], casts: ['text', 'text', 'int4'], data: [...owner(uri), uri.map((r) => r.code), uri.map((r) => r.value), elements(uri)] },
   ].filter((t) => t.data[0]!.length > 0);
   return tables.map((t) => {
-    const unnest = ['int4', ...t.casts].map((c, i) => `$${params.push(t.data[i])}::${c}[]`).join(', ');
-    const cols = t.columns.map((c) => `u.${c}`).join(', ');
-    return `i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, seq, ${t.columns.join(', ')})
-      SELECT o.rt, o.id, o.seq, ${cols} FROM unnest(${unnest}) AS u(ord, ${t.columns.join(', ')}) JOIN ${owner} o ON o.ord = u.ord)`;
+    const unnest = ['text', 'text', 'int8', ...t.casts].map((c, i) => `$${params.push(t.data[i])}::${c}[]`).join(', ');
+    return `i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, seq, ${t.columns.join(', ')}) SELECT * FROM unnest(${unnest}))`;
   });
 }
 
