@@ -173,10 +173,12 @@ function addQuantity(rows: IndexRows, code: string, v: unknown): void {
 }
 
 function dedupe(rows: IndexRows): IndexRows {
-  const uniq = <T>(list: T[]) => {
+  const uniq = <T extends object>(list: T[]) => {
+    if (list.length < 2) return list;
     const seen = new Set<string>();
     return list.filter((r) => {
-      const k = JSON.stringify(r);
+      // Field values joined by NUL (no FHIR string holds one): a cheaper key than JSON.stringify.
+      const k = Object.values(r).map((v) => (v === null || v === undefined ? '\u0001' : String(v))).join('\u0000');
       if (seen.has(k)) return false;
       seen.add(k);
       return true;
