@@ -34,10 +34,16 @@ export class WriteLog {
     const ref = `${stored.resourceType}/${stored.id}`;
     for (const patientId of patientCompartmentsOf(stored)) {
       const key = `${patientId}|${kind}`;
-      this.touched.set(key, [...(this.touched.get(key) ?? []), ref]);
+      // Appended in place: a Bundle of a thousand writes must not copy the list a thousand times.
+      const list = this.touched.get(key);
+      if (list) list.push(ref);
+      else this.touched.set(key, [ref]);
     }
     if (this.facts.onBehalfOf && this.facts.actor && kind !== 'delete') {
-      this.onBehalf.set(kind, [...(this.onBehalf.get(kind) ?? []), `${ref}/_history/${stored.meta?.versionId ?? '1'}`]);
+      const versioned = `${ref}/_history/${stored.meta?.versionId ?? '1'}`;
+      const list = this.onBehalf.get(kind);
+      if (list) list.push(versioned);
+      else this.onBehalf.set(kind, [versioned]);
     }
   }
 

@@ -17,6 +17,9 @@ export async function openPglite(dataDir: string | null, onLocked?: () => void):
     throw err;
   }
 
+  // As for PostgreSQL (pg.ts): index lookups are as cheap as sequential reads on in-memory pages.
+  await pg.exec('SET random_page_cost = 1.1');
+
   // PGlite runs one statement at a time; a transaction must own the connection until it ends,
   // so statements outside it wait for it.
   let chain: Promise<unknown> = Promise.resolve();

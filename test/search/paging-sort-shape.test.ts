@@ -85,10 +85,13 @@ describe('search: sorting, paging, _total, _summary, _elements, POST, system and
     const zero = await s.search('Patient?_count=0');
     expect(zero.entry).to.equal(undefined);
     expect(zero.total).to.be.at.least(people.length);
+    // A page of zero has no next page: a next link would repeat the same empty page for ever.
+    expect(linkOf(zero, 'next')).to.equal(undefined);
   });
 
-  it('_total: accurate by default, none omits it; _summary=count gives only the total', async () => {
+  it('_total: counted when few match (docs/search.md), none omits it; _summary=count gives only the total', async () => {
     expect((await s.search('Patient?family=berg')).total).to.equal(3);
+    expect((await s.search('Patient?family=berg&_total=accurate')).total).to.equal(3);
     expect((await s.search('Patient?family=berg&_total=none')).total).to.equal(undefined);
     expect((await s.search('Patient?family=berg&_total=estimate')).total).to.equal(3);
     const count = await s.search('Patient?family=berg&_summary=count');

@@ -9,7 +9,7 @@ import type { Bundle, BundleEntry, Resource } from 'fhir/r4';
 import type { AccessContext } from '../../access/access-context.js';
 import { badRequest, FhirError, operationOutcome, preconditionFailed } from '../errors.js';
 import type { Repository } from '../repository/repository.js';
-import { findMatchingIds } from '../search/find-ids.js';
+import { findMatchingIds, findTokenMatches } from '../search/find-ids.js';
 import { processingRank, parseBundleRequest, type ParsedEntry } from './entries.js';
 import { executeEntry, type EntryContext } from './execute-entry.js';
 import { isConditionalReference, rewriteReferences } from './references.js';
@@ -53,12 +53,19 @@ async function processTransaction(deps: BundleDeps, entries: ParsedEntry[], acce
     // (issue 10 hole 7); the locks are held until this transaction commits.
     await repo.lockConditional(entries.filter((e) => e.method === 'POST' && e.ifNoneExist).map((e) => `${e.type}?${conditionQuery(e.ifNoneExist!)}`));
 
+    // Conditions of the common `identifier=system|value` shape are looked up together, in one
+    // statement per type and parameter; the others one by one below. No entry has been written yet,
+    // so every lookup sees the same state either way.
+    const conditional = entries.filter((e) => e.method === 'POST' && e.ifNoneExist);
+    const batched = await findTokenMatches(repo.queryable, conditional.map((e) => ({ type: e.type, query: conditionQuery(e.ifNoneExist!) })), access, 2);
+    const matchesOf = new Map(conditional.map((e, i) => [e.index, batched.get(i)]));
+
     // Ids first, so references resolve whatever order entries are processed in.
     for (const e of entries) {
       await withEntry(e, async () => {
         if (e.method === 'POST') {
           if (e.ifNoneExist) {
-            const ids = await findMatchingIds(repo.queryable, e.type, conditionQuery(e.ifNoneExist), access, 2);
+            const ids = matchesOf.get(e.index) ?? (await findMatchingIds(repo.queryable, e.type, conditionQuery(e.ifNoneExist), access, 2));
             if (ids.length > 1) throw preconditionFailed(`ifNoneExist matched ${ids.length} ${e.type} resources`);
             if (ids.length === 1) {
               skipped.add(e.index);

@@ -14,6 +14,7 @@ import { patientCompartmentsOf } from '../search/compartments.js';
 import { findMatchingIds } from '../search/find-ids.js';
 import { writeSearchIndex } from '../search/index-writer.js';
 import { validateResource } from '../validation/validate.js';
+import { insertFirstVersions, type NewVersion } from './bulk-insert.js';
 import { readVersion, readVersionStored, visibleVersionsFrom } from './history.js';
 import { applyJsonPatch } from './json-patch.js';
 import { RESOURCE_COLUMNS, resourceFromRow, withServerMeta, type ResourceRow } from './rows.js';
@@ -62,15 +63,47 @@ export class Repository {
   ) {
     this.tx = opts.tx ?? null;
     this.rules = opts.rules ?? [];
+    const tx = this.tx;
+    if (tx) {
+      this.txView = {
+        query: async (text, params) => {
+          await this.flush();
+          return tx.query(text, params);
+        },
+        exec: async (script) => {
+          await this.flush();
+          return tx.exec(script);
+        },
+      };
+    }
   }
 
   get kind(): Db['kind'] {
     return this.db.kind;
   }
 
-  /** Queryable for reads: the bound transaction or the database. */
+  /**
+   * Queryable for reads: the database, or in a transaction a view of it that first stores the
+   * buffered creates, so whatever a rule, a lookup or a later entry reads sees every earlier write.
+   */
   get queryable(): Queryable {
-    return this.tx ?? this.db;
+    return this.txView ?? this.db;
+  }
+
+  /**
+   * Creates with server-assigned ids, validated, checked and judged by the rules but not yet stored:
+   * they are written together by one statement (bulk-insert.ts) before the next read, or before
+   * the commit (issue 11 §4), so a transaction Bundle of a thousand Observations is one INSERT.
+   */
+  private pending: NewVersion[] = [];
+  private readonly txView: Queryable | null = null;
+
+  /** Stores the buffered creates now (one statement). */
+  async flush(): Promise<void> {
+    if (!this.tx || this.pending.length === 0) return;
+    const list = this.pending;
+    this.pending = [];
+    await insertFirstVersions(this.tx, list);
   }
 
   /** Work registered during a transaction to run just before it commits (e.g. the access log of its writes). */
@@ -84,6 +117,7 @@ export class Repository {
         const repo = new Repository(this.db, { tx, rules: this.rules });
         const result = await fn(repo);
         for (const work of repo.beforeCommitWork.values()) await work(repo);
+        await repo.flush();
         return result;
       });
     } catch (err) {
@@ -274,17 +308,7 @@ export class Repository {
       const now = new Date().toISOString();
       const prepared = resources.map((r) => prepareForWrite({ ...r, id: randomUUID() }, 1, now));
       prepared.forEach(assertInvariants);
-      const rows = prepared.map((p) => ({ rt: p.resourceType, id: p.id, content: p, comp: patientCompartmentsOf(p) }));
-      // nextval in a CTE read twice is evaluated once per row (a CTE with a volatile function is materialised).
-      const seqs = await repo.queryable.query<{ rt: string; id: string; seq: number | string }>(
-        `WITH d AS (SELECT x.rt, x.id, x.content, x.comp, nextval('history_seq') AS seq FROM jsonb_to_recordset($1::jsonb) AS x(rt text, id text, content jsonb, comp text[])),
-          r AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq) SELECT rt, id, 1, $2, false, content, comp, seq FROM d)
-         INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq) SELECT seq, rt, id, 1, $2, false, 'POST', content, comp, seq FROM d
-         RETURNING resource_type AS rt, id, seq`,
-        [JSON.stringify(rows), now],
-      );
-      const seqOf = new Map(seqs.map((x) => [`${x.rt}/${x.id}`, Number(x.seq)]));
-      await writeSearchIndex(repo.queryable, prepared.map((p) => ({ resource: p, seq: seqOf.get(`${p.resourceType}/${p.id}`)! })));
+      await insertFirstVersions(repo.queryable, prepared.map((resource) => ({ resource, method: 'POST' })));
     });
   }
 
@@ -325,15 +349,14 @@ export class Repository {
     await access.checkWrite('create', prepared, undefined);
     await this.applyRules({ interaction: 'create', resource: prepared, previous: undefined, access });
     assertInvariants(prepared);
-    // Sequence, current row and history row in one statement: one round trip per stored version.
-    const [row] = await this.queryable.query<{ seq: number | string }>(
-      `WITH s AS (SELECT nextval('history_seq') AS seq),
-        r AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq) SELECT $1, $2, 1, $3, false, $4, $5, s.seq FROM s)
-       INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq) SELECT s.seq, $1, $2, 1, $3, false, $6, $4, $5, s.seq FROM s
-       RETURNING seq`,
-      [prepared.resourceType, prepared.id, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), method],
-    );
-    await writeSearchIndex(this.queryable, [{ resource: prepared, seq: Number(row!.seq) }]);
+    if (method === 'POST' && this.tx) {
+      // A server-assigned id cannot collide, so the row can wait for the next flush (one statement
+      // for the whole transaction); a client-chosen id (PUT) is inserted now, where a concurrent
+      // create of the same id is answered 409 (update above).
+      this.pending.push({ resource: prepared, method });
+    } else {
+      await insertFirstVersions(this.queryable, [{ resource: prepared, method }]);
+    }
     await access.recordWrite?.(this, 'create', prepared);
     return prepared;
   }

@@ -44,7 +44,7 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   const count = parseCount(control('_count'), req);
   const offset = parseNonNegative(control('_offset'), '_offset') ?? 0;
   const summary = parseSummary(control('_summary'));
-  const totalMode = control('_total') ?? (summary === 'count' ? 'accurate' : 'accurate');
+  const totalMode = control('_total') ?? 'none';
   if (!['none', 'estimate', 'accurate'].includes(totalMode)) throw badRequest(`_total must be none, estimate or accurate; got "${totalMode}"`, '_total');
   const elements = control('_elements')?.split(',').map((e) => e.trim()).filter(Boolean);
 
@@ -66,21 +66,17 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   const sort = compileSort(control('_sort'), typeForParams, { ...ctx, params: pageParams });
   const whereSql = where.join(' AND ');
 
-  let total: number | undefined;
-  if (totalMode !== 'none' || summary === 'count') {
-    const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM resources r WHERE ${whereSql}`, params);
-    total = Number(rows[0]!.n);
-  }
+  const { total, few } = await countMatches(q, whereSql, params, summary === 'count' ? 'accurate' : totalMode, control('_total') === 'none');
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', ...(total !== undefined ? { total } : {}), link: [], entry: [] };
   // Entries as stored text (repository/stored.ts) when the caller sends the Bundle as JSON and nothing
   // reshapes or follows the matches (_summary, _elements, _include, _revinclude need the objects).
   const asText = req.storedText === true && summary === undefined && elements === undefined && !parsed.control.has('_include') && !parsed.control.has('_revinclude');
-  if (summary !== 'count') {
+  if (summary !== 'count' && count > 0) {
     // For ORDER BY … LIMIT PostgreSQL likes to walk the last_updated index backwards and test each
     // row, which visits the whole table when the matches are few or old (docs/bench.md). When the
     // count says they are few, collect them first (OFFSET 0 keeps the subquery from being merged
     // into the outer query) and sort only those; many matches are dense, and the walk stops early.
-    const source = total !== undefined && total <= COLLECT_FIRST_BELOW ? `(SELECT r.* FROM resources r WHERE ${whereSql} OFFSET 0) r` : `resources r WHERE ${whereSql}`;
+    const source = few ? `(SELECT r.* FROM resources r WHERE ${whereSql} OFFSET 0) r` : `resources r WHERE ${whereSql}`;
     const rows = await q.query<ResourceRow & Record<string, unknown>>(
       `SELECT ${asText ? storedColumns('r') : 'r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, r.seq'} FROM ${source} ORDER BY ${sort} LIMIT $${pageParams.push(count + 1)} OFFSET $${pageParams.push(offset)}`,
       pageParams,
@@ -127,6 +123,31 @@ function compileCriteria(parsed: ParsedQuery, type: string, types: string[], ctx
     } else attempt(p.raw, () => compileParam(type, p, 'r', ctx));
   }
   for (const h of parsed.has) attempt(h.raw, () => hasPredicate(type, h.raw, h.value, 'r', ctx));
+}
+
+/**
+ * How many resources match, as far as the request needs it (docs/search.md, "Totals"). Counting
+ * every match costs as much as the matches are many (a common code at 1M resources), so only
+ * `_total=accurate` and `_summary=count` count them all. Otherwise the matches are counted up to
+ * COLLECT_FIRST_BELOW + 1, which bounds the work and tells the page query whether they are few
+ * (collect then sort) or many (walk the sort order); when they are few that count is exact and, unless
+ * `_total=none` was asked, it is the total. `_total=estimate` above that is the planner's row estimate.
+ */
+async function countMatches(q: Queryable, whereSql: string, params: unknown[], mode: string, noneAsked: boolean): Promise<{ total?: number; few: boolean }> {
+  if (mode === 'accurate') {
+    const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM resources r WHERE ${whereSql}`, params);
+    const n = Number(rows[0]!.n);
+    return { total: n, few: n <= COLLECT_FIRST_BELOW };
+  }
+  const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM resources r WHERE ${whereSql} LIMIT ${COLLECT_FIRST_BELOW + 1}) m`, params);
+  const n = Number(rows[0]!.n);
+  if (n <= COLLECT_FIRST_BELOW) return noneAsked ? { few: true } : { total: n, few: true };
+  if (mode !== 'estimate') return { few: false };
+  const plan = await q.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM resources r WHERE ${whereSql}`, params);
+  const raw = plan[0]?.['QUERY PLAN'];
+  const parsed = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan?: { 'Plan Rows'?: number } }>;
+  // Never below what was seen: more than COLLECT_FIRST_BELOW matched.
+  return { total: Math.max(Math.round(parsed[0]?.Plan?.['Plan Rows'] ?? 0), COLLECT_FIRST_BELOW + 1), few: false };
 }
 
 function isUnknownParam(err: FhirError): boolean {

@@ -7,6 +7,7 @@ import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import type { Resource } from 'fhir/r4';
 import { searchParam, searchParamByUrl, type SearchParamDef } from '../definitions/registry.js';
+import { compileSimplePath } from './simple-path.js';
 
 export interface CompiledParam {
   def: SearchParamDef;
@@ -28,7 +29,8 @@ export function compiledParam(type: string, code: string): CompiledParam | null 
   if (def?.expression) {
     const { expression, targets } = stripResolve(def.expression);
     try {
-      const fn = fhirpath.compile(expression, r4 as never, { resolveInternalTypes: true }) as unknown as Evaluator;
+      // Plain paths are evaluated directly (simple-path.ts); the rest by fhirpath.js.
+      const fn = (compileSimplePath(expression) as Evaluator | null) ?? (fhirpath.compile(expression, r4 as never, { resolveInternalTypes: true }) as unknown as Evaluator);
       compiled = {
         def,
         resolveTargets: targets,

@@ -28,14 +28,16 @@ const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 
 export function extractIndexRows(resource: Resource): IndexRows {
   const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
   for (const def of searchParamsFor(resource.resourceType).values()) {
-    if (def.type === 'special') continue;
+    // `_id` and `_lastUpdated` are searched and sorted on the resource row itself (compile.ts,
+    // sort.ts): rows for them would only cost every write two more index inserts.
+    if (def.type === 'special' || def.code === '_id' || def.code === '_lastUpdated') continue;
     if (def.type === 'composite') {
       addComposite(rows, resource, def.code);
       continue;
     }
     const compiled = compiledParam(resource.resourceType, def.code);
     if (!compiled) continue;
-    const values = def.code === '_id' ? [resource.id] : compiled.evaluate(resource);
+    const values = compiled.evaluate(resource);
     for (const v of values) addValue(rows, def.type, def.code, v, compiled.resolveTargets);
   }
   return dedupe(rows);
@@ -171,10 +173,12 @@ function addQuantity(rows: IndexRows, code: string, v: unknown): void {
 }
 
 function dedupe(rows: IndexRows): IndexRows {
-  const uniq = <T>(list: T[]) => {
+  const uniq = <T extends object>(list: T[]) => {
+    if (list.length < 2) return list;
     const seen = new Set<string>();
     return list.filter((r) => {
-      const k = JSON.stringify(r);
+      // Field values joined by NUL (no FHIR string holds one): a cheaper key than JSON.stringify.
+      const k = Object.values(r).map((v) => (v === null || v === undefined ? '\u0001' : String(v))).join('\u0000');
       if (seen.has(k)) return false;
       seen.add(k);
       return true;

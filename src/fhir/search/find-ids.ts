@@ -2,6 +2,7 @@
 import type { AccessContext } from '../../access/access-context.js';
 import type { Queryable } from '../../db/db.js';
 import { badRequest } from '../errors.js';
+import { searchParam } from '../definitions/registry.js';
 import { compileAccessPredicate } from './access-sql.js';
 import { bind, compileParam, hasPredicate, type CompileCtx } from './compile.js';
 import { accessPredicateFor } from './access-sql.js';
@@ -22,4 +23,72 @@ export async function findMatchingIds(q: Queryable, resourceType: string, query:
     params,
   );
   return rows.map((r) => r.id);
+}
+
+/** One condition of a batch: a resource type and its query (`identifier=system|value`). */
+export interface Condition {
+  type: string;
+  query: string;
+}
+
+/** Conditions per statement: each adds only to two arrays, so this bounds statement size, not parameters. */
+const CHUNK = 1000;
+
+/**
+ * The ids matching each of many conditions, for those conditions that are one token parameter with
+ * one `system|code` value (what the device bridges and most clients send as `ifNoneExist`): every
+ * condition of the same type and parameter is looked up in one statement (a lateral join over the
+ * arrays of systems and codes), so a Bundle of a thousand conditional creates costs one round trip,
+ * not a thousand (issue 11 §4). The predicate is the one `findMatchingIds` compiles for such a
+ * condition (compile.ts tokenPredicate), with the same access predicate. Conditions of any other
+ * shape are left out of the answer: the caller asks `findMatchingIds` for them one by one.
+ */
+export async function findTokenMatches(q: Queryable, conditions: readonly Condition[], access: AccessContext, limit = 2): Promise<Map<number, string[]>> {
+  const groups = new Map<string, Array<{ at: number; system: string; code: string }>>();
+  conditions.forEach((c, at) => {
+    const simple = simpleToken(c);
+    if (!simple) return;
+    const key = `${c.type}\u0000${simple.param}`;
+    const list = groups.get(key) ?? [];
+    list.push({ at, system: simple.system, code: simple.code });
+    groups.set(key, list);
+  });
+  const found = new Map<number, string[]>();
+  for (const [key, list] of groups) {
+    const [type, param] = key.split('\u0000') as [string, string];
+    for (let i = 0; i < list.length; i += CHUNK) {
+      const chunk = list.slice(i, i + CHUNK);
+      const params: unknown[] = [chunk.map((x) => x.system), chunk.map((x) => x.code), chunk.map((x) => x.at), type, param, limit];
+      const access_ = compileAccessPredicate(type, access.filters, 'r', params);
+      const rows = await q.query<{ at: number; id: string }>(
+        `SELECT k.at, m.id FROM unnest($1::text[], $2::text[], $3::int4[]) AS k(system, code, at)
+          CROSS JOIN LATERAL (SELECT r.id FROM resources r WHERE r.resource_type = $4 AND NOT r.deleted
+            AND r.seq IN (SELECT t.seq FROM sp_token t WHERE t.resource_type = $4 AND t.code = $5 AND t.value = k.code AND t.system = k.system)
+            AND ${access_} LIMIT $6) m`,
+        params,
+      );
+      for (const x of chunk) found.set(x.at, []);
+      for (const row of rows) found.get(Number(row.at))!.push(row.id);
+    }
+  }
+  return found;
+}
+
+/** `param=system|code` on a token parameter, no modifier, chain, OR or control parameter; else null. */
+function simpleToken(c: Condition): { param: string; system: string; code: string } | null {
+  let parsed;
+  try {
+    parsed = parseQuery([...new URLSearchParams(c.query)]);
+  } catch {
+    return null;
+  }
+  if (parsed.params.length !== 1 || parsed.has.length > 0 || parsed.control.size > 0) return null;
+  const node = parsed.params[0]!;
+  if (node.modifier || node.chain.length > 0 || node.values.length !== 1 || node.code.startsWith('_')) return null;
+  if (searchParam(c.type, node.code)?.type !== 'token') return null;
+  // As valuePredicate and tokenPredicate read the value: `\$` unescaped, split at the first `|`.
+  const value = node.values[0]!.replace(/\\\$/g, '$');
+  const bar = value.indexOf('|');
+  if (bar <= 0 || bar === value.length - 1) return null;
+  return { param: node.code, system: value.slice(0, bar), code: value.slice(bar + 1) };
 }

@@ -3,6 +3,10 @@
  * version (`seq` = resource_history.seq, 006-per-version-index.sql) and are never rewritten or
  * deleted: a query on current resources joins them by `resources.seq`, vread and _history by the
  * version shown, so every version is judged by its own content (access-spec §5.1).
+ *
+ * Every table's rows travel as one array per column and are inserted with `unnest`, so a statement
+ * has the same handful of bind parameters however many resources it indexes (PostgreSQL allows
+ * 65,535; a Bundle of a thousand resources has tens of thousands of index rows).
  */
 import type { Resource } from 'fhir/r4';
 import type { Queryable } from '../../db/db.js';
@@ -16,9 +20,20 @@ export interface StoredVersion {
   seq: number;
 }
 
+/** The index rows of one stored version. */
+export interface VersionRows {
+  type: string;
+  id: string;
+  seq: number;
+  rows: IndexRows;
+}
+
 /** The index rows of the given stored versions, all in one statement. */
 export async function writeSearchIndex(tx: Queryable, versions: readonly StoredVersion[]): Promise<void> {
-  await insertRows(tx, versions.map((v) => ({ type: v.resource.resourceType, id: v.resource.id!, seq: v.seq, rows: extractIndexRows(v.resource) })));
+  const params: unknown[] = [];
+  const ctes = indexInsertCtes(versions.map((v) => ({ type: v.resource.resourceType, id: v.resource.id!, seq: v.seq, rows: extractIndexRows(v.resource) })), params);
+  if (ctes.length === 0) return;
+  await tx.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
 }
 
 interface TableRows {
@@ -28,11 +43,18 @@ interface TableRows {
   data: unknown[][];
 }
 
-type Owned<T> = T & { rt: string; rid: string; seq: number };
-
-/** All index rows of the given resources in one statement: a data-modifying CTE per non-empty table, each an unnest of arrays. */
-async function insertRows(tx: Queryable, list: ReadonlyArray<{ type: string; id: string; seq: number; rows: IndexRows }>): Promise<void> {
-  const all = <K extends keyof IndexRows>(k: K): Array<Owned<IndexRows[K][number]>> => list.flatMap((x) => x.rows[k].map((r) => ({ ...r, rt: x.type, rid: x.id, seq: x.seq })));
+/**
+ * Data-modifying CTEs (one per non-empty index table) that insert the rows of `list`, each an
+ * unnest of column arrays (a join would need the planner to guess the sizes of both sides, and a
+ * nested loop over thousands of rows costs seconds). Binds into `params`; no CTE when nothing to index.
+ */
+export function indexInsertCtes(list: readonly VersionRows[], params: unknown[]): string[] {
+  type Owned<T> = T & { rt: string; rid: string; seq: number };
+  const all = <K extends keyof IndexRows>(k: K): Array<Owned<IndexRows[K][number]>> => {
+    const out: Array<Owned<IndexRows[K][number]>> = [];
+    for (const x of list) for (const r of x.rows[k]) out.push({ ...r, rt: x.type, rid: x.id, seq: x.seq });
+    return out;
+  };
   const token = all('token');
   const string = all('string');
   const reference = all('reference');
@@ -55,13 +77,10 @@ async function insertRows(tx: Queryable, list: ReadonlyArray<{ type: string; id:
     { table: 'sp_quantity', columns: ['code', 'value', 'system', 'unit', 'element'], casts: ['text', 'numeric', 'text', 'text', 'int4'], data: [...owner(quantity), quantity.map((r) => r.code), quantity.map((r) => r.value), quantity.map((r) => r.system), quantity.map((r) => r.unit), elements(quantity)] },
     { table: 'sp_uri', columns: ['code', 'value', 'element'], casts: ['text', 'text', 'int4'], data: [...owner(uri), uri.map((r) => r.code), uri.map((r) => r.value), elements(uri)] },
   ].filter((t) => t.data[0]!.length > 0);
-  if (tables.length === 0) return;
-  const params: unknown[] = [];
-  const ctes = tables.map((t) => {
+  return tables.map((t) => {
     const unnest = ['text', 'text', 'int8', ...t.casts].map((c, i) => `$${params.push(t.data[i])}::${c}[]`).join(', ');
     return `i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, seq, ${t.columns.join(', ')}) SELECT * FROM unnest(${unnest}))`;
   });
-  await tx.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
 }
 
 /** Composite component rows carry their element ordinal (see 004-composite.sql); others NULL. */

@@ -1,0 +1,127 @@
+/**
+ * A direct evaluator for the plain SearchParameter expressions that make up most of R4's
+ * (`Observation.code`, `Patient.name.given`, `(Observation.value as Quantity) | …`): a union of
+ * member paths, each optionally cast with `as Type`. Extracting index rows runs every parameter of a
+ * type on every write, and fhirpath.js's interpreter costs about a millisecond per resource, the
+ * largest part of a bulk write (issue 11 §4). Anything else (`where`, functions, `resolve`) is left
+ * to fhirpath.js. Navigation follows fhirpath.js's R4 model (choice types, types defined elsewhere)
+ * and mirrors its results, including its refusal of `as` on more than one item; a test compares
+ * both on every parameter of every resource of the Synthea and demo data (test/search/simple-path.test.ts).
+ */
+import r4 from 'fhirpath/fhir-context/r4/index.js';
+import type { Resource } from 'fhir/r4';
+
+interface Model {
+  choiceTypePaths: Record<string, string[]>;
+  pathsDefinedElsewhere: Record<string, string>;
+  path2Type: Record<string, string>;
+}
+const model = r4 as unknown as Model;
+
+interface Step {
+  name: string;
+  /** Choice element (`value[x]`): the type suffixes of its JSON keys, in the model's order. */
+  choice: string[] | null;
+}
+
+interface Term {
+  /** `Resource`/`DomainResource` (any type) or the resource type the path starts from. */
+  root: string;
+  steps: Step[];
+  /** `(path as T)`: the suffix of T's key on the last (choice) step. */
+  as: string | null;
+}
+
+export type SimpleEvaluator = (resource: Resource) => unknown[];
+
+const IDENT = /^[A-Za-z][A-Za-z0-9]*$/;
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** The evaluator of `expression`, or null when it is not a plain union of paths this module knows. */
+export function compileSimplePath(expression: string): SimpleEvaluator | null {
+  const terms: Term[] = [];
+  for (const raw of expression.split('|')) {
+    const term = compileTerm(raw.trim());
+    if (!term) return null;
+    terms.push(term);
+  }
+  if (terms.length === 0) return null;
+  return (resource) => {
+    const out: unknown[] = [];
+    for (const term of terms) out.push(...evaluateTerm(term, resource));
+    return terms.length > 1 ? distinct(out) : out;
+  };
+}
+
+function compileTerm(text: string): Term | null {
+  let path = text;
+  let as: string | null = null;
+  const cast = /^\(\s*([A-Za-z0-9.]+)\s+as\s+([A-Za-z]+)\s*\)$/.exec(text);
+  if (cast) [, path, as] = cast as unknown as [string, string, string];
+  const parts = path!.split('.');
+  if (!parts.every((p) => IDENT.test(p)) || parts.length < 2) return null;
+  const [root, ...names] = parts as [string, ...string[]];
+  let at = root;
+  const steps: Step[] = [];
+  for (const [i, name] of names.entries()) {
+    const child = `${at}.${name}`;
+    const resolved = model.pathsDefinedElsewhere[child] ?? child;
+    const choice = model.choiceTypePaths[resolved];
+    if (choice) {
+      // A choice decides the type only per value: it must be the last step.
+      if (i !== names.length - 1) return null;
+      steps.push({ name, choice });
+      continue;
+    }
+    const type = model.path2Type[resolved];
+    if (!type) return null;
+    steps.push({ name, choice: null });
+    at = type === 'BackboneElement' || type === 'Element' ? resolved : type;
+  }
+  let suffix: string | null = null;
+  if (as !== null) {
+    const last = steps[steps.length - 1]!;
+    suffix = as.charAt(0).toUpperCase() + as.slice(1);
+    if (!last.choice?.includes(suffix)) return null;
+  }
+  return { root, steps, as: suffix };
+}
+
+function evaluateTerm(term: Term, resource: Resource): unknown[] {
+  if (term.root !== 'Resource' && term.root !== 'DomainResource' && term.root !== resource.resourceType) return [];
+  let nodes: unknown[] = [resource];
+  let last: Array<{ value: unknown; suffix: string | null }> = [];
+  term.steps.forEach((step, i) => {
+    const next: Array<{ value: unknown; suffix: string | null }> = [];
+    for (const node of nodes) {
+      if (!isObj(node)) continue;
+      if (step.choice) for (const t of step.choice) collect(node[`${step.name}${t}`], t, next);
+      else collect(node[step.name], null, next);
+    }
+    if (i === term.steps.length - 1) last = next;
+    nodes = next.map((n) => n.value);
+  });
+  if (term.as === null) return nodes;
+  // fhirpath.js: `as` needs a single item on its left ("Expected singleton"), which fails the whole expression.
+  if (last.length > 1) throw new Error(`Expected singleton on left side of 'as'`);
+  return last.filter((n) => n.suffix === term.as).map((n) => n.value);
+}
+
+function collect(value: unknown, suffix: string | null, into: Array<{ value: unknown; suffix: string | null }>): void {
+  if (value === undefined || value === null) return;
+  if (Array.isArray(value)) {
+    for (const v of value) if (v !== undefined && v !== null) into.push({ value: v, suffix });
+  } else into.push({ value, suffix });
+}
+
+/** FHIRPath `|` removes duplicates (by value). */
+function distinct(values: unknown[]): unknown[] {
+  if (values.length < 2) return values;
+  const seen = new Set<string>();
+  return values.filter((v) => {
+    const key = typeof v === 'object' ? JSON.stringify(v) : `${typeof v}:${String(v)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
