@@ -130,9 +130,10 @@ describe('architecture: every path to patient data goes through the access decis
     const requestPaths = sources.filter((s) => /^(fhir\/(interactions|bundle|routes)|http\/|bridges\/|app\.ts)/.test(s.file));
     for (const s of requestPaths) expect(/SYSTEM_ACCESS/.test(code(s.text)), s.file).to.equal(false);
     // Where it is used, it is internal work: seeding, the engine's own lookups, the log, terms, login,
-    // and the portal's write rules (the slot a booking takes, offers the server creates; issue 12).
+    // and the portal's write rules (the slot a booking takes, offers the server creates; issue 12), and
+    // notification delivery (issue 14: the outbox worker finds recipients and preferences, no caller waits).
     const users = sources.filter((s) => /\bSYSTEM_ACCESS\b/.test(code(s.text))).map((s) => s.file.split('/')[0]);
-    for (const u of new Set(users)) expect(['access', 'audit', 'auth', 'cli', 'identity', 'seed', 'portal'], u).to.include(u);
+    for (const u of new Set(users)) expect(['access', 'audit', 'auth', 'cli', 'identity', 'seed', 'portal', 'notify'], u).to.include(u);
   });
 
   it('every FHIR interaction handler takes its access context from the authenticated request', () => {

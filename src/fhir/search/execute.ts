@@ -66,7 +66,25 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   const sort = compileSort(control('_sort'), typeForParams, { ...ctx, params: pageParams });
   const whereSql = where.join(' AND ');
 
-  const { total, few } = await countMatches(q, whereSql, params, summary === 'count' ? 'accurate' : totalMode, control('_total') === 'none');
+  // The count is judged on the same access-filtered WHERE as the page (whereSql), so a total never
+  // counts what the caller may not see.
+  const countMatches = async (mode: string, noneAsked: boolean): Promise<{ total?: number; few: boolean }> => {
+    if (mode === 'accurate') {
+      const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM resources r WHERE ${whereSql}`, params);
+      const n = Number(rows[0]!.n);
+      return { total: n, few: n <= COLLECT_FIRST_BELOW };
+    }
+    const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM resources r WHERE ${whereSql} LIMIT ${COLLECT_FIRST_BELOW + 1}) m`, params);
+    const n = Number(rows[0]!.n);
+    if (n <= COLLECT_FIRST_BELOW) return noneAsked ? { few: true } : { total: n, few: true };
+    if (mode !== 'estimate') return { few: false };
+    const plan = await q.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM resources r WHERE ${whereSql}`, params);
+    const raw = plan[0]?.['QUERY PLAN'];
+    const plans = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan?: { 'Plan Rows'?: number } }>;
+    // Never below what was seen: more than COLLECT_FIRST_BELOW matched.
+    return { total: Math.max(Math.round(plans[0]?.Plan?.['Plan Rows'] ?? 0), COLLECT_FIRST_BELOW + 1), few: false };
+  };
+  const { total, few } = await countMatches(summary === 'count' ? 'accurate' : totalMode, control('_total') === 'none');
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', ...(total !== undefined ? { total } : {}), link: [], entry: [] };
   // Entries as stored text (repository/stored.ts) when the caller sends the Bundle as JSON and nothing
   // reshapes or follows the matches (_summary, _elements, _include, _revinclude need the objects).
@@ -133,23 +151,6 @@ function compileCriteria(parsed: ParsedQuery, type: string, types: string[], ctx
  * (collect then sort) or many (walk the sort order); when they are few that count is exact and, unless
  * `_total=none` was asked, it is the total. `_total=estimate` above that is the planner's row estimate.
  */
-async function countMatches(q: Queryable, whereSql: string, params: unknown[], mode: string, noneAsked: boolean): Promise<{ total?: number; few: boolean }> {
-  if (mode === 'accurate') {
-    const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM resources r WHERE ${whereSql}`, params);
-    const n = Number(rows[0]!.n);
-    return { total: n, few: n <= COLLECT_FIRST_BELOW };
-  }
-  const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM resources r WHERE ${whereSql} LIMIT ${COLLECT_FIRST_BELOW + 1}) m`, params);
-  const n = Number(rows[0]!.n);
-  if (n <= COLLECT_FIRST_BELOW) return noneAsked ? { few: true } : { total: n, few: true };
-  if (mode !== 'estimate') return { few: false };
-  const plan = await q.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM resources r WHERE ${whereSql}`, params);
-  const raw = plan[0]?.['QUERY PLAN'];
-  const parsed = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan?: { 'Plan Rows'?: number } }>;
-  // Never below what was seen: more than COLLECT_FIRST_BELOW matched.
-  return { total: Math.max(Math.round(parsed[0]?.Plan?.['Plan Rows'] ?? 0), COLLECT_FIRST_BELOW + 1), few: false };
-}
-
 function isUnknownParam(err: FhirError): boolean {
   return err.issues.some((i) => i.code === 'not-supported');
 }
