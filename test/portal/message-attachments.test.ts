@@ -38,6 +38,7 @@ describe('message attachments and who reads a Binary (issue 13, row 28)', functi
   let clin: string;
   let binaryId: string;
   let messageId: string;
+  const since = new Date(Date.now() - 60_000).toISOString();
   const tokens = (a: TestedActor | 'clinician') => (a === 'clinician' ? clin : w.tokens[a]);
 
   before(async () => {
@@ -109,6 +110,8 @@ describe('message attachments and who reads a Binary (issue 13, row 28)', functi
         expect(history.status === 200 ? idsOf(history) : [], 'instance history').to.deep.equal(sees ? [`Binary/${binaryId}`] : []);
         const typeHistory = await call(w, t, 'GET', `Binary/_history?_count=1000`);
         expect(idsOf(typeHistory).includes(`Binary/${binaryId}`), 'type history').to.equal(sees);
+        const systemHistory = await call(w, t, 'GET', `_history?_count=1000&_since=${encodeURIComponent(since)}`);
+        expect(idsOf(systemHistory).includes(`Binary/${binaryId}`), 'system history').to.equal(sees);
         const rev = await call(w, t, 'GET', `Communication?_id=${messageId}&_revinclude=Binary:security-context`);
         if (rev.status === 200) expect(idsOf(rev).includes(`Binary/${binaryId}`), '_revinclude').to.equal(sees);
         const inc = await call(w, t, 'GET', `Binary?_id=${binaryId}&_include=Binary:security-context`);
