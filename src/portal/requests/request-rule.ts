@@ -8,7 +8,7 @@ import type { Patient, Task } from 'fhir/r4';
 import { businessRule } from '../../fhir/errors.js';
 import type { Repository } from '../../fhir/repository/repository.js';
 import type { WriteChange } from '../../fhir/repository/write-rules.js';
-import { forbiddenAt, requestCodeOf } from './codes.js';
+import { forbiddenAt, requestCodeOf, type RequestCode } from './codes.js';
 import { decideNewRequest, FOCUS_TYPES } from './decide-request.js';
 import { decideClinicAnswer, decidePatientUpdate } from './decide-update.js';
 import { defaultOwnerOf, openRenewalOf, outputsOf, ownerOfFocus, patientRefOf, readRef, worksFor } from './facts.js';
@@ -40,7 +40,7 @@ export async function judgeRequestTask(change: WriteChange, tx: Repository, now:
   task.lastModified = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-async function judgeNew(change: WriteChange, task: Task, code: NonNullable<ReturnType<typeof requestCodeOf>>, tx: Repository, now: Date): Promise<void> {
+async function judgeNew(change: WriteChange, task: Task, code: RequestCode, tx: Repository, now: Date): Promise<void> {
   const patientSide = change.access.side === 'patient';
   const patient = await readRef<Patient>(tx, task.for, ['Patient']);
   let focus = FOCUS_TYPES[code].length > 0 ? await readRef(tx, task.focus, FOCUS_TYPES[code]) : undefined;
