@@ -39,11 +39,13 @@ describe('authorization pages in headless Chromium', function () {
 
   /** lang, labels, same-origin stylesheets, axe (serious/critical) and a non-blank screenshot. */
   async function check(page: Page, name: string, lang = 'nb'): Promise<PageFacts> {
+    // Stylesheets applied before anything is measured (a waited-for text can appear before they load).
+    await page.waitForLoadState('load');
     const f = await pageFacts(page);
     expect(f.lang, `${name}: lang`).to.equal(lang);
     expect(f.unlabelled, `${name}: inputs without a label`).to.deep.equal([]);
     expect(f.foreignStylesheets, `${name}: stylesheets from another origin`).to.deep.equal([]);
-    // The design system's stylesheet is applied (its button class has a border radius token).
+    // The design system's theme is applied (its tokens are defined on :root).
     expect(await page.evaluate(() => getComputedStyle(document.documentElement).getPropertyValue('--ds-color-accent-base-default').trim()), `${name}: theme tokens`).to.not.equal('');
     expect(await seriousViolations(page), `${name}: axe violations`).to.deep.equal([]);
     const { png } = await screenshot(page, name);
