@@ -133,6 +133,11 @@ async function measure(base: string, s: Scenario, connections: number, tokens: R
   let n = 0;
   const headers: Record<string, string> = { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' };
   if (tokens) headers.authorization = `Bearer ${tokens[s.who]}`;
+  // One probe first: a row that only measures refusals says why, once.
+  const probe = s.request(n++);
+  const answer = await fetch(`${base}${probe.path}`, { method: probe.method, headers, ...(probe.body ? { body: probe.body } : {}) });
+  if (!answer.ok) process.stderr.write(`bench: ${s.name} answers ${answer.status}: ${(await answer.text()).slice(0, 400)}\n`);
+  else await answer.arrayBuffer();
   // A heavy write (a Bundle of 100, a push of 1,000) may take longer than a short row: those run a
   // fixed number of requests instead, so the rate is never "0 in the window".
   const heavy = s.per > 1;
