@@ -9,19 +9,18 @@
  * 2. The listener stops only after one full turn of the event loop's I/O phase: connections the
  *    kernel had completed before the signal are accepted and requests already in the socket buffers
  *    are parsed (closing a listener resets the connections still in its accept queue).
- * 3. A connection is closed by the server only when it carries no request, and that is judged right
- *    after an I/O phase (in a `setImmediate`), never from a timer that may fire before the bytes of a
- *    waiting request have been read — after the event loop was blocked (a long synchronous PGlite
- *    statement), timers run before I/O. An idle keep-alive connection gets a short grace first: a
- *    client that picked it just before the signal may not have sent its request yet.
+ * 3. A connection is closed by the server only when it carries no request, judged right after an
+ *    I/O phase (in a `setImmediate`), so a request already in its socket buffer is read first (after
+ *    a blocked event loop, timers run before I/O). An idle keep-alive connection is closed only once
+ *    it has been idle for the keep-alive timeout the server announced in each response
+ *    (`Keep-Alive: timeout=5`): clients stop reusing a connection before that (undici 1 s before), so
+ *    no client request can race the close, however slowly the client runs. A connection idle for
+ *    longer than that before the signal is closed at once.
  * 4. Whatever is still running at the deadline is cut, so shutdown stays bounded.
  */
 import type http from 'node:http';
 import net, { type Socket } from 'node:net';
 import { setImmediate as nextCheck } from 'node:timers/promises';
-
-/** A keep-alive connection idle this long after the signal carries no request of before it. */
-export const IDLE_GRACE_MS = 1500;
 
 export interface Drain {
   /** True from the signal on; the request handler then answers `/readyz` with 503. */
@@ -77,7 +76,7 @@ export function trackConnections(server: http.Server): Drain & { handle(req: htt
       for (const [socket, state] of sockets) {
         if (state.busy > 0) continue;
         // A connection whose last response said `Connection: close` is closed by Node itself.
-        if (now - Math.max(state.idleSince, started) >= IDLE_GRACE_MS) socket.destroySoon();
+        if (now - state.idleSince >= server.keepAliveTimeout) socket.destroySoon();
       }
       if (sockets.size === 0) break;
       // 4. The deadline.
