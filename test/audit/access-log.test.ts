@@ -69,7 +69,7 @@ describe('the access log: every door that shows patient data is logged (issue 10
     const tx = await as(w, 'full', 'POST', '', {
       resourceType: 'Bundle', type: 'transaction',
       entry: [
-        { fullUrl: 'urn:uuid:6d1c2b1e-0000-4000-8000-000000000001', request: { method: 'POST', url: 'Communication' }, resource: { resourceType: 'Communication', status: 'completed', subject: { reference: KARI }, payload: [{ contentString: 'Hei fra Astrid' }] } },
+        { fullUrl: 'urn:uuid:6d1c2b1e-0000-4000-8000-000000000001', request: { method: 'POST', url: 'Communication' }, resource: { resourceType: 'Communication', status: 'completed', subject: { reference: KARI }, recipient: [{ reference: 'Organization/helsebro-legesenter' }], payload: [{ contentString: 'Hei fra Astrid' }] } },
         { request: { method: 'GET', url: 'Condition?_count=10' } },
       ],
     }, { prefer: 'return=representation' });
