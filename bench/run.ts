@@ -81,7 +81,9 @@ async function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, 
 }
 
 async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
+  // A child ended by a signal has no exit code: waiting for its 'exit' again would leave nothing in the
+  // event loop, and Node would end the bench silently before the table.
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
