@@ -167,17 +167,24 @@ export async function gracefulShutdown(mode: 'pglite' | 'postgres', pgUrl: strin
     const log: Array<{ t0: number; r: Reply }> = [];
     const created: string[] = [];
     let stop = false;
-    const client = async () => {
+    const answered = Array.from({ length: 8 }, () => 0);
+    const client = async (n: number) => {
       while (!stop) {
         const t0 = Date.now();
         const r = Math.random() < 0.5 ? await call(server.base, token, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Term' }] }) : await call(server.base, token, 'GET', 'Patient?name=Term&_count=20');
         log.push({ t0, r });
+        if (r.status > 0) answered[n]!++;
         if (r.status === 201) created.push(r.body.id);
         if (r.status === 0) stop = true;
       }
     };
-    const clients = Array.from({ length: 8 }, client);
-    await sleep(1500);
+    const clients = Array.from({ length: 8 }, (_, n) => client(n));
+    // SIGTERM once every client has had two answers, i.e. holds a keep-alive connection the server
+    // accepted: the promise is about requests that reached the server. (After a fixed 1.5 s, on a
+    // starved machine some clients had not connected yet; their connections, still in the kernel's
+    // accept queue when the listener closed, were reset — requests the server never saw.)
+    for (const until = Date.now() + 60_000; answered.some((a) => a < 2) && Date.now() < until; ) await sleep(20);
+    await sleep(Math.random() * 300);
     const termAt = Date.now();
     server.child.kill('SIGTERM');
     const code = await server.exited;
