@@ -8,17 +8,21 @@
  *    bumps it in the write's own transaction (migration 010), in whichever process wrote it; and
  *  - the calendar day in Europe/Oslo is the one it was resolved on: ages (the 16th and 18th
  *    birthdays) and grant periods turn at Oslo midnight (gates.ts), and nothing else in the gates
- *    depends on the clock.
+ *    depends on the clock; and
+ *  - the Terms of Use in force are the ones it was resolved under: the operator's new version
+ *    (TERMS_VERSION, or configureTerms) must stop every relation whose patient has not accepted it.
  * So revocation, death, deactivation and a birthday still act on the very next request (access-spec
  * §4.2, S13). The version is read *before* resolving: a change committed meanwhile carries a newer
  * version, so at worst the next request resolves again.
  */
 import { osloDate } from '../identity/age.js';
+import { currentTerms } from '../identity/terms.js';
 import type { Resolution, WhoActs } from './relations.js';
 
 interface Entry {
   version: number;
   day: string;
+  terms: string;
   resolution: Resolution;
 }
 
@@ -38,13 +42,14 @@ export class RelationCache {
     if (version === null || version === undefined || who.kind === 'system') return resolve();
     const key = `${who.kind}|${who.patientId ?? ''}|${who.fhirUser ?? ''}`;
     const day = osloDate(now);
+    const terms = currentTerms().version;
     const hit = this.entries.get(key);
-    if (hit && hit.version === version && hit.day === day) return hit.resolution;
+    if (hit && hit.version === version && hit.day === day && hit.terms === terms) return hit.resolution;
     const resolution = await resolve();
     // Map order is insertion order: deleting before setting keeps the least recently resolved first.
     this.entries.delete(key);
     if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
-    this.entries.set(key, { version, day, resolution });
+    this.entries.set(key, { version, day, terms, resolution });
     return resolution;
   }
 }

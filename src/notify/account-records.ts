@@ -7,6 +7,7 @@
  */
 import type { Basic, Extension, Resource } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../access/access-context.js';
+import { canonical } from '../access/same-value.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { WriteRule } from '../fhir/repository/write-rules.js';
 import { businessRule, forbidden } from '../fhir/errors.js';
@@ -64,7 +65,8 @@ function checkPortalSettings(basic: Basic): void {
 /** A notification as the patient side may change it: everything but the read mark stays as the server wrote it. */
 function withoutReadMark(r: Resource): string {
   const { meta: _meta, extension, ...rest } = r as Basic;
-  return JSON.stringify({ ...rest, extension: (extension ?? []).filter((e) => e.url !== EXT.read) });
+  // Key order differs between a stored record and the client's copy of it: compare canonically.
+  return canonical({ ...rest, extension: (extension ?? []).filter((e) => e.url !== EXT.read) });
 }
 
 /**

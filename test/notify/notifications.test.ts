@@ -89,7 +89,8 @@ describe('notifications: outbox, worker and channels (issue 14)', function () {
 
     // 1 message from the clinic; a message the patient writes herself notifies nobody.
     const msg = await created(sys, { resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' }, recipient: [{ reference: 'Patient/kari-nordmann' }], sender: { reference: 'Practitioner/lege-anne-lund' }, payload: [{ contentString: 'Svar på prøvene' }] } as Resource);
-    await created(self, { resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' }, recipient: [{ reference: 'Practitioner/lege-anne-lund' }], payload: [{ contentString: 'Takk' }] } as Resource);
+    // A reply to the doctor's message (issue 13: a new thread only to a recipient that accepts messages).
+    await created(self, { resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' }, inResponseTo: [{ reference: `Communication/${msg.id}` }], recipient: [{ reference: 'Practitioner/lege-anne-lund' }], payload: [{ contentString: 'Takk' }] } as Resource);
     // 2 a held result released by the clinic
     const held = await created(sys, { resourceType: 'Observation', meta: { tag: [{ system: CS.releaseStatus, code: 'held' }] }, status: 'final', code: { text: 'Ferritin' }, subject: { reference: 'Patient/kari-nordmann' } } as Resource);
     expect((await call(sys, 'PUT', `Observation/${held.id}`, { ...held, meta: { tag: [{ system: CS.releaseStatus, code: 'released' }] } })).status).to.equal(200);

@@ -38,6 +38,8 @@ const TYPES: Record<string, Phrase> = {
   DocumentReference: fixed('dokumenter og notater', 'documents and notes'),
   Appointment: fixed('timeavtaler', 'appointments'),
   Communication: fixed('meldinger', 'messages'),
+  Binary: fixed('vedlegg til meldinger og dokumenter', 'attachments to messages and documents'),
+  Basic: fixed('varslingsvalg, varsler og innstillinger i portalen', 'notification choices, notifications and portal settings'),
   QuestionnaireResponse: fixed('svar på spørreskjema', 'questionnaire answers'),
   Task: fixed('oppgaver og forespørsler om timer og skjema', 'tasks and requests about appointments and forms'),
   Consent: fixed('fullmakter, samtykker og vilkår', 'authorisations, consents and terms of use'),

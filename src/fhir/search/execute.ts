@@ -69,6 +69,9 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   // The count is judged on the same access-filtered WHERE as the page (whereSql), so a total never
   // counts what the caller may not see.
   const countMatches = async (mode: string, noneAsked: boolean): Promise<{ total?: number; few: boolean }> => {
+    // _total=none: the caller wants no total, so nothing is counted and the page is read in sort order
+    // (one statement fewer; docs/search.md).
+    if (noneAsked && mode !== 'accurate') return { few: false };
     if (mode === 'accurate') {
       const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM resources r WHERE ${whereSql}`, params);
       const n = Number(rows[0]!.n);
@@ -76,7 +79,7 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
     }
     const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM resources r WHERE ${whereSql} LIMIT ${COLLECT_FIRST_BELOW + 1}) m`, params);
     const n = Number(rows[0]!.n);
-    if (n <= COLLECT_FIRST_BELOW) return noneAsked ? { few: true } : { total: n, few: true };
+    if (n <= COLLECT_FIRST_BELOW) return { total: n, few: true };
     if (mode !== 'estimate') return { few: false };
     const plan = await q.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM resources r WHERE ${whereSql}`, params);
     const raw = plan[0]?.['QUERY PLAN'];

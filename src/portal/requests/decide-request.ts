@@ -53,7 +53,8 @@ const iso = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
 export function decideNewRequest(f: NewRequestFacts): NewRequestOutcome {
   const { task, code } = f;
-  const fill: Partial<Task> = { lastModified: iso(f.now) };
+  // The clinic's systems (and the demo seed) may carry their own lastModified; the patient side never sets it.
+  const fill: Partial<Task> = f.patientSide || !task.lastModified ? { lastModified: iso(f.now) } : {};
   if (code === REQUEST_CODES.records && !task.restriction) {
     fill.restriction = { period: { start: iso(f.now), end: iso(new Date(f.now.getTime() + RECORDS_DAYS * 86_400_000)) } };
   }

@@ -37,7 +37,8 @@ export async function judgeRequestTask(change: WriteChange, tx: Repository, now:
     const refusal = decideClinicAnswer(previous, task, { code, outputs: await outputsOf(tx, task) });
     if (refusal) throw refusal;
   }
-  task.lastModified = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // A backend's (system client's) own lastModified stands (a re-sent, unchanged record keeps it); otherwise the server's clock.
+  if (side !== 'system' || !task.lastModified) task.lastModified = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 async function judgeNew(change: WriteChange, task: Task, code: RequestCode, tx: Repository, now: Date): Promise<void> {
