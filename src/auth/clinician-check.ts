@@ -6,13 +6,19 @@
  */
 import type { Practitioner } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../access/access-context.js';
+import { DatabaseUnavailable } from '../db/unavailable.js';
 import type { Repository } from '../fhir/repository/repository.js';
 
 export async function clinicianStillActive(repo: Repository, grant: { kind: string; fhirUser: string | null }): Promise<boolean> {
   if (grant.kind !== 'user') return true;
   const id = grant.fhirUser?.startsWith('Practitioner/') ? grant.fhirUser.slice('Practitioner/'.length) : null;
   if (!id) return false;
-  const practitioner = await repo.read<Practitioner>('Practitioner', id, SYSTEM_ACCESS).catch(() => null);
+  // A missing Practitioner ends the grant; a database outage stays a 503 (issue 17), not a 401 that
+  // would log every clinician out while the database is away.
+  const practitioner = await repo.read<Practitioner>('Practitioner', id, SYSTEM_ACCESS).catch((err: unknown) => {
+    if (err instanceof DatabaseUnavailable) throw err;
+    return null;
+  });
   return !!practitioner && practitioner.active !== false;
 }
 
