@@ -6,6 +6,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitForXactLock } from './advisory-lock.js';
 import type { Db, Queryable } from './db.js';
 
 const MIGRATIONS_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations');
@@ -35,7 +36,7 @@ export async function migrate(db: Db): Promise<number[]> {
       // …and the TypeScript data steps between its statements may leave it idle for longer than the
       // idle-in-transaction deadline on a busy machine (seen: a fresh database failing to start at load 18).
       await tx.query('SET LOCAL idle_in_transaction_session_timeout = 0');
-      await tx.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+      await waitForXactLock(tx, LOCK_KEY);
     }
     await tx.query('CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())');
     const done = new Set((await tx.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));

@@ -59,6 +59,7 @@ export interface OutboxDepth {
 }
 
 let readOutbox: (() => Promise<OutboxDepth[]>) | null = null;
+let lastOutbox: OutboxDepth[] = [];
 
 new Gauge({
   name: 'helsebro_outbox_depth',
@@ -68,17 +69,24 @@ new Gauge({
   async collect() {
     this.reset();
     if (!readOutbox) return;
-    try {
-      for (const d of await readOutbox()) this.set({ kind: d.kind, status: d.status }, d.count);
-    } catch {
-      // The database is away; the scrape shows no outbox series rather than failing.
+    // A scrape never queues for a connection: with every pooled connection in use it shows the last
+    // depth read, so /metrics answers while the pool is exhausted — when an operator needs it most.
+    const pool = readPool?.();
+    if (!pool || pool.idle > 0) {
+      try {
+        lastOutbox = await readOutbox();
+      } catch {
+        // The database is away; the scrape shows the last depth read rather than failing.
+      }
     }
+    for (const d of lastOutbox) this.set({ kind: d.kind, status: d.status }, d.count);
   },
 });
 
 /** Hook for the outbox worker (src/notify): the gauge reads the depth at every scrape; null unregisters. */
 export function registerOutboxDepth(read: (() => Promise<OutboxDepth[]>) | null): void {
   readOutbox = read;
+  lastOutbox = [];
 }
 
 /** Hook for the access log: one call per batch written, with the number of entries in it. */

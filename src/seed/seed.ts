@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SYSTEM_ACCESS } from '../access/access-context.js';
 import type { Queryable } from '../db/db.js';
+import { waitForXactLock } from '../db/advisory-lock.js';
 import { processBundle } from '../fhir/bundle/transaction.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
@@ -46,7 +47,13 @@ const SEED_LOCK = 724_201_2;
  */
 export async function seedIfEmpty(repo: Repository, logger: Logger, fhirBase: string): Promise<number> {
   return repo.transaction(async (tx) => {
-    if (tx.kind === 'postgres') await tx.queryable.query('SELECT pg_advisory_xact_lock($1)', [SEED_LOCK]);
+    if (tx.kind === 'postgres') {
+      // Loading the demo data takes longer than a request's deadline, and its validation between
+      // statements may leave the transaction idle longer than the idle deadline on a busy machine.
+      await tx.queryable.query('SET LOCAL statement_timeout = 0');
+      await tx.queryable.query('SET LOCAL idle_in_transaction_session_timeout = 0');
+      await waitForXactLock(tx.queryable, SEED_LOCK);
+    }
     if (!(await isEmpty(tx.queryable))) return 0;
     return seedDemoData(tx, logger, fhirBase);
   });

@@ -61,7 +61,11 @@ describe('operations: /metrics, /docs, / and the CapabilityStatement', () => {
     const holders = Array.from({ length: 5 }, () => ctx.db.transaction(() => held));
     while ((await pool()).idle !== 0 || (await pool()).total !== 5) await new Promise((r) => setTimeout(r, 20));
     const waiter = ctx.db.query('SELECT 1');
-    expect(await pool()).to.deep.equal({ total: 5, idle: 0, waiting: 1 });
+    // At least this waiter: the server's own background work (outbox worker, offer expiry) may be
+    // queued beside it.
+    const exhausted = await pool();
+    expect(exhausted).to.include({ total: 5, idle: 0 });
+    expect(exhausted.waiting).to.be.at.least(1);
     release();
     await Promise.all([...holders, waiter]);
     expect(await pool()).to.include({ waiting: 0, idle: 5 });
