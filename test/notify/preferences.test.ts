@@ -83,6 +83,12 @@ describe('notification preferences and portal settings (issue 14)', function () 
       expect((await call(as(actor), 'GET', 'Basic?subject=Patient/kari-nordmann')).status).to.equal(403);
       const sample = w.samples.get('kari-nordmann|Basic|notification preferences')!;
       expect((await call(as(actor), 'GET', `Basic/${sample.id}`)).status).to.equal(403);
+      // …nor through vread or history (instance and type level)…
+      for (const path of [`Basic/${sample.id}/_history/1`, `Basic/${sample.id}/_history`, 'Basic/_history']) {
+        const res = await call(as(actor), 'GET', path);
+        expect(res.status, path).to.be.oneOf([403, 404]);
+        expect(JSON.stringify(res.body), path).to.not.include(sample.id!);
+      }
       // …nor through the compartment or $everything.
       const everything = await call(as(actor), 'GET', 'Patient/kari-nordmann/$everything?_count=1000');
       expect(JSON.stringify(everything.body)).to.not.include('"Basic"');
