@@ -188,9 +188,15 @@ describe('reference portal in headless Chromium', function () {
     expect(kept).to.be.a('string');
     await page.getByRole('button', { name: 'Logg ut' }).click();
     await page.waitForURL((u) => !u.pathname.startsWith('/portal'));
+    // The old session is put back before the portal's scripts run (an init script), not written
+    // and then reloaded: Chromium may not yet have committed a sessionStorage write made just
+    // before a reload, which made this step flaky under load.
+    await page.addInitScript((v) => {
+      if (sessionStorage.getItem('test-restored')) return;
+      sessionStorage.setItem('test-restored', '1');
+      sessionStorage.setItem('helsebro-portal-session', v);
+    }, kept!);
     await page.goto(`${s.baseUrl}/portal`);
-    await page.evaluate((v) => sessionStorage.setItem('helsebro-portal-session', v!), kept);
-    await page.reload();
     await page.getByText('Økten din er utløpt eller avsluttet. Logg inn på nytt.').waitFor();
     expect(await page.getByRole('button', { name: 'Logg inn' }).isVisible()).to.equal(true);
     expect(await page.evaluate(() => sessionStorage.getItem('helsebro-portal-session')), 'the dead token is dropped').to.equal(null);
