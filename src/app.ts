@@ -9,6 +9,7 @@ import express, { type Express, type NextFunction, type Request, type RequestHan
 import type { Config } from './config/config.js';
 import type { Db } from './db/db.js';
 import { capabilityStatement } from './fhir/capability.js';
+import { publishedOperationDefinition } from './fhir/operation-definitions.js';
 import { notFound } from './fhir/errors.js';
 import type { Repository } from './fhir/repository/repository.js';
 import { createFhirRouter } from './fhir/routes.js';
@@ -83,6 +84,7 @@ export function createApp(deps: AppDeps): Express {
   fhir.use(express.json({ limit: config.bodyLimit, type: ['application/fhir+json', 'application/json', 'application/json-patch+json'], strict: false, verify: fhirJsonDepthGuard }));
   fhir.use(express.urlencoded({ limit: config.bodyLimit, extended: false }));
   fhir.get('/metadata', (req, res) => sendJson(req, res, 200, capabilityStatement(config)));
+  fhir.get('/OperationDefinition/:id', publishedOperationDefinition);
   fhir.use(deps.authenticate);
   fhir.use(createFhirRouter({ config, repo, logger, ...(deps.onAccountChange ? { onAccountChange: deps.onAccountChange } : {}) }));
   app.use('/fhir', fhir);
