@@ -9,6 +9,8 @@ import express, { type Express, type NextFunction, type Request, type RequestHan
 import type { Config } from './config/config.js';
 import type { Db } from './db/db.js';
 import { capabilityStatement } from './fhir/capability.js';
+import { publishedOperationDefinition } from './fhir/operation-definitions.js';
+import { binaryContent } from './fhir/interactions/binary-content.js';
 import { notFound } from './fhir/errors.js';
 import type { Repository } from './fhir/repository/repository.js';
 import { createFhirRouter } from './fhir/routes.js';
@@ -79,10 +81,13 @@ export function createApp(deps: AppDeps): Express {
   // The Terms of Use in force, for the login flow and the access gate (issue 14, src/identity/terms.ts).
   configureTerms({ version: config.termsVersion, url: config.termsUrl });
   const fhir = express.Router();
+  // A Binary asked for as its own content type is answered with its bytes (R4 http.html#binary).
+  fhir.get(['/Binary/:id', '/Binary/:id/_history/:vid'], binaryContent({ repo, authenticate: deps.authenticate }));
   fhir.use(negotiate);
   fhir.use(express.json({ limit: config.bodyLimit, type: ['application/fhir+json', 'application/json', 'application/json-patch+json'], strict: false, verify: fhirJsonDepthGuard }));
   fhir.use(express.urlencoded({ limit: config.bodyLimit, extended: false }));
   fhir.get('/metadata', (req, res) => sendJson(req, res, 200, capabilityStatement(config)));
+  fhir.get('/OperationDefinition/:id', publishedOperationDefinition);
   fhir.use(deps.authenticate);
   fhir.use(createFhirRouter({ config, repo, logger, ...(deps.onAccountChange ? { onAccountChange: deps.onAccountChange } : {}) }));
   app.use('/fhir', fhir);

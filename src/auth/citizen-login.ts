@@ -17,9 +17,9 @@ import { findPatientByPid, type Person } from '../identity/people.js';
 
 const ACR_ORDER = ['idporten-loa-substantial', 'idporten-loa-high'];
 
-/** A login ID-porten completed but we refuse; `reason` names the refusal page (src/auth/refusals.ts). */
+/** A login ID-porten (or HelseID) completed but we refuse; `reason` names the refusal page (src/auth/refusals.ts). */
 export class LoginRejected extends Error {
-  constructor(message: string, readonly reason: 'acr-too-low' | 'no-person') {
+  constructor(message: string, readonly reason: 'acr-too-low' | 'no-person' | 'clinician-acr-too-low' | 'no-hpr') {
     super(message);
   }
 }

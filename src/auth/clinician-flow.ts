@@ -4,7 +4,8 @@
  * none) → consent → code. No patient picker and no terms: the grant is `kind: 'user'` with
  * `fhirUser = Practitioner/{id}` and no patient context; the access engine turns it into the
  * `clinician` actor (clinical data per scope, never personal notes). Mounted at HELSEID_PATH
- * behind its own relying party, so `req.oidc` here is the HelseID session.
+ * behind its own relying party, so `req.oidc` here is the HelseID session. Refusals are stored on
+ * the request and shown as a page (nb/en) with a way back to the app, as in the citizen's flow.
  */
 import express, { type Request, type Response } from 'express';
 import type { Practitioner } from 'fhir/r4';
@@ -13,19 +14,21 @@ import type { SecurityEvents } from '../audit/security-events.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import type { Repository } from '../fhir/repository/repository.js';
-import { loadPending, redirectWithError, type PendingRequest } from './authorize.js';
+import { errorRedirectUrl, loadPending, type PendingRequest } from './authorize.js';
+import { markRefused } from './flow.js';
 import { clinicianLoginMiddleware, currentClinician, HELSEID_ACR, HELSEID_PATH, isClinicianLoggedIn, type Clinician } from './clinician-login.js';
 import { getClient, type Client } from './clients.js';
 import { revokeSessionGrants } from './grants.js';
 import { completeAuthorization } from './issue-code.js';
 import { param } from './oauth-errors.js';
-import { errorPage } from './pages/error-page.js';
+import { errorPage, refusalPage } from './pages/error-page.js';
 import { clinicianConsentPage } from './pages/flow-pages.js';
 import { loggedOutPage } from './pages/manage-page.js';
 import { sendPage } from './pages/send.js';
 import { chooseLang, switchHref } from './pages/i18n.js';
 import { describeScopes } from './pages/scope-text.js';
 import { clinicianScopes } from './policy.js';
+import { OWN_ANSWERS, refusal, refusalText, type RefusalReason } from './refusals.js';
 
 export interface ClinicianFlowDeps {
   config: Config;
@@ -49,9 +52,23 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
   const form = express.urlencoded({ extended: false, limit: '20kb' });
   router.use(clinicianLoginMiddleware(config, issuer, db, deps.events));
 
-  const deny = async (res: Response, pending: PendingRequest, description: string) => {
-    await db.query('DELETE FROM auth_requests WHERE request_id = $1', [pending.requestId]);
-    redirectWithError(res, config, pending.params.redirectUri, 'access_denied', description, pending.params.state);
+  const flowPath = (rid: string) => `${config.baseUrl}${HELSEID_PATH}/flow/${rid}`;
+
+  /** The refusal page (issue 16 §3, as the citizen's): what happened in nb/en, and a way back carrying the OAuth error. */
+  function showRefusal(req: Request, res: Response, pending: PendingRequest, client: Client, reason: RefusalReason): void {
+    const r = refusal(reason);
+    res.status(OWN_ANSWERS.has(reason) ? 200 : 403);
+    refusalPage(req, res, {
+      ...refusalText(reason), appName: client.clientName, error: r.error, description: r.description,
+      returnUrl: errorRedirectUrl(config, pending.params.redirectUri, r.error, r.description, pending.params.state),
+    }, flowPath(pending.requestId));
+  }
+
+  /** Refuses: stores why on the request (a reload or language switch shows the same page), then shows it on the flow's GET address. */
+  const deny = async (req: Request, res: Response, pending: PendingRequest, client: Client, reason: RefusalReason) => {
+    await markRefused(db, pending.requestId, reason);
+    if (req.method === 'GET') return showRefusal(req, res, pending, client, reason);
+    res.redirect(303, flowPath(pending.requestId));
   };
 
   async function begin(req: Request, res: Response): Promise<State | null> {
@@ -61,6 +78,12 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
     if (!pending || !client || pending.params.login !== 'helseid') {
       res.status(400);
       errorPage(req, res, { nb: 'Forespørselen er utløpt', en: 'The request has expired' }, { nb: 'Start innloggingen på nytt fra appen.', en: 'Start again from the app.' });
+      return null;
+    }
+    const refused = pending.params.refusal;
+    // Refused before anyone was bound to the request (the HelseID login itself): shown to the browser holding it.
+    if (refused && pending.sub === null) {
+      showRefusal(req, res, pending, client, refused);
       return null;
     }
     if (!isClinicianLoggedIn(req)) {
@@ -82,8 +105,12 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
       errorPage(req, res, { nb: 'Forespørselen tilhører en annen innlogging', en: 'The request belongs to another login' }, { nb: 'Start på nytt fra appen.', en: 'Start again from the app.' });
       return null;
     }
+    if (refused) {
+      showRefusal(req, res, pending, client, refused);
+      return null;
+    }
     if (!clinician.practitionerId) {
-      await deny(res, pending, 'The health professional (HPR number) is not registered as a Practitioner here');
+      await deny(req, res, pending, client, 'hpr-not-registered');
       return null;
     }
     return { pending, client, clinician, practitionerId: clinician.practitionerId };
@@ -92,7 +119,7 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
   async function next(req: Request, res: Response, st: State): Promise<void> {
     const { pending, client, clinician, practitionerId } = st;
     const granted = clinicianScopes(pending.params.scope);
-    if (!granted.some((s) => s.kind === 'resource')) return deny(res, pending, 'None of the requested access can be granted to health personnel');
+    if (!granted.some((s) => s.kind === 'resource')) return deny(req, res, pending, client, 'clinician-nothing-grantable');
     if (!client.firstParty && !res.locals.consentGiven) {
       const practitioner = await deps.repo.read<Practitioner>('Practitioner', practitionerId, SYSTEM_ACCESS).catch(() => null);
       const lang = chooseLang(req, res);
@@ -133,7 +160,7 @@ export function clinicianRouter(deps: ClinicianFlowDeps): express.Router {
   router.post('/flow/:rid/consent', form, async (req, res) => {
     const st = await begin(req, res);
     if (!st) return;
-    if (param(req.body, 'decision') !== 'approve') return deny(res, st.pending, 'The health professional did not allow access');
+    if (param(req.body, 'decision') !== 'approve') return deny(req, res, st.pending, st.client, 'clinician-denied');
     res.locals.consentGiven = true;
     await next(req, res, st);
   });

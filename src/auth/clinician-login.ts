@@ -49,11 +49,11 @@ export function clinicianLoginMiddleware(config: Config, issuer: string, db: Que
       const actor = practitionerId ? `Practitioner/${practitionerId}` : null;
       if (claims.acr !== HELSEID_ACR) {
         await events.record({ kind: 'login-failed', actor, reason: 'HelseID level of assurance too low' });
-        throw new LoginRejected('The login level of assurance is too low', 'acr-too-low');
+        throw new LoginRejected('The login level of assurance is too low', 'clinician-acr-too-low');
       }
       if (!hpr) {
         await events.record({ kind: 'login-failed', reason: 'HelseID login without an HPR number' });
-        throw new LoginRejected('The login did not identify a health professional (HPR number)', 'no-person');
+        throw new LoginRejected('The login did not identify a health professional (HPR number)', 'no-hpr');
       }
       await events.record({ kind: 'login', actor, reason: practitionerId ? 'HelseID' : 'HelseID, HPR number not in the directory' });
       return { ...session, helsebro_sid: randomUUID(), helsebro_csrf: randomUUID() };

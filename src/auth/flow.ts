@@ -18,7 +18,7 @@ import { param } from './oauth-errors.js';
 import { errorPage, refusalPage } from './pages/error-page.js';
 import { consentPage, pickerPage, termsPage, type PageCtx } from './pages/flow-pages.js';
 import { chooseLang, switchHref } from './pages/i18n.js';
-import { emptyPickerRefusal, refusal, refusalText, relationRefusal, selfRefusal, type RefusalReason } from './refusals.js';
+import { emptyPickerRefusal, OWN_ANSWERS, refusal, refusalText, relationRefusal, selfRefusal, type RefusalReason } from './refusals.js';
 import { sendPage } from './pages/send.js';
 import { describeScopes } from './pages/scope-text.js';
 import type { ActingOption, ActingOptionsResolver, Person } from '../identity/people.js';
@@ -74,7 +74,7 @@ export function flowRouter(deps: FlowDeps): express.Router {
   async function showRefusal(req: Request, res: Response, pending: PendingRequest, client: Client, reason: RefusalReason): Promise<void> {
     const r = refusal(reason);
     // The person's own choice (declining, cancelling) is an answer, not a refusal of access.
-    res.status(reason === 'denied-by-user' || reason === 'terms-declined' || reason === 'no-patient-chosen' ? 200 : 403);
+    res.status(OWN_ANSWERS.has(reason) ? 200 : 403);
     refusalPage(
       req,
       res,

@@ -30,7 +30,13 @@ export type RefusalReason =
   | 'nothing-grantable'
   | 'denied-by-user'
   | 'child-turned-16'
-  | 'patient-terms-outdated';
+  | 'patient-terms-outdated'
+  // The clinician's flow (HelseID, src/auth/clinician-flow.ts): the same kind of page, in health personnel's terms.
+  | 'clinician-acr-too-low'
+  | 'no-hpr'
+  | 'hpr-not-registered'
+  | 'clinician-nothing-grantable'
+  | 'clinician-denied';
 
 export interface Refusal {
   reason: RefusalReason;
@@ -121,7 +127,35 @@ const CATALOGUE: Record<RefusalReason, { description: string } & RefusalText> = 
     title: { nb: 'Personen må godta nye vilkår først', en: 'The person must accept new terms first' },
     body: { nb: 'Vilkårene for tjenesten er endret. Personen du hjelper, må logge inn og godta dem før du kan bruke tjenesten på vegne av personen igjen.', en: 'The terms of use have changed. The person you help must log in and accept them before you can use the service on their behalf again.' },
   },
+  'clinician-acr-too-low': {
+    description: 'The login level of assurance is too low',
+    title: { nb: 'Du må logge inn med HelseID på høyt sikkerhetsnivå', en: 'You must log in with HelseID at a high level of assurance' },
+    body: { nb: 'Journalopplysninger krever innlogging med HelseID på høyt sikkerhetsnivå (for eksempel BankID eller Buypass). Gå tilbake til appen og logg inn på nytt.', en: 'Health records require a HelseID login at a high level of assurance (such as BankID or Buypass). Go back to the app and log in again.' },
+  },
+  'no-hpr': {
+    description: 'The login did not identify a health professional (HPR number)',
+    title: { nb: 'Innloggingen viser ikke at du er helsepersonell', en: 'The login does not show that you are a health professional' },
+    body: { nb: 'HelseID sendte ikke noe HPR-nummer for deg. Bare helsepersonell med autorisasjon i Helsepersonellregisteret kan logge inn her.', en: 'HelseID sent no HPR number for you. Only health professionals authorised in the Health Personnel Register can log in here.' },
+  },
+  'hpr-not-registered': {
+    description: 'The health professional (HPR number) is not registered as a Practitioner here',
+    title: { nb: 'Du er ikke registrert som helsepersonell i denne tjenesten', en: 'You are not registered as a health professional in this service' },
+    body: { nb: 'HPR-nummeret ditt finnes ikke, eller er ikke aktivt, i tjenestens oversikt over helsepersonell. Kontakt den som administrerer tilganger i virksomheten din.', en: 'Your HPR number is not in this service’s directory of health professionals, or is not active there. Contact whoever manages access in your organisation.' },
+  },
+  'clinician-nothing-grantable': {
+    description: 'None of the requested access can be granted to health personnel',
+    title: { nb: 'Appen ber om tilgang som helsepersonell ikke kan få', en: 'The app asks for access health personnel cannot be given' },
+    body: { nb: 'Ingen av tilgangene appen ber om, kan gis til helsepersonell her. Appen har ikke fått tilgang.', en: 'None of the access the app asks for can be given to health personnel here. The app has not been given access.' },
+  },
+  'clinician-denied': {
+    description: 'The health professional did not allow access',
+    title: { nb: 'Du ga ikke appen tilgang', en: 'You did not give the app access' },
+    body: { nb: 'Appen har ikke fått tilgang til noen journalopplysninger.', en: 'The app has not been given access to any health records.' },
+  },
 };
+
+/** Refusals that are the person's own answer (declining, cancelling), not a refusal of access: shown with 200. */
+export const OWN_ANSWERS: ReadonlySet<RefusalReason> = new Set(['denied-by-user', 'terms-declined', 'no-patient-chosen', 'clinician-denied']);
 
 export function refusal(reason: RefusalReason): Refusal {
   return { reason, error: 'access_denied', description: CATALOGUE[reason].description };

@@ -21,7 +21,7 @@ import { JwksFetcher } from './client-assertion.js';
 import { clinicianStillActive } from './clinician-check.js';
 import { ensureBuiltInClients, getClient } from './clients.js';
 import { brandBundle, openidConfiguration, smartConfiguration } from './discovery.js';
-import { flowPath, flowRouter, markRefused } from './flow.js';
+import { flowRouter, markRefused } from './flow.js';
 import { refusalText } from './refusals.js';
 import type { GrantGate } from './gates.js';
 import { purgeExpired } from './grants.js';
@@ -149,10 +149,11 @@ const SOMETHING_WRONG = {
  * The parked request a refused login belongs to: the `returnTo` of the login's state, which
  * express-openid-connect has already checked against its transaction cookie (`req.openidState`).
  */
-function requestIdOfLogin(req: Request): string | null {
+function requestIdOfLogin(req: Request): { rid: string; flow: string } | null {
   const returnTo = (req as unknown as { openidState?: { returnTo?: unknown } }).openidState?.returnTo;
-  const m = typeof returnTo === 'string' ? /\/auth\/flow\/([A-Za-z0-9_-]{20,64})$/.exec(returnTo) : null;
-  return m ? m[1]! : null;
+  // The citizen's flow (/auth/flow/…) or the clinician's (/auth/helseid/flow/…, src/auth/clinician-flow.ts).
+  const m = typeof returnTo === 'string' ? /\/auth(\/helseid)?\/flow\/([A-Za-z0-9_-]{20,64})$/.exec(returnTo) : null;
+  return m ? { rid: m[2]!, flow: m[1] ? `${HELSEID_PATH}/flow/${m[2]}` : `/auth/flow/${m[2]}` } : null;
 }
 
 /** Errors on the HTML side (login callback failures, refused logins, surprises) become a page, not JSON. */
@@ -162,11 +163,11 @@ function pageErrorHandler(logger: Logger, config: Config, db: Db) {
     if (err instanceof LoginRejected) {
       // A refused login (e.g. too low a level of assurance) ends its authorization request with a
       // refusal page that leads back to the app (issue 16 §3).
-      const rid = requestIdOfLogin(req);
-      const pending = rid ? await loadPending(db, rid) : null;
-      if (pending && pending.sub === null) {
+      const login = requestIdOfLogin(req);
+      const pending = login ? await loadPending(db, login.rid) : null;
+      if (login && pending && pending.sub === null) {
         await markRefused(db, pending.requestId, err.reason);
-        return res.redirect(303, flowPath(config, pending.requestId));
+        return res.redirect(303, `${config.baseUrl}${login.flow}`);
       }
       res.status(403);
       const text = refusalText(err.reason);

@@ -6,6 +6,7 @@ import type { CapabilityStatement, CapabilityStatementRestResource } from 'fhir/
 import type { Config } from '../config/config.js';
 import { RESOURCE_TYPES, searchParamsFor } from './definitions/registry.js';
 import { auditEventCapability } from '../audit/audit-view.js';
+import { EVENTS_SINCE_CANONICAL } from '../portal/messages/events-since-definition.js';
 
 /** Operations every type supports. */
 const TYPE_OPERATIONS = [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }];
@@ -88,8 +89,9 @@ export function capabilityStatement(config: Config, software = { name: 'helsebro
         // System-level Bulk Data export, for backend (system) clients (issue 14).
         operation: [
           { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' },
-          // "Dette har skjedd siden sist" (issue 13): events since a moment, per patient the person acts for.
-          { name: 'events-since', definition: 'https://fhir.helsebro.no/OperationDefinition/events-since' },
+          // "Dette har skjedd siden sist" (issue 13): events since a moment, per patient the person acts for;
+          // the definition is served at [base]/OperationDefinition/events-since (operation-definitions.ts).
+          { name: 'events-since', definition: EVENTS_SINCE_CANONICAL },
         ],
         searchParam: [
           { name: '_type', type: 'token' },

@@ -39,14 +39,23 @@ async function setStatus(repo: Repository, sub: Subscription, status: Subscripti
   }
 }
 
-/** The notification body: none for id-only (R4: payload absent ⇒ no body), else a history Bundle of ids. */
+const METHOD = { create: 'POST', update: 'PUT', delete: 'DELETE' } as const;
+/** The interaction a rest-hook row records (older rows carry none: an update). */
+export function interactionOf(value: unknown): keyof typeof METHOD {
+  return value === 'create' || value === 'delete' ? value : 'update';
+}
+
+/**
+ * The notification body: none for id-only (R4: payload absent ⇒ no body), else a history Bundle of
+ * ids. A deletion is an entry with `request.method` DELETE and no resource, as in a FHIR history.
+ */
 export function notificationBody(sub: Subscription, focus: string, interaction: string, fhirBase: string): string | null {
   if (!sub.channel?.payload) return null;
   const bundle: Bundle = {
     resourceType: 'Bundle',
     type: 'history',
     timestamp: new Date().toISOString(),
-    entry: [{ fullUrl: `${fhirBase}/${focus}`, request: { method: interaction === 'create' ? 'POST' : 'PUT', url: focus } }],
+    entry: [{ fullUrl: `${fhirBase}/${focus}`, request: { method: METHOD[interactionOf(interaction)], url: focus } }],
   };
   return JSON.stringify(bundle);
 }
@@ -81,11 +90,13 @@ export function subscriptionHandlers(d: SubscriptionDeps): Partial<Record<Outbox
         await setStatus(d.repo, sub, 'error', `Endpoint refused: ${err.message}`);
         return;
       }
-      const body = notificationBody(sub, focus, String(row.payload.interaction ?? 'update'), d.fhirBase);
+      const interaction = interactionOf(row.payload.interaction);
+      const body = notificationBody(sub, focus, interaction, d.fhirBase);
       const headers: Record<string, string> = {
         ...channelHeaders(sub),
         'x-helsebro-subscription': `Subscription/${sub.id}`,
         'x-helsebro-resource': focus,
+        'x-helsebro-interaction': interaction,
         'x-helsebro-event-id': row.id,
         ...(body !== null ? { 'content-type': 'application/fhir+json' } : {}),
       };

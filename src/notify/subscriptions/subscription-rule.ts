@@ -76,7 +76,12 @@ const MATCH_KEY = {};
 async function matchPending(tx: Repository): Promise<void> {
   const pending = PENDING.get(tx);
   PENDING.delete(tx);
-  if (!pending || pending.size === 0) return;
+  if (pending) await matchChanges(tx, pending);
+}
+
+/** Enqueues a rest-hook row for every active Subscription whose criteria match one of the changes. */
+async function matchChanges(tx: Repository, changes: Map<string, string>): Promise<void> {
+  if (changes.size === 0) return;
   const ids = await findMatchingIds(tx.queryable, 'Subscription', 'status=active,error&type=rest-hook', SYSTEM_ACCESS, 10_000);
   if (ids.length === 0) return;
   // One after another: a transaction is one connection, which runs one statement at a time.
@@ -85,7 +90,7 @@ async function matchPending(tx: Repository): Promise<void> {
     if (!sub) continue;
     const c = parseCriteria(sub.criteria);
     if (!c) continue;
-    for (const [ref, interaction] of pending) {
+    for (const [ref, interaction] of changes) {
       const [type, id] = ref.split('/') as [string, string];
       if (type !== c.type) continue;
       const hit = (await findMatchingIds(tx.queryable, type, queryForOne(c, id), SYSTEM_ACCESS, 1)).length > 0;
@@ -103,11 +108,17 @@ export function subscriptionRule(mode: EndpointMode): WriteRule {
       if (change.interaction !== 'delete') await checkSubscription(r as Subscription, change.previous as Subscription | undefined, change.access.actor === null, mode, tx);
       return;
     }
-    // Deletions are not notified: a deleted resource matches no criteria (README "Subscriptions").
-    if (change.interaction === 'delete') return;
+    const ref = `${r.resourceType}/${r.id}`;
+    if (change.interaction === 'delete') {
+      // A deletion is matched now, while the version being deleted is still the current one the search
+      // engine sees: a Subscription that matched the resource hears that it is gone (README "Decisions").
+      PENDING.get(tx)?.delete(ref);
+      await matchChanges(tx, new Map([[ref, 'delete']]));
+      return;
+    }
     let pending = PENDING.get(tx);
     if (!pending) PENDING.set(tx, (pending = new Map()));
-    pending.set(`${r.resourceType}/${r.id}`, change.interaction === 'create' ? 'create' : 'update');
+    pending.set(ref, change.interaction === 'create' ? 'create' : 'update');
     tx.beforeCommit(MATCH_KEY, matchPending);
   };
 }
