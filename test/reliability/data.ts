@@ -138,7 +138,7 @@ export async function soak({ base, token, pid, probe }: Running, minutes: number
   const target = max.perSecond / 2;
   await probe(); // resets the event-loop delay histogram: startup and the measurement are not part of the soak
   const start = Date.now();
-  const samples: Array<{ t: number; ms: number; status: number }> = [];
+  const samples: Array<{ t: number; ms: number; status: number; error?: string }> = [];
   let peakRss = 0;
   let stop = false;
   const sampler = (async () => {
@@ -156,7 +156,7 @@ export async function soak({ base, token, pid, probe }: Running, minutes: number
       if (due > Date.now()) await sleep(due - Date.now());
       const t0 = Date.now() - start;
       const r = await one();
-      samples.push({ t: t0, ms: r.ms, status: r.status });
+      samples.push({ t: t0, ms: r.ms, status: r.status, ...(r.error ? { error: r.error } : {}) });
     }
   };
   // Warm-up: a fifth of a long soak, half of a short (CI) one. On PGlite the database's buffer pool
@@ -173,8 +173,9 @@ export async function soak({ base, token, pid, probe }: Running, minutes: number
   const p1 = await probe();
   stop = true;
   await sampler;
-  const errors = samples.filter((s) => s.status >= 500 || s.status === 0).length;
-  checks.that(errors === 0, `${errors} 5xx or failed requests of ${samples.length}`);
+  const failed = samples.filter((s) => s.status >= 500 || s.status === 0);
+  const errors = failed.length;
+  checks.that(errors === 0, `${errors} 5xx or failed requests of ${samples.length} (${[...new Set(failed.map((f) => f.error ?? String(f.status)))].slice(0, 3).join('; ')})`);
   const growth = ((p1.rss - p0.rss) / p0.rss) * 100;
   checks.that(p1.rss <= p0.rss * 1.1, `RSS after a full GC grew ${growth.toFixed(1)} % after warm-up (${mb(p0.rss)} → ${mb(p1.rss)} MB; JS heap ${mb(p0.heapUsed)} → ${mb(p1.heapUsed)} MB)`);
   const machine = `the main thread ran ${(p1.eld.cpuShare * 100).toFixed(0)} % of the time and waited for a CPU ${(p1.eld.waitShare * 100).toFixed(0)} %, load average ${os.loadavg()[0]!.toFixed(1)}`;

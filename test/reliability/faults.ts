@@ -137,7 +137,7 @@ export async function databaseOutage(pgDir: string, pgUrl: string): Promise<Chec
     const after = log.filter((l) => l.t0 > windowEnd);
     const bad = inWindow.filter((l) => !(l.r.status < 300 && l.r.status > 0) && !((l.r.status === 503 || l.r.status === 429) && l.r.headers.get('retry-after')));
     // A 500 is the server's own error: its log line (message and stack) says which failure was not classified.
-    const serverErrors = server.output().split('\n').filter((l) => /"unhandled error"|"request failed"/.test(l)).slice(0, 2).map((l) => l.slice(0, 1500));
+    const serverErrors = server.output().split('\n').filter((l) => /"unhandled error"|"request failed"|"access log write failed"/.test(l)).slice(0, 2).map((l) => l.slice(0, 1500));
     checks.that(bad.length === 0, `inside the fault window: ${bad.length} answers other than 2xx or 503/429 + Retry-After (e.g. ${bad.slice(0, 3).map((b) => `${b.r.status} ${b.r.error ?? ''}`).join('; ')})${serverErrors.length ? `; server: ${serverErrors.join(' | ')}` : ''}`);
     const transient = inWindow.filter((l) => l.r.status === 503);
     checks.that(transient.every((l) => l.r.body?.issue?.[0]?.code === 'transient'), 'a 503 without a transient OperationOutcome');

@@ -193,8 +193,12 @@ export async function call(base: string, token: string, method: string, url: str
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers, ms: performance.now() - t0 };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    return { status: 0, body: undefined, headers: new Headers(), ms: performance.now() - t0, error: e.cause?.code ?? e.cause?.message ?? e.message };
+    // undici says for some socket failures what the connection had carried: bytes read before the
+    // failure mean a reused keep-alive connection (a close racing a reuse), none a fresh one.
+    const e = err as Error & { cause?: { code?: string; message?: string; socket?: { bytesRead?: number; bytesWritten?: number } } };
+    const socket = e.cause?.socket;
+    const carried = socket?.bytesRead !== undefined ? ` (connection had read ${socket.bytesRead} and written ${socket.bytesWritten} bytes)` : '';
+    return { status: 0, body: undefined, headers: new Headers(), ms: performance.now() - t0, error: `${e.cause?.code ?? e.cause?.message ?? e.message}${carried}` };
   }
 }
 
