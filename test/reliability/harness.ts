@@ -146,8 +146,12 @@ export async function startServer(store: Store, opts: { port?: number; readyWith
     };
   }
   const limit = opts.readyWithinMs ?? 90_000; // a bound for a loaded machine; "ready ≤ 5 s after restart" is checked separately
+  // Last seen CPU time and CPU wait of the main thread: /proc/<pid> is gone once it exits.
+  let sched = schedOf(child.pid!);
   while (Date.now() - started < limit) {
-    if (code !== undefined) throw new Error(`server exited with ${code} before ready: ${out.slice(-2000)}`);
+    if (code !== undefined) throw new Error(`server exited with ${code} before ready (main thread last seen ${sched.cpuMs} ms on a CPU, ${sched.waitMs} ms waiting for one): ${out.slice(-2000)}`);
+    const now = schedOf(child.pid!);
+    if (now.cpuMs + now.waitMs > 0) sched = now;
     const ok = await fetch(`${server.base}/readyz`).then((r) => r.ok, () => false);
     if (ok) return { ...server, readyMs: Date.now() - started, readySched: schedOf(child.pid!) };
     await sleep(50);
