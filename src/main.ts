@@ -87,7 +87,8 @@ async function main(): Promise<void> {
   const { app, extraClosers } = await buildServer({ config, db, logger, repo, devIdp: !isClusterWorker() });
   mark('app');
 
-  // Requests begun before SIGTERM are answered, not reset (src/http/graceful.ts).
+  // Requests begun before SIGTERM are answered, not reset; idle keep-alive connections are kept 2 s
+  // beyond the announced 5 s, so a late client does not meet a close (src/http/graceful.ts).
   const server = http.createServer();
   const drain = trackConnections(server);
   server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {

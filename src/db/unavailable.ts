@@ -17,8 +17,12 @@ export class DatabaseUnavailable extends Error {
 
 const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
 // 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now, 53300 too_many_connections,
-// 57014 query_canceled (our statement_timeout: the per-request deadline), class 08 (connection exceptions).
-const SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014']);
+// 57014 query_canceled (our statement_timeout: the per-request deadline), class 08 (connection exceptions),
+// 25P03 idle_in_transaction_session_timeout: PostgreSQL ended a session whose transaction sat idle past
+// twice the deadline (pg.ts) — on a loaded machine the server's process can wait that long for a CPU
+// between two statements; the FATAL reaches whichever statement goes out next (even the COMMIT), the
+// transaction is rolled back, nothing was stored, and a retry will do. It answered 500 before.
+const SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300', '57014', '25P03']);
 // pg and pg-pool report lost connections and their own timeouts as plain Errors without a code.
 const MESSAGES = [
   /Connection terminated/i,

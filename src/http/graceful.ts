@@ -13,10 +13,18 @@
  *    I/O phase (in a `setImmediate`), so a request already in its socket buffer is read first (after
  *    a blocked event loop, timers run before I/O). An idle keep-alive connection is closed only once
  *    it has been idle for the keep-alive timeout the server announced in each response
- *    (`Keep-Alive: timeout=5`): clients stop reusing a connection before that (undici 1 s before), so
- *    no client request can race the close, however slowly the client runs. A connection idle for
- *    longer than that before the signal is closed at once.
+ *    (`Keep-Alive: timeout=5`) plus a margin (below). A connection idle for longer than that before
+ *    the signal is closed at once.
  * 4. Whatever is still running at the deadline is cut, so shutdown stays bounded.
+ *
+ * Keep-alive in normal operation (issue 17, resets under ordinary load): a client may reuse an idle
+ * connection until the announced `Keep-Alive: timeout` has passed, counted from when it *read* the
+ * last response; undici stops 1–2 s before. Node closes an idle connection `keepAliveTimeout` + 1 s
+ * (its internal buffer) after it *wrote* that response and announces `keepAliveTimeout`. A client
+ * whose event loop runs more than that second late (a test client waiting seconds for a CPU) sends
+ * its next request as the server closes the connection, and the server's kernel answers it with a
+ * reset (ECONNRESET, "socket hang up", "other side closed"). So the server announces `keepAliveMs`
+ * and keeps an idle connection `marginMs` longer (plus Node's second); test/operations/keep-alive.test.ts.
  */
 import type http from 'node:http';
 import net, { type Socket } from 'node:net';
@@ -35,7 +43,18 @@ export interface Drain {
  * Tracks the server's connections and in-flight responses; call `handle(req, res)` first in the
  * request listener (it sets `Connection: close` during shutdown).
  */
-export function trackConnections(server: http.Server): Drain & { handle(req: http.IncomingMessage, res: http.ServerResponse): void } {
+export interface KeepAlive {
+  /** The idle time announced in `Keep-Alive: timeout=…` (whole seconds; default 5 s, Node's own). */
+  keepAliveMs?: number;
+  /** How much longer than announced an idle connection is kept open (default 2 s). */
+  marginMs?: number;
+}
+
+export function trackConnections(server: http.Server, { keepAliveMs = 5000, marginMs = 2000 }: KeepAlive = {}): Drain & { handle(req: http.IncomingMessage, res: http.ServerResponse): void } {
+  const announced = `timeout=${Math.max(1, Math.floor(keepAliveMs / 1000))}`;
+  server.keepAliveTimeout = keepAliveMs + marginMs;
+  // The headers of the next request on a kept-alive connection may arrive at any time within it.
+  server.headersTimeout = Math.max(server.headersTimeout, server.keepAliveTimeout + 1000);
   const sockets = new Map<Socket, { busy: number; idleSince: number }>();
   const inFlight = new Set<http.ServerResponse>();
   let closing = false;
@@ -56,14 +75,20 @@ export function trackConnections(server: http.Server): Drain & { handle(req: htt
         state.idleSince = Date.now();
       }
     });
+    // A Keep-Alive header set here replaces Node's own (which would announce keepAliveTimeout, the margin included).
     if (closing) res.setHeader('Connection', 'close');
+    else res.setHeader('Keep-Alive', announced);
   };
 
   const drain = async (deadlineMs: number): Promise<boolean> => {
     closing = true;
     const started = Date.now();
     // 1. In-flight responses not yet begun end their connection once sent.
-    for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+    for (const res of inFlight) {
+      if (res.headersSent) continue;
+      res.setHeader('Connection', 'close');
+      res.removeHeader('Keep-Alive');
+    }
     // 2. One full I/O phase after the signal: accept what the kernel completed, parse what arrived.
     await nextCheck();
     await nextCheck();

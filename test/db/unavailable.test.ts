@@ -90,4 +90,32 @@ describe('database unavailable → 503', () => {
       await db.close();
     }
   });
+
+  it('a transaction the server ended for idling (the process waited for a CPU between two statements) is DatabaseUnavailable, not a 500 (PostgreSQL)', async function () {
+    if (!onPostgres) this.skip(); // PGlite has no idle_in_transaction_session_timeout
+    // idle_in_transaction_session_timeout is twice the deadline: 600 ms here.
+    const db = await openPostgres(process.env.DATABASE_URL!, { timeoutMs: 300, max: 2 });
+    try {
+      const err = await db
+        .transaction(async (tx) => {
+          await tx.query('SELECT 1');
+          // The event loop is held (a starved or busy process) past the idle timeout: PostgreSQL
+          // ends the session, and its FATAL is still unread when the next statement goes out, so
+          // that statement is the one that receives it (SQLSTATE 25P03).
+          const until = Date.now() + 1500;
+          while (Date.now() < until) {
+            // busy
+          }
+          await tx.query('SELECT 2');
+        })
+        .then(
+          () => null,
+          (e: unknown) => e,
+        );
+      expect(err, String((err as { code?: string })?.code)).to.be.instanceOf(DatabaseUnavailable);
+      expect(await db.query<{ one: number }>('SELECT 1 AS one')).to.deep.equal([{ one: 1 }]);
+    } finally {
+      await db.close();
+    }
+  });
 });

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Bundle, BundleEntry, Patient } from 'fhir/r4';
 import { openDatabase } from '../../src/db/open.js';
-import { adminQuery, call, canonical, Checks, percentile, ROOT, sleep, tagged, withDatabase, type ProbeSample, type Store } from './harness.js';
+import { adminQuery, call, canonical, Checks, percentile, ROOT, sleep, tagged, withDatabase, type ProbeSample, type Reply, type Store } from './harness.js';
 
 type Running = { base: string; token: string; pid: number; probe?: () => Promise<ProbeSample> };
 
@@ -84,6 +84,25 @@ export async function transactionAtomicity({ base, token }: Running, n: number):
   return checks;
 }
 
+/** Requests per second `clients` clients reach without pauses during `ms` (after one request each to warm up). */
+async function maxRate(one: () => Promise<Reply>, clients: number, ms: number): Promise<{ perSecond: number; ms: number; errors: number }> {
+  await Promise.all(Array.from({ length: clients }, one));
+  let done = 0;
+  let errors = 0;
+  const start = Date.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      while (Date.now() - start < ms) {
+        const r = await one();
+        if (r.status >= 500 || r.status === 0) errors++;
+        done++;
+      }
+    }),
+  );
+  const took = Date.now() - start;
+  return { perSecond: (done * 1000) / took, ms: took, errors };
+}
+
 function rssOf(pid: number): number {
   const m = /VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) * 1024 : 0;
@@ -92,7 +111,7 @@ function rssOf(pid: number): number {
 const mb = (bytes: number) => (bytes / 1e6).toFixed(0);
 
 /**
- * A mixed workload at a moderate rate: 0 5xx, memory growth after warm-up < 10 %, p99 stable,
+ * A mixed workload at half the maximum rate measured just before (4 clients without pauses): 0 5xx, memory growth after warm-up < 10 %, p99 stable,
  * event-loop delay p99 < 100 ms. Memory is the server's RSS after a full garbage collection
  * (probe.mjs): under load V8 defers full collections and RSS sampled in between climbs by hundreds
  * of MB of garbage that the next full collection returns, which says nothing about a leak. The peak
@@ -104,9 +123,22 @@ export async function soak({ base, token, pid, probe }: Running, minutes: number
   const ms = minutes * 60_000;
   const ids: string[] = [];
   for (let i = 0; i < 20; i++) ids.push((await call(base, token, 'POST', 'Patient', patient(`Soak${i % 5}`))).body.id);
-  await probe(); // resets the event-loop delay histogram: startup is not part of the soak
+  const one = (): Promise<Reply> => {
+    const p = Math.random();
+    return p < 0.5
+      ? call(base, token, 'GET', `Patient/${ids[Math.floor(Math.random() * ids.length)]}`)
+      : p < 0.8
+        ? call(base, token, 'GET', `Patient?name=Soak${Math.floor(Math.random() * 5)}&_count=10`)
+        : call(base, token, 'POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: 'puls' }, subject: { reference: `Patient/${ids[0]}` }, valueQuantity: { value: 60 } });
+  };
+  // "Half the measured maximum" (issue 17), measured here and now rather than assumed: 4 clients
+  // without pauses for a few seconds, the same mix. On a machine shared with other work the maximum
+  // is measured under that same contention, so the soak asks half of what the server can do now.
+  const max = await maxRate(one, 4, Math.min(15_000, Math.max(10_000, minutes * 60_000 * 0.05)));
+  const target = max.perSecond / 2;
+  await probe(); // resets the event-loop delay histogram: startup and the measurement are not part of the soak
   const start = Date.now();
-  const samples: Array<{ t: number; ms: number; status: number }> = [];
+  const samples: Array<{ t: number; ms: number; status: number; error?: string }> = [];
   let peakRss = 0;
   let stop = false;
   const sampler = (async () => {
@@ -115,18 +147,16 @@ export async function soak({ base, token, pid, probe }: Running, minutes: number
       await sleep(2000);
     }
   })();
+  // Paced: request k starts at start + k / target (shared by the clients), or at once when behind.
+  let ticket = 0;
   const client = async () => {
-    while (Date.now() - start < ms) {
-      const p = Math.random();
+    for (;;) {
+      const due = start + (ticket++ * 1000) / target;
+      if (due - start >= ms) break;
+      if (due > Date.now()) await sleep(due - Date.now());
       const t0 = Date.now() - start;
-      const r =
-        p < 0.5
-          ? await call(base, token, 'GET', `Patient/${ids[Math.floor(Math.random() * ids.length)]}`)
-          : p < 0.8
-            ? await call(base, token, 'GET', `Patient?name=Soak${Math.floor(Math.random() * 5)}&_count=10`)
-            : await call(base, token, 'POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: 'puls' }, subject: { reference: `Patient/${ids[0]}` }, valueQuantity: { value: 60 } });
-      samples.push({ t: t0, ms: r.ms, status: r.status });
-      await sleep(20); // moderate: about half of what two clients without pauses reach on 2 cores
+      const r = await one();
+      samples.push({ t: t0, ms: r.ms, status: r.status, ...(r.error ? { error: r.error } : {}) });
     }
   };
   // Warm-up: a fifth of a long soak, half of a short (CI) one. On PGlite the database's buffer pool
@@ -143,8 +173,9 @@ export async function soak({ base, token, pid, probe }: Running, minutes: number
   const p1 = await probe();
   stop = true;
   await sampler;
-  const errors = samples.filter((s) => s.status >= 500 || s.status === 0).length;
-  checks.that(errors === 0, `${errors} 5xx or failed requests of ${samples.length}`);
+  const failed = samples.filter((s) => s.status >= 500 || s.status === 0);
+  const errors = failed.length;
+  checks.that(errors === 0, `${errors} 5xx or failed requests of ${samples.length} (${[...new Set(failed.map((f) => f.error ?? String(f.status)))].slice(0, 3).join('; ')})`);
   const growth = ((p1.rss - p0.rss) / p0.rss) * 100;
   checks.that(p1.rss <= p0.rss * 1.1, `RSS after a full GC grew ${growth.toFixed(1)} % after warm-up (${mb(p0.rss)} → ${mb(p1.rss)} MB; JS heap ${mb(p0.heapUsed)} → ${mb(p1.heapUsed)} MB)`);
   const machine = `the main thread ran ${(p1.eld.cpuShare * 100).toFixed(0)} % of the time and waited for a CPU ${(p1.eld.waitShare * 100).toFixed(0)} %, load average ${os.loadavg()[0]!.toFixed(1)}`;
@@ -154,9 +185,11 @@ export async function soak({ base, token, pid, probe }: Running, minutes: number
   const slice = Math.min(60_000, (ms - from) / 3);
   const first = percentile(samples.filter((s) => s.t >= from && s.t < from + slice).map((s) => s.ms), 99);
   const lastP = percentile(samples.filter((s) => s.t >= ms - slice).map((s) => s.ms), 99);
-  checks.that(lastP <= Math.max(first * 1.5, first + 20), `p99 ${lastP.toFixed(0)} ms at the end vs ${first.toFixed(0)} ms at the start (load average ${os.loadavg()[0]!.toFixed(1)})`);
+  checks.that(lastP <= Math.max(first * 1.5, first + 20), `p99 ${lastP.toFixed(0)} ms at the end vs ${first.toFixed(0)} ms at the start (${machine})`);
+  const achieved = samples.length / (ms / 1000);
   console.log(
-    `    ${samples.length} requests in ${minutes} min (${(samples.length / (ms / 1000)).toFixed(0)}/s), p99 ${first.toFixed(0)} → ${lastP.toFixed(0)} ms, ` +
+    `    maximum measured ${max.perSecond.toFixed(1)} requests/s (4 clients without pauses, ${(max.ms / 1000).toFixed(0)} s, ${max.errors} failed), soak target ${target.toFixed(1)}/s; ` +
+      `${samples.length} requests in ${minutes} min (${achieved.toFixed(1)}/s${achieved < target * 0.8 ? ', behind its target: the server or the machine was slower than during the measurement' : ''}), p99 ${first.toFixed(0)} → ${lastP.toFixed(0)} ms, ` +
       `RSS after full GC ${mb(p0.rss)} → ${mb(p1.rss)} MB (${growth >= 0 ? '+' : ''}${growth.toFixed(1)} %), JS heap ${mb(p0.heapUsed)} → ${mb(p1.heapUsed)} MB, ` +
       `peak RSS under load ${mb(peakRss)} MB, event-loop delay p99 ${p1.eld.p99.toFixed(0)} ms (max ${p1.eld.max.toFixed(0)} ms; ${machine})`,
   );

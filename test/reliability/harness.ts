@@ -146,8 +146,12 @@ export async function startServer(store: Store, opts: { port?: number; readyWith
     };
   }
   const limit = opts.readyWithinMs ?? 90_000; // a bound for a loaded machine; "ready ≤ 5 s after restart" is checked separately
+  // Last seen CPU time and CPU wait of the main thread: /proc/<pid> is gone once it exits.
+  let sched = schedOf(child.pid!);
   while (Date.now() - started < limit) {
-    if (code !== undefined) throw new Error(`server exited with ${code} before ready: ${out.slice(-2000)}`);
+    if (code !== undefined) throw new Error(`server exited with ${code} before ready (main thread last seen ${sched.cpuMs} ms on a CPU, ${sched.waitMs} ms waiting for one): ${out.slice(-2000)}`);
+    const now = schedOf(child.pid!);
+    if (now.cpuMs + now.waitMs > 0) sched = now;
     const ok = await fetch(`${server.base}/readyz`).then((r) => r.ok, () => false);
     if (ok) return { ...server, readyMs: Date.now() - started, readySched: schedOf(child.pid!) };
     await sleep(50);
@@ -193,8 +197,12 @@ export async function call(base: string, token: string, method: string, url: str
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers, ms: performance.now() - t0 };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    return { status: 0, body: undefined, headers: new Headers(), ms: performance.now() - t0, error: e.cause?.code ?? e.cause?.message ?? e.message };
+    // undici says for some socket failures what the connection had carried: bytes read before the
+    // failure mean a reused keep-alive connection (a close racing a reuse), none a fresh one.
+    const e = err as Error & { cause?: { code?: string; message?: string; socket?: { bytesRead?: number; bytesWritten?: number } } };
+    const socket = e.cause?.socket;
+    const carried = socket?.bytesRead !== undefined ? ` (connection had read ${socket.bytesRead} and written ${socket.bytesWritten} bytes)` : '';
+    return { status: 0, body: undefined, headers: new Headers(), ms: performance.now() - t0, error: `${e.cause?.code ?? e.cause?.message ?? e.message}${carried}` };
   }
 }
 
