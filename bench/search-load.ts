@@ -60,13 +60,14 @@ const isError = (i: { severity?: string }) => (i.severity ?? 'error') === 'error
 export async function loadPatients(db: Db, from: number, to: number, perPatient: number, progress: (stored: number) => void): Promise<void> {
   const perBatch = Math.max(1, Math.floor(BATCH / perPatient));
   for (let p = from; p < to; p += perBatch) {
-    const now = new Date().toISOString();
     const batch: Resource[] = [];
     for (let q = p; q < Math.min(p + perBatch, to); q++) {
       for (const r of patientResources(q, perPatient)) {
         const errors = validateResource(r).filter(isError);
         if (errors.length > 0) throw new Error(`bench resource ${r.resourceType}/${r.id} is invalid: ${JSON.stringify(errors[0])}`);
-        batch.push(withServerMeta(r, 1, now));
+        // Stamped one by one, as the server stamps each create of a transaction (a shared stamp would
+        // give a thousand resources the same lastUpdated, which no client produces).
+        batch.push(withServerMeta(r, 1, new Date().toISOString()));
       }
     }
     await db.transaction((tx) => insertFirstVersions(tx, batch.map((resource) => ({ resource, method: 'POST' }))));

@@ -90,7 +90,8 @@ function recording(db: Db, log: Recorded): Db {
   });
 }
 
-export async function runSearchBench(): Promise<{ rows: BenchRow[]; explain: string }> {
+/** `onRound` gets each round's rows and plans as soon as it is measured (a 1M round takes a while). */
+export async function runSearchBench(onRound?: (rows: BenchRow[], explain: string) => void): Promise<{ rows: BenchRow[]; explain: string }> {
   const url = process.env.DATABASE_URL;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'helsebro-bench-search-'));
   const target = url && /^postgres/.test(url) ? ({ kind: 'postgres', url } as const) : ({ kind: 'pglite', dataDir: path.join(tmp, 'data') } as const);
@@ -116,8 +117,12 @@ export async function runSearchBench(): Promise<{ rows: BenchRow[]; explain: str
       await settle(raw);
       const label = `${(size * PER_PATIENT).toLocaleString('en')} resources`;
       const scenarios = searchScenarios(size);
-      for (const s of scenarios) for (const c of CONNECTIONS) rows.push(await measure(base, headers, s, label, c));
-      explain.push(await explainQueries(base, headers, raw, log, scenarios, label));
+      const round: BenchRow[] = [];
+      for (const s of scenarios) for (const c of CONNECTIONS) round.push(await measure(base, headers, s, label, c));
+      const plans = await explainQueries(base, headers, raw, log, scenarios, label);
+      rows.push(...round);
+      explain.push(plans);
+      onRound?.(round, plans);
     }
   } finally {
     server.close();
@@ -235,7 +240,8 @@ async function explainQueries(base: string, headers: Headers, db: Db, log: Recor
 
 // Standalone: `npx tsx bench/search.ts`.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { rows, explain } = await runSearchBench();
-  printTable(`${process.env.DATABASE_URL ? 'postgres' : 'pglite'} (search), load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`, rows);
-  console.log(`\n\`\`\`\n${explain}\n\`\`\``);
+  await runSearchBench((rows, explain) => {
+    printTable(`${process.env.DATABASE_URL ? 'postgres' : 'pglite'} (search), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`, rows);
+    console.log(`\n\`\`\`\n${explain}\n\`\`\``);
+  });
 }
