@@ -153,6 +153,8 @@ function searchScenarios(patients: number): Scenario[] {
     { name: 'Observation?patient&code (one patient)', path: (n) => `/fhir/Observation?patient=${benchPatientId(pick(n))}&code=http://loinc.org|8867-4&_count=20` },
     { name: 'date range (fixed early window, 2 patients)', path: () => `/fhir/Observation?${WINDOW}&_count=20` },
     { name: 'date range (latest 2 days, 2 patients)', path: () => `/fhir/Observation?date=ge${benchDay(patients - 2)}&date=lt${benchDay(patients)}&_count=20` },
+    // Open (docs/bench.md, "Search at scale"): neither bound is selective in the middle of the data.
+    { name: 'date range (middle 2 days, 2 patients)', path: () => `/fhir/Observation?date=ge${benchDay(Math.floor(patients / 2))}&date=lt${benchDay(Math.floor(patients / 2) + 2)}&_count=20` },
     { name: 'chained subject:Patient.identifier', path: (n) => `/fhir/Observation?subject:Patient.identifier=${FNR_SYSTEM}|${PATIENT_FNR(pick(n))}&_count=20` },
     { name: '_include Observation:subject (date window)', path: () => `/fhir/Observation?${WINDOW}&_include=Observation:subject&_count=20` },
     { name: '_revinclude Observation:subject (one Patient)', path: (n) => `/fhir/Patient?_id=${benchPatientId(pick(n))}&_revinclude=Observation:subject&_count=20` },
