@@ -1,6 +1,7 @@
 /**
  * Bearer-token authentication for the FHIR API (app-launch §access-fhir-api; access-spec §1.7,
- * §1.12). Every request: our alg allow-list, signature, `exp`, `iss`, `aud` = FHIR base, the grant
+ * §1.12). Every request: our alg allow-list, signature, `exp`, `iss`, `aud` = FHIR base (the
+ * signature check remembered per token string, verified-tokens.ts; `exp` compared every time), the grant
  * still live and the token not revoked (revocation, logout and deactivation act on the next
  * request), a coarse type/interaction scope check from the URL, then the access engine (whose
  * eligibility gates run on every request).
@@ -22,7 +23,8 @@ import { liveGrantForToken } from './grants.js';
 import { KeyStore } from './keys.js';
 import type { Principal } from '../identity/principal.js';
 import { parseScopes, type Interaction } from '../identity/scopes.js';
-import { TokenError, verifyAccessToken } from './tokens.js';
+import { TokenError } from './tokens.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 export interface ResourceServerDeps {
   config: Config;
@@ -43,6 +45,8 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
   const keys = deps.keys ?? new KeyStore(deps.db);
   const { toAccess } = deps;
   const clinicians = new ClinicianChecks();
+  // Signature and claims checks are remembered per token string; the grant below is checked every time.
+  const verified = new VerifiedTokens(keys, deps.config);
 
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     try {
@@ -51,7 +55,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
       if (!match) throw unauthorized('login');
       let claims;
       try {
-        claims = await verifyAccessToken(keys, deps.config, match[1]!);
+        claims = await verified.verify(match[1]!);
       } catch (err) {
         if (err instanceof TokenError) throw unauthorized(err.reason === 'expired' ? 'expired' : 'login');
         throw err;

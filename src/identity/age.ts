@@ -33,7 +33,10 @@ export function ageInYears(birthDate: string, now = new Date()): number {
   return ty - by - (tm < bm || (tm === bm && td < bd) ? 1 : 0);
 }
 
+/** Made once: constructing an Intl.DateTimeFormat costs far more than formatting with it (it ran on every request). */
+const OSLO_DAY = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Oslo', year: 'numeric', month: '2-digit', day: '2-digit' });
+
 /** The calendar date in Europe/Oslo (YYYY-MM-DD): ages and grant periods turn at Oslo midnight. */
 export function osloDate(now: Date): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Oslo', year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  return OSLO_DAY.format(now);
 }
