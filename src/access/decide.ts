@@ -114,6 +114,17 @@ const ACTOR_LABEL: Record<Actor, string> = {
 };
 const actorLabel = (a: Actor) => ACTOR_LABEL[a];
 
+/** The scopes as text for a signature, once per parsed list (the resource server reuses frozen lists). */
+const scopeTexts = new WeakMap<readonly unknown[], string>();
+function scopesText(scopes: readonly unknown[]): string {
+  let text = scopeTexts.get(scopes);
+  if (text === undefined) {
+    text = JSON.stringify(scopes);
+    if (Object.isFrozen(scopes)) scopeTexts.set(scopes, text);
+  }
+  return text;
+}
+
 /** The one AccessContext of a request: scopes ∩ policy ∩ (gates passed by the relation). */
 export function decideAccess(principal: Principal, relation: Relation, opts: DecideOptions = {}): AccessContext {
   const byScope = accessForPrincipal(principal);
@@ -123,7 +134,7 @@ export function decideAccess(principal: Principal, relation: Relation, opts: Dec
   // Everything the filters are made of: the scope half depends on the token's kind, patient and
   // scopes (scope-access.ts), the policy half on the actor and the slice variables. Equal signatures
   // mean equal filters, so their compiled SQL can be reused (access-sql.ts).
-  signFilters(filters, `${principal.kind}|${principal.patientId ?? ''}|${JSON.stringify(principal.scopes)}|${relation.actor}|${JSON.stringify(vars)}`);
+  signFilters(filters, `${principal.kind}|${principal.patientId ?? ''}|${scopesText(principal.scopes)}|${relation.actor}|${JSON.stringify(vars)}`);
   return buildAccessContext({
     relation,
     clientId: principal.clientId,

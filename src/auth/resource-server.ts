@@ -22,7 +22,7 @@ import { requireFirstParty } from './first-party.js';
 import { liveGrantForToken } from './grants.js';
 import { KeyStore } from './keys.js';
 import type { Principal } from '../identity/principal.js';
-import { parseScopes, type Interaction } from '../identity/scopes.js';
+import { parseScopes, type Interaction, type Scope } from '../identity/scopes.js';
 import { TokenError } from './tokens.js';
 import { VerifiedTokens } from './verified-tokens.js';
 
@@ -37,6 +37,22 @@ export interface ResourceServerDeps {
 }
 
 export { unauthorized };
+
+/**
+ * A token's scope string parsed once: an app sends the same string on every request, and parsing it
+ * was a visible share of a read's CPU. Frozen, so no request can change what another sees; its
+ * identity also lets decide.ts sign the filters it makes from it without serialising it again.
+ */
+const parsedScopes = new Map<string, readonly Scope[]>();
+function scopesOf(scope: string): readonly Scope[] {
+  let hit = parsedScopes.get(scope);
+  if (!hit) {
+    if (parsedScopes.size >= 1_000) parsedScopes.delete(parsedScopes.keys().next().value as string);
+    hit = Object.freeze(parseScopes(scope).map((s) => Object.freeze(s)));
+    parsedScopes.set(scope, hit);
+  }
+  return hit;
+}
 
 /** Closing or reopening the account (S13, S14): the portal's operations only (first-party.ts). */
 const ACCOUNT_OPERATION = /^\/Patient\/[^/]+\/(\$deactivate|\$reactivate)$/;
@@ -68,7 +84,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
         kind: grant.kind,
         clientId: grant.clientId,
         ...(grant.sub ? { sub: grant.sub } : {}),
-        scopes: parseScopes(claims.scope),
+        scopes: scopesOf(claims.scope),
         ...(grant.patientId ? { patientId: grant.patientId } : {}),
         ...(grant.fhirUser ? { fhirUser: grant.fhirUser } : {}),
         grantId: grant.grantId,
