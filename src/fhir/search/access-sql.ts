@@ -6,7 +6,7 @@
 import type { AccessFilter, FilterExpr } from '../../access/access-context.js';
 import { RESOURCE_TYPES } from '../definitions/registry.js';
 import { FhirError } from '../errors.js';
-import { bind, compileParam, type CompileCtx } from './compile.js';
+import { bind, compileParam, nextAlias, withStableAliases, type CompileCtx } from './compile.js';
 import { PATIENT_SCOPED_TYPES } from './compartments.js';
 import { parseQuery } from './parse.js';
 
@@ -47,7 +47,7 @@ export function accessPredicateFor(resourceType: string, alias: string, ctx: Com
     return hit.sql;
   }
   const start = ctx.params.length;
-  const sql = compileAccessFilters(resourceType, alias, ctx);
+  const sql = withStableAliases(() => compileAccessFilters(resourceType, alias, ctx));
   if (compiled.size >= COMPILED_MAX) compiled.delete(compiled.keys().next().value as string);
   compiled.set(key, { sql, values: ctx.params.slice(start) });
   return sql;
@@ -97,8 +97,6 @@ function compileAccessFilters(resourceType: string, alias: string, ctx: CompileC
   return parts.length === 0 ? 'TRUE' : parts.join(' AND ');
 }
 
-let contextAliases = 0;
-
 /**
  * "Visible iff the resource it names is visible" (access-spec §5.3 row 28), as SQL: the version's own
  * index row for `param` (so vread and _history judge each version by what it named) joined to the
@@ -107,8 +105,7 @@ let contextAliases = 0;
  * resource of the same type cannot lend its visibility (no Binary→Binary chains, no recursion).
  */
 function contextPredicate(type: string, param: string, alias: string, ctx: CompileCtx): string {
-  const n = ++contextAliases % 1_000_000;
-  const [r, c] = [`cx${n}`, `ct${n}`];
+  const [r, c] = [nextAlias('cx'), nextAlias('ct')];
   const others = ctx.access.filter((f) => f.kind !== 'context');
   const target = accessPredicateFor('*', c, { ...ctx, access: others, depth: ctx.depth + 1 });
   return `EXISTS (SELECT 1 FROM sp_reference ${r} JOIN resources ${c} ON ${c}.resource_type = ${r}.target_type AND ${c}.id = ${r}.target_id
