@@ -12,6 +12,11 @@
  *   BENCH_SECONDS=10 BENCH_PATIENTS=1000 BENCH_OBS=50 BENCH_CONNECTIONS=1,32 npm run bench
  *   BENCH_ONLY=read,search npm run bench            # rows whose name contains one of these words
  *   BENCH_SEARCH=1 npm run bench                    # also the in-process search rounds (bench/search.ts)
+ *   BENCH_PROFILE=/tmp/prof npm run bench           # helsebro's processes write V8 CPU profiles there (node --cpu-prof)
+ *
+ * Beside the rates it prints the server's CPU time per request (every process of the server, read from
+ * /proc on Linux): unlike a rate on a shared machine it hardly depends on what else runs, so the CPU
+ * ratio to the ceiling says where helsebro stands even when the machine is loaded.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -129,9 +134,42 @@ interface Measured {
   p50: number;
   p99: number;
   errors: string;
+  /** CPU milliseconds the server's processes spent per request (null where /proc is not readable). */
+  cpuPerRequest: number | null;
 }
 
-async function measure(base: string, s: Scenario, connections: number, tokens: Record<Who, string> | null): Promise<Measured> {
+const CLOCK_TICKS = 100; // USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on Linux
+
+/** CPU time (ms) of a process and every process below it (cluster workers), from /proc; null elsewhere. */
+function treeCpuMs(root: number | undefined): number | null {
+  if (!root || process.platform !== 'linux') return null;
+  try {
+    const stats = new Map<number, { ppid: number; ticks: number }>();
+    for (const name of fs.readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      let text: string;
+      try {
+        text = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      } catch {
+        continue; // ended meanwhile
+      }
+      // Fields after the command name (which may hold spaces) start at field 3: state, ppid, …, utime (14), stime (15).
+      const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+      stats.set(Number(name), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]) });
+    }
+    let ticks = 0;
+    const walk = (pid: number) => {
+      ticks += stats.get(pid)?.ticks ?? 0;
+      for (const [child, st] of stats) if (st.ppid === pid) walk(child);
+    };
+    walk(root);
+    return (ticks * 1000) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+
+async function measure(base: string, s: Scenario, connections: number, tokens: Record<Who, string> | null, pid: number | undefined): Promise<Measured> {
   let n = 0;
   const headers: Record<string, string> = { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' };
   if (tokens) headers.authorization = `Bearer ${tokens[s.who]}`;
@@ -143,6 +181,7 @@ async function measure(base: string, s: Scenario, connections: number, tokens: R
   // A heavy write (a Bundle of 100, a push of 1,000) may take longer than a short row: those run a
   // fixed number of requests instead, so the rate is never "0 in the window".
   const heavy = s.per > 1;
+  const cpuBefore = treeCpuMs(pid);
   const r = await autocannon({
     url: base,
     connections,
@@ -151,8 +190,10 @@ async function measure(base: string, s: Scenario, connections: number, tokens: R
     headers,
     requests: [{ setupRequest: (req) => ({ ...req, ...s.request(n++) }) }],
   });
+  const cpuAfter = treeCpuMs(pid);
   const errors = r.non2xx === 0 && r.errors === 0 && r.timeouts === 0 ? '' : `${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`;
-  return { rate: (r.requests.total / Math.max(r.duration, 0.001)) * s.per, p50: r.latency.p50, p99: r.latency.p99, errors };
+  const cpuPerRequest = cpuBefore !== null && cpuAfter !== null && r.requests.total > 0 ? (cpuAfter - cpuBefore) / r.requests.total : null;
+  return { rate: (r.requests.total / Math.max(r.duration, 0.001)) * s.per, p50: r.latency.p50, p99: r.latency.p99, errors, cpuPerRequest };
 }
 
 async function main(): Promise<void> {
@@ -187,7 +228,9 @@ async function main(): Promise<void> {
   let server: ChildProcess | undefined;
   let rows: BenchRow[];
   try {
-    server = await startChild('helsebro', ['dist/main.js'], env, async () => (await fetch(`${base}/readyz`)).ok, logFile);
+    // BENCH_PROFILE: every process of the server (cluster workers inherit the flags) writes a V8 CPU profile on exit.
+    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_PROFILE)}`] : [];
+    server = await startChild('helsebro', [...profile, 'dist/main.js'], env, async () => (await fetch(`${base}/readyz`)).ok, logFile);
     const system = await obtainSystemToken(base, 'dev-system-secret');
     const sys = { authorization: `Bearer ${system}`, 'content-type': 'application/fhir+json' };
     const post = async (p: string, body: unknown) => {
@@ -247,18 +290,20 @@ async function main(): Promise<void> {
     const connsOf = (sc: Scenario) => [...new Set(CONNECTIONS.map((c) => Math.min(c, sc.maxConnections ?? c)))];
     const cport = await freePort();
     const cbase = `http://127.0.0.1:${cport}`;
+    let ceilingPid: number | undefined;
     const startCeiling = () => startChild('ceiling', ['--import', 'tsx', 'bench/ceiling.ts'], { ...env, PORT: String(cport) }, async () => (await fetch(`${cbase}/fhir/Observation/${kariObs[0]}`)).ok, logFile);
     const runServer = async (sc: Scenario, c: number) => {
       process.stderr.write(`bench: helsebro — ${sc.name}, ${c} conn\n`);
-      results.set(key(sc, c), { ...results.get(key(sc, c)), server: await measure(base, sc, c, tokens) });
+      results.set(key(sc, c), { ...results.get(key(sc, c)), server: await measure(base, sc, c, tokens, server?.pid) });
     };
     const runCeiling = async (sc: Scenario, c: number) => {
       process.stderr.write(`bench: ceiling — ${sc.name}, ${c} conn\n`);
-      results.set(key(sc, c), { ...results.get(key(sc, c)), ceiling: await measure(cbase, sc, c, null) });
+      results.set(key(sc, c), { ...results.get(key(sc, c)), ceiling: await measure(cbase, sc, c, null, ceilingPid) });
     };
     if (db.kind === 'postgres') {
       // Both servers up at once, rows alternating: the machine's load (shared) is the same for a row and its ceiling.
       const ceiling = await startCeiling();
+      ceilingPid = ceiling.pid;
       try {
         for (const sc of scenarios) for (const c of connsOf(sc)) {
           await runServer(sc, c);
@@ -272,6 +317,7 @@ async function main(): Promise<void> {
       for (const sc of scenarios) for (const c of connsOf(sc)) await runServer(sc, c);
       await stopChild(server);
       const ceiling = await startCeiling();
+      ceilingPid = ceiling.pid;
       try {
         for (const sc of scenarios) for (const c of connsOf(sc)) await runCeiling(sc, c);
       } finally {
@@ -289,6 +335,9 @@ async function main(): Promise<void> {
           p99: `${m!.p99} ms`,
           ceiling: `${Math.round(ce!.rate)} ${sc.unit}`,
           ratio: `${ratio.toFixed(2)}×`,
+          ...(m!.cpuPerRequest !== null && ce!.cpuPerRequest !== null
+            ? { cpu: `${m!.cpuPerRequest.toFixed(2)} ms`, cpuRatio: `${(ce!.cpuPerRequest / Math.max(m!.cpuPerRequest, 1e-9)).toFixed(2)}×` }
+            : {}),
           note: [m!.errors && `helsebro: ${m!.errors}`, ce!.errors && `ceiling: ${ce!.errors}`].filter(Boolean).join('; '),
         };
       }),

@@ -80,12 +80,21 @@ export interface BenchRow {
   /** The ceiling's rate in the same run (bench/ceiling.ts) and helsebro's share of it. */
   ceiling?: string;
   ratio?: string;
+  /** Server CPU time per request, and the ceiling's CPU per request divided by it (bench/run.ts). */
+  cpu?: string;
+  cpuRatio?: string;
   note: string;
 }
 
 export function printTable(database: string, rows: BenchRow[]): void {
   const cpu = os.cpus()[0]?.model ?? 'cpu';
   console.log(`\n### helsebro bench — ${database}, ${os.cpus().length} × ${cpu}, Node ${process.version}\n`);
+  if (rows.some((r) => r.cpu)) {
+    console.log('| benchmark | helsebro | p50 | p99 | ceiling | ratio | CPU/request | CPU ratio | note |');
+    console.log('|---|---|---|---|---|---|---|---|---|');
+    for (const r of rows) console.log(`| ${r.name} | ${r.rate} | ${r.p50} | ${r.p99} | ${r.ceiling ?? '—'} | ${r.ratio ?? '—'} | ${r.cpu ?? '—'} | ${r.cpuRatio ?? '—'} | ${r.note} |`);
+    return;
+  }
   if (rows.some((r) => r.ceiling)) {
     console.log('| benchmark | helsebro | p50 | p99 | ceiling | ratio | note |');
     console.log('|---|---|---|---|---|---|---|');

@@ -37,7 +37,8 @@ export function buildAccessContext(parts: AccessParts): AccessContext {
     actor: relation.actorRef ?? parts.fallbackActor ?? null,
     patientId: relation.patientId,
     side,
-    filters: Object.freeze([...parts.filters]),
+    // A frozen list is kept as it is: its identity carries the signature its compiled SQL is cached under (access-sql.ts).
+    filters: Object.isFrozen(parts.filters) ? parts.filters : Object.freeze([...parts.filters]),
     checkWrite: parts.checkWrite,
     async recordWrite(tx: WriteRecorder, interaction: WriteInteraction, stored: Resource): Promise<void> {
       // Collected per transaction and written once before it commits: a transaction Bundle of a

@@ -13,6 +13,7 @@ import { checkGrantAdministrationClient } from './first-party.js';
 import { accessForPrincipal } from './scope-access.js';
 import type { Principal } from '../identity/principal.js';
 import { forbidden } from '../fhir/errors.js';
+import { signFilters } from '../fhir/search/access-sql.js';
 import { CONTEXT_BOUND, CS, PATIENT_FACING, POLICY_TYPES, rowsFor, type Actor } from './policy.js';
 import type { Relation } from './relations.js';
 import { sliceExprs, sliceOf, type SliceVars } from './slices.js';
@@ -41,6 +42,25 @@ export function sliceVars(relation: Relation, opts: DecideOptions = {}): SliceVa
     now: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
     recent: new Date(now.getTime() - days * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
   };
+}
+
+/**
+ * The policy's read filters depend only on the actor and the slice variables, which change once a
+ * second at most (`now`): building them walked every policy row on every request, so the last few
+ * are kept (frozen; callers copy before adding).
+ */
+const policyMemo = new Map<string, readonly AccessFilter[]>();
+const POLICY_MEMO_MAX = 1_000;
+
+export function memoPolicyFilters(actor: Actor, vars: SliceVars): readonly AccessFilter[] {
+  const key = `${actor}|${vars.patient}|${vars.actor}|${vars.actorId}|${vars.now}|${vars.recent}`;
+  let hit = policyMemo.get(key);
+  if (!hit) {
+    if (policyMemo.size >= POLICY_MEMO_MAX) policyMemo.delete(policyMemo.keys().next().value as string);
+    hit = Object.freeze(policyFilters(actor, vars));
+    policyMemo.set(key, hit);
+  }
+  return hit;
 }
 
 /** The read filters the policy adds for an actor (on top of the scope and compartment filters). */
@@ -94,17 +114,33 @@ const ACTOR_LABEL: Record<Actor, string> = {
 };
 const actorLabel = (a: Actor) => ACTOR_LABEL[a];
 
+/** The scopes as text for a signature, once per parsed list (the resource server reuses frozen lists). */
+const scopeTexts = new WeakMap<readonly unknown[], string>();
+function scopesText(scopes: readonly unknown[]): string {
+  let text = scopeTexts.get(scopes);
+  if (text === undefined) {
+    text = JSON.stringify(scopes);
+    if (Object.isFrozen(scopes)) scopeTexts.set(scopes, text);
+  }
+  return text;
+}
+
 /** The one AccessContext of a request: scopes ∩ policy ∩ (gates passed by the relation). */
 export function decideAccess(principal: Principal, relation: Relation, opts: DecideOptions = {}): AccessContext {
   const byScope = accessForPrincipal(principal);
   const vars = sliceVars(relation, opts);
   const patientSide = PATIENT_FACING.includes(relation.actor);
+  const filters = Object.freeze([...byScope.filters, ...memoPolicyFilters(relation.actor, vars)]);
+  // Everything the filters are made of: the scope half depends on the token's kind, patient and
+  // scopes (scope-access.ts), the policy half on the actor and the slice variables. Equal signatures
+  // mean equal filters, so their compiled SQL can be reused (access-sql.ts).
+  signFilters(filters, `${principal.kind}|${principal.patientId ?? ''}|${scopesText(principal.scopes)}|${relation.actor}|${JSON.stringify(vars)}`);
   return buildAccessContext({
     relation,
     clientId: principal.clientId,
     clientName: opts.clientName ?? null,
     fallbackActor: byScope.actor,
-    filters: [...byScope.filters, ...policyFilters(relation.actor, vars)],
+    filters,
     async checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): Promise<void> {
       // Judged as it will be stored: the author fields the write rule fills in from the token
       // (authorship.ts) decide the slice, e.g. a patient-reported MedicationStatement (§4.4 row 5).

@@ -97,13 +97,17 @@ export async function getGrant(db: Queryable, grantId: string): Promise<Grant | 
  */
 export async function liveGrantForToken(db: Queryable, grantId: string, jti: string): Promise<(Grant & { accessVersion: number }) | null> {
   const rows = await db.query<GrantRow & { access_version: number | string | null }>(
-    `SELECT g.*, COALESCE((SELECT v.version FROM access_versions v WHERE v.subject = CASE
+    // Prepared (db.ts): the same text on every request. Columns named, not g.*: a prepared plan must
+    // keep its result shape.
+    `SELECT g.grant_id, g.client_id, g.kind, g.sub, g.patient_id, g.fhir_user, g.scope, g.context, g.session_id, g.auth_time, g.created_at, g.expires_at, g.revoked_at,
+            COALESCE((SELECT v.version FROM access_versions v WHERE v.subject = CASE
                WHEN g.kind = 'user' AND g.fhir_user LIKE 'Practitioner/%' THEN g.fhir_user
                WHEN g.kind = 'patient' AND g.patient_id IS NOT NULL THEN 'Patient/' || g.patient_id END), 0) AS access_version
        FROM auth_grants g
       WHERE g.grant_id = $1 AND g.revoked_at IS NULL AND g.expires_at > now()
         AND NOT EXISTS (SELECT 1 FROM auth_revoked_tokens t WHERE t.jti = $2)`,
     [grantId, jti],
+    { prepare: true },
   );
   return rows[0] ? { ...fromRow(rows[0]), accessVersion: Number(rows[0].access_version) } : null;
 }

@@ -36,6 +36,8 @@ export interface SigningKey {
 
 export class KeyStore {
   private cache: { at: number; rows: KeyRow[] } | null = null;
+  /** Imported public keys by kid: a kid's key never changes, and importing it cost as much as a verification. */
+  private readonly imported = new Map<string, Promise<JoseKey | Uint8Array>>();
 
   constructor(private readonly db: Db) {}
 
@@ -66,7 +68,14 @@ export class KeyStore {
     let row = (await this.rows()).find((r) => r.kid === kid);
     if (!row) row = (await this.rows(true)).find((r) => r.kid === kid); // another instance rotated
     if (!row) return null;
-    return { alg: row.alg, key: await importJWK(row.public_jwk, row.alg) };
+    const cacheKey = `${row.kid}|${row.alg}`;
+    let key = this.imported.get(cacheKey);
+    if (!key) {
+      key = importJWK(row.public_jwk, row.alg);
+      key.catch(() => this.imported.delete(cacheKey));
+      this.imported.set(cacheKey, key);
+    }
+    return { alg: row.alg, key: await key };
   }
 
   /** Adds a new signing key and retires the previous ones (they stay published for a while). */

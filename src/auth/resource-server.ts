@@ -1,6 +1,7 @@
 /**
  * Bearer-token authentication for the FHIR API (app-launch §access-fhir-api; access-spec §1.7,
- * §1.12). Every request: our alg allow-list, signature, `exp`, `iss`, `aud` = FHIR base, the grant
+ * §1.12). Every request: our alg allow-list, signature, `exp`, `iss`, `aud` = FHIR base (the
+ * signature check remembered per token string, verified-tokens.ts; `exp` compared every time), the grant
  * still live and the token not revoked (revocation, logout and deactivation act on the next
  * request), a coarse type/interaction scope check from the URL, then the access engine (whose
  * eligibility gates run on every request).
@@ -21,8 +22,9 @@ import { requireFirstParty } from './first-party.js';
 import { liveGrantForToken } from './grants.js';
 import { KeyStore } from './keys.js';
 import type { Principal } from '../identity/principal.js';
-import { parseScopes, type Interaction } from '../identity/scopes.js';
-import { TokenError, verifyAccessToken } from './tokens.js';
+import { parseScopes, type Interaction, type Scope } from '../identity/scopes.js';
+import { TokenError } from './tokens.js';
+import { VerifiedTokens } from './verified-tokens.js';
 
 export interface ResourceServerDeps {
   config: Config;
@@ -36,6 +38,22 @@ export interface ResourceServerDeps {
 
 export { unauthorized };
 
+/**
+ * A token's scope string parsed once: an app sends the same string on every request, and parsing it
+ * was a visible share of a read's CPU. Frozen, so no request can change what another sees; its
+ * identity also lets decide.ts sign the filters it makes from it without serialising it again.
+ */
+const parsedScopes = new Map<string, readonly Scope[]>();
+function scopesOf(scope: string): readonly Scope[] {
+  let hit = parsedScopes.get(scope);
+  if (!hit) {
+    if (parsedScopes.size >= 1_000) parsedScopes.delete(parsedScopes.keys().next().value as string);
+    hit = Object.freeze(parseScopes(scope).map((s) => Object.freeze(s)));
+    parsedScopes.set(scope, hit);
+  }
+  return hit;
+}
+
 /** Closing or reopening the account (S13, S14): the portal's operations only (first-party.ts). */
 const ACCOUNT_OPERATION = /^\/Patient\/[^/]+\/(\$deactivate|\$reactivate)$/;
 
@@ -43,6 +61,8 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
   const keys = deps.keys ?? new KeyStore(deps.db);
   const { toAccess } = deps;
   const clinicians = new ClinicianChecks();
+  // Signature and claims checks are remembered per token string; the grant below is checked every time.
+  const verified = new VerifiedTokens(keys, deps.config);
 
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     try {
@@ -51,7 +71,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
       if (!match) throw unauthorized('login');
       let claims;
       try {
-        claims = await verifyAccessToken(keys, deps.config, match[1]!);
+        claims = await verified.verify(match[1]!);
       } catch (err) {
         if (err instanceof TokenError) throw unauthorized(err.reason === 'expired' ? 'expired' : 'login');
         throw err;
@@ -64,7 +84,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
         kind: grant.kind,
         clientId: grant.clientId,
         ...(grant.sub ? { sub: grant.sub } : {}),
-        scopes: parseScopes(claims.scope),
+        scopes: scopesOf(claims.scope),
         ...(grant.patientId ? { patientId: grant.patientId } : {}),
         ...(grant.fhirUser ? { fhirUser: grant.fhirUser } : {}),
         grantId: grant.grantId,

@@ -5,8 +5,18 @@
  */
 export type Row = Record<string, unknown>;
 
+export interface QueryOptions {
+  /**
+   * Keep the statement prepared on the connection (PostgreSQL; PGlite ignores it): for the few
+   * statements every request sends with the same text — the live-grant check, the read by id — so
+   * the server parses and plans them once per connection instead of on every request (issue 11: the
+   * planning cost more than the execution). Not for searches, whose best plan depends on the values.
+   */
+  prepare?: boolean;
+}
+
 export interface Queryable {
-  query<T extends Row = Row>(text: string, params?: readonly unknown[]): Promise<T[]>;
+  query<T extends Row = Row>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<T[]>;
   /** Runs a script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
 }

@@ -4,8 +4,9 @@
  * pool opens fresh connections once the server is back, and every wait (a connection, a statement)
  * has a deadline, after which the request fails with DatabaseUnavailable (→ 503) instead of hanging.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type { Db, Queryable, Row } from './db.js';
+import type { Db, Queryable, QueryOptions, Row } from './db.js';
 import { classified, DatabaseUnavailable } from './unavailable.js';
 
 // Dates and timestamps stay strings: FHIR keeps the original precision and offset.
@@ -29,6 +30,21 @@ export interface PgOptions {
   onIdleError?: (err: Error) => void;
 }
 
+/**
+ * A prepared statement's name is a digest of its text: the same text gets the same name on every
+ * connection, and two texts never share one (pg refuses a name reused with another text).
+ */
+const statementNames = new Map<string, string>();
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `h${createHash('sha256').update(text).digest('hex').slice(0, 40)}`;
+    if (statementNames.size >= 1_000) statementNames.delete(statementNames.keys().next().value as string);
+    statementNames.set(text, name);
+  }
+  return name;
+}
+
 export async function openPostgres(url: string, opts: PgOptions = {}): Promise<Db> {
   if (opts.schema && !/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error('invalid schema name');
   const timeout = opts.timeoutMs ?? 0;
@@ -50,8 +66,9 @@ export async function openPostgres(url: string, opts: PgOptions = {}): Promise<D
   if (opts.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`).catch((err: unknown) => Promise.reject(classified(err)));
   await pool.query('SELECT 1').catch((err: unknown) => Promise.reject(classified(err)));
 
-  const run = async <T extends Row>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[]) => {
+  const run = async <T extends Row>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[], opts?: QueryOptions) => {
     try {
+      if (opts?.prepare) return (await client.query<T>({ name: statementName(text), text, values: (params ?? []) as unknown[] })).rows;
       return (await client.query<T>(text, params as unknown[] | undefined)).rows;
     } catch (err) {
       throw classified(err);
@@ -60,7 +77,7 @@ export async function openPostgres(url: string, opts: PgOptions = {}): Promise<D
 
   return {
     kind: 'postgres',
-    query: <T extends Row = Row>(text: string, params?: readonly unknown[]) => run<T>(pool, text, params),
+    query: <T extends Row = Row>(text: string, params?: readonly unknown[], opts?: QueryOptions) => run<T>(pool, text, params, opts),
     exec: async (script: string) => {
       await run(pool, script);
     },
@@ -81,7 +98,7 @@ export async function openPostgres(url: string, opts: PgOptions = {}): Promise<D
       try {
         await run(client, 'BEGIN');
         const result = await fn({
-          query: <R extends Row = Row>(t: string, p?: readonly unknown[]) => run<R>(client, t, p),
+          query: <R extends Row = Row>(t: string, p?: readonly unknown[], o?: QueryOptions) => run<R>(client, t, p, o),
           exec: async (script: string) => {
             await run(client, script);
           },

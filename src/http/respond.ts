@@ -1,6 +1,5 @@
 /** Writes FHIR responses: JSON, ETag/Location/Last-Modified, `Prefer: return=…`, `_pretty`. */
 import type { Request, Response } from 'express';
-import { randomBytes } from 'node:crypto';
 import type { Bundle, OperationOutcome, Resource } from 'fhir/r4';
 import { asDatabaseUnavailable, DATABASE_RETRY_AFTER } from '../db/unavailable.js';
 import { informationOutcome } from '../fhir/errors.js';
@@ -17,18 +16,25 @@ export function sendJson(req: Request, res: Response, status: number, body: unkn
 }
 
 /**
- * JSON text of a response body whose Bundle entries may hold stored text (repository/stored.ts):
- * each such entry's resource is stringified as a placeholder carrying a per-response random nonce
- * (so no stored string can imitate one) and the stored text is put in its place — the stored
- * resources are never parsed.
+ * JSON text of a response body whose Bundle entries may hold stored text (repository/stored.ts): the
+ * Bundle is written around the stored resources, which are put in as they are — never parsed. Each
+ * entry is its other fields stringified with the stored text spliced in as `resource`, and the Bundle
+ * is its own fields with the entry list appended (key order is not significant in JSON), so no text
+ * of the response is searched or rewritten afterwards.
  */
 export function stringify(body: unknown): string {
-  const entries = (body as Bundle | null)?.resourceType === 'Bundle' ? ((body as Bundle).entry ?? []) : [];
-  const stored = entries.map((e) => (e.resource instanceof StoredResource ? e.resource : null));
-  if (!stored.some(Boolean)) return JSON.stringify(body);
-  const nonce = randomBytes(12).toString('hex');
-  const copy = { ...(body as Bundle), entry: entries.map((e, i) => (stored[i] ? { ...e, resource: `${nonce}:${i}` as unknown as Resource } : e)) };
-  return JSON.stringify(copy).replace(new RegExp(`"${nonce}:(\\d+)"`, 'g'), (_, i: string) => stored[Number(i)]!.json);
+  const bundle = body as Bundle | null;
+  const entries = bundle?.resourceType === 'Bundle' ? (bundle.entry ?? []) : [];
+  if (!entries.some((e) => e.resource instanceof StoredResource)) return JSON.stringify(body);
+  const { entry: _entries, ...head } = bundle!;
+  const parts = entries.map((e) => {
+    if (!(e.resource instanceof StoredResource)) return JSON.stringify(e);
+    const { resource, ...rest } = e;
+    const tail = JSON.stringify(rest);
+    return tail === '{}' ? `{"resource":${(resource as StoredResource).json}}` : `{"resource":${(resource as StoredResource).json},${tail.slice(1)}`;
+  });
+  const start = JSON.stringify(head);
+  return `${start === '{}' ? '{' : `${start.slice(0, -1)},`}"entry":[${parts.join(',')}]}`;
 }
 
 /** Logged before shown: data whose access cannot be recorded is not sent (S23). */

@@ -33,7 +33,18 @@ export function ageInYears(birthDate: string, now = new Date()): number {
   return ty - by - (tm < bm || (tm === bm && td < bd) ? 1 : 0);
 }
 
-/** The calendar date in Europe/Oslo (YYYY-MM-DD): ages and grant periods turn at Oslo midnight. */
+/** Made once: constructing an Intl.DateTimeFormat costs far more than formatting with it (it ran on every request). */
+const OSLO_DAY = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Oslo', year: 'numeric', month: '2-digit', day: '2-digit' });
+
+let lastDay = { minute: NaN, day: '' };
+
+/**
+ * The calendar date in Europe/Oslo (YYYY-MM-DD): ages and grant periods turn at Oslo midnight.
+ * Remembered per UTC minute: Oslo's offsets are whole hours, so its midnight always falls on a
+ * minute boundary and no minute spans two Oslo dates.
+ */
 export function osloDate(now: Date): string {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Oslo', year: 'numeric', month: '2-digit', day: '2-digit' }).format(now);
+  const minute = Math.floor(now.getTime() / 60_000);
+  if (minute !== lastDay.minute) lastDay = { minute, day: OSLO_DAY.format(now) };
+  return lastDay.day;
 }

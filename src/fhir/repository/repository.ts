@@ -168,6 +168,8 @@ export class Repository {
       ? await this.queryable.query<StoredRow & Record<string, unknown>>(
           `SELECT ${storedColumns('r')} FROM resources r JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq WHERE r.resource_type = $1 AND r.id = $2`,
           params,
+          // The same text for every read of a type by the same kind of token (access-sql.ts caches it): planned once per connection.
+          { prepare: true },
         )
       : [];
     const row = rows[0];

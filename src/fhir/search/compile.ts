@@ -29,7 +29,27 @@ export const bind = (ctx: CompileCtx, value: unknown): string => {
 };
 
 let aliasCounter = 0;
-const nextAlias = (prefix: string) => `${prefix}${++aliasCounter % 1_000_000}`;
+let stable: { n: number } | null = null;
+/**
+ * A fresh table alias. Normally numbered by a process-wide counter; inside `withStableAliases` from 1
+ * with an `s` after the prefix, a namespace the counter's aliases never use.
+ */
+export const nextAlias = (prefix: string): string => (stable ? `${prefix}s${++stable.n}` : `${prefix}${++aliasCounter % 1_000_000}`);
+
+/**
+ * Runs a (synchronous) compilation whose aliases are numbered from 1, so the same input always gives
+ * the same text: the access predicate that access-sql.ts caches, and so the prepared read statement
+ * that embeds it (db.ts `prepare`), keep one text instead of a new one per compilation.
+ */
+export function withStableAliases<T>(fn: () => T): T {
+  const outer = stable;
+  stable = { n: 0 };
+  try {
+    return fn();
+  } finally {
+    stable = outer;
+  }
+}
 
 export function compileParam(type: string, node: ParamNode, alias: string, ctx: CompileCtx): string {
   if (node.code === '_id' && node.chain.length === 0) {

@@ -188,7 +188,8 @@ function compartmentPredicate(types: string[], patientId: string, ctx: CompileCt
 }
 
 async function currentSnapshot(q: Queryable): Promise<number> {
-  const rows = await q.query<{ s: number | string | null }>('SELECT max(seq) AS s FROM resource_history');
+  // One text on every first page: prepared (db.ts), planned once per connection.
+  const rows = await q.query<{ s: number | string | null }>('SELECT max(seq) AS s FROM resource_history', [], { prepare: true });
   return Number(rows[0]?.s ?? 0);
 }
 
