@@ -12,6 +12,7 @@
  *   BENCH_SECONDS=10 BENCH_PATIENTS=1000 BENCH_OBS=50 BENCH_CONNECTIONS=1,32 npm run bench
  *   BENCH_ONLY=read,search npm run bench            # rows whose name contains one of these words
  *   BENCH_SEARCH=1 npm run bench                    # also the in-process search rounds (bench/search.ts)
+ *   BENCH_PROFILE=/tmp/prof npm run bench           # CPU profiles of the server process(es) (node --cpu-prof)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -187,7 +188,8 @@ async function main(): Promise<void> {
   let server: ChildProcess | undefined;
   let rows: BenchRow[];
   try {
-    server = await startChild('helsebro', ['dist/main.js'], env, async () => (await fetch(`${base}/readyz`)).ok, logFile);
+    const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+    server = await startChild('helsebro', [...profile, 'dist/main.js'], env, async () => (await fetch(`${base}/readyz`)).ok, logFile);
     const system = await obtainSystemToken(base, 'dev-system-secret');
     const sys = { authorization: `Bearer ${system}`, 'content-type': 'application/fhir+json' };
     const post = async (p: string, body: unknown) => {

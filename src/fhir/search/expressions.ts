@@ -27,7 +27,8 @@ export function compiledParam(type: string, code: string): CompiledParam | null 
   const def = searchParam(type, code);
   let compiled: CompiledParam | null = null;
   if (def?.expression) {
-    const { expression, targets } = stripResolve(def.expression);
+    const { expression: stripped, targets } = stripResolve(def.expression);
+    const expression = perItemCasts(stripped);
     try {
       // Plain paths are evaluated directly (simple-path.ts); the rest by fhirpath.js.
       const fn = (compileSimplePath(expression) as Evaluator | null) ?? (fhirpath.compile(expression, r4 as never, { resolveInternalTypes: true }) as unknown as Evaluator);
@@ -48,6 +49,17 @@ export function compiledParam(type: string, code: string): CompiledParam | null 
   }
   cache.set(key, compiled);
   return compiled;
+}
+
+/**
+ * `(X as T)` → `X.ofType(T)`. R4's SearchParameters cast collections with `as`, which FHIRPath
+ * defines on a single item only: `(Observation.component.value as Quantity)` fails on a blood
+ * pressure (two components) and nothing would be indexed. R5 rewrote these expressions with
+ * `ofType`, which filters item by item and equals `as` on a single item; we read R4's the same way.
+ * See: https://hl7.org/fhirpath/N1/#astype-type-specifier, https://hl7.org/fhir/R5/searchparameter-registry.html
+ */
+export function perItemCasts(expression: string): string {
+  return expression.replace(/\(\s*([A-Za-z][A-Za-z0-9.]*)\s+as\s+([A-Za-z]+)\s*\)/g, '$1.ofType($2)');
 }
 
 export function stripResolve(expression: string): { expression: string; targets: string[] | null } {

@@ -1,11 +1,11 @@
 /**
  * A direct evaluator for the plain SearchParameter expressions that make up most of R4's
  * (`Observation.code`, `Patient.name.given`, `(Observation.value as Quantity) | …`): a union of
- * member paths, each optionally cast with `as Type`. Extracting index rows runs every parameter of a
+ * member paths, each optionally cast with `as Type` or `ofType(Type)` (both item by item). Extracting index rows runs every parameter of a
  * type on every write, and fhirpath.js's interpreter costs about a millisecond per resource, the
  * largest part of a bulk write (issue 11 §4). Anything else (`where`, functions, `resolve`) is left
  * to fhirpath.js. Navigation follows fhirpath.js's R4 model (choice types, types defined elsewhere)
- * and mirrors its results, including its refusal of `as` on more than one item; a test compares
+ * and mirrors its results for the same expression with `as` cast item by item (perItemCasts); a test compares
  * both on every parameter of every resource of the Synthea and demo data (test/search/simple-path.test.ts).
  */
 import r4 from 'fhirpath/fhir-context/r4/index.js';
@@ -56,7 +56,7 @@ export function compileSimplePath(expression: string): SimpleEvaluator | null {
 function compileTerm(text: string): Term | null {
   let path = text;
   let as: string | null = null;
-  const cast = /^\(\s*([A-Za-z0-9.]+)\s+as\s+([A-Za-z]+)\s*\)$/.exec(text);
+  const cast = /^\(\s*([A-Za-z0-9.]+)\s+as\s+([A-Za-z]+)\s*\)$/.exec(text) ?? /^([A-Za-z0-9.]+)\.ofType\(\s*([A-Za-z]+)\s*\)$/.exec(text);
   if (cast) [, path, as] = cast as unknown as [string, string, string];
   const parts = path!.split('.');
   if (!parts.every((p) => IDENT.test(p)) || parts.length < 2) return null;
@@ -102,8 +102,8 @@ function evaluateTerm(term: Term, resource: Resource): unknown[] {
     nodes = next.map((n) => n.value);
   });
   if (term.as === null) return nodes;
-  // fhirpath.js: `as` needs a single item on its left ("Expected singleton"), which fails the whole expression.
-  if (last.length > 1) throw new Error(`Expected singleton on left side of 'as'`);
+  // Cast item by item (`ofType`, perItemCasts in expressions.ts): a blood pressure's two component
+  // values are both indexed, where FHIRPath's `as` on two items fails the whole expression.
   return last.filter((n) => n.suffix === term.as).map((n) => n.value);
 }
 
