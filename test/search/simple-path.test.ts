@@ -12,7 +12,7 @@ import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import type { Bundle, Resource } from 'fhir/r4';
 import { searchParamsFor } from '../../src/fhir/definitions/registry.js';
-import { perItemCasts, stripResolve } from '../../src/fhir/search/expressions.js';
+import { compiledComposite, perItemCasts, stripResolve } from '../../src/fhir/search/expressions.js';
 import { extractIndexRows } from '../../src/fhir/search/extract.js';
 import { compileSimplePath } from '../../src/fhir/search/simple-path.js';
 import { SYNTHEA_DIR, syntheaFiles } from './synthea-oracle.js';
@@ -75,6 +75,22 @@ describe('plain SearchParameter paths evaluated directly', () => {
     const plain = [...simple.values()].filter(Boolean).length;
     expect(plain, 'parameters evaluated directly').to.be.greaterThan([...simple.values()].length / 2);
     expect(compared).to.be.greaterThan(10_000);
+  });
+
+  it('composite parameters: elements and component values as fhirpath.js gives them', function () {
+    this.timeout(300_000);
+    let compared = 0;
+    for (const resource of resources) {
+      for (const def of searchParamsFor(resource.resourceType).values()) {
+        if (def.type !== 'composite') continue;
+        const direct = compiledComposite(resource.resourceType, def.code);
+        const reference = compiledComposite(resource.resourceType, def.code, { direct: false });
+        const values = (c: typeof direct) => c!.elements(resource).map((e) => ({ path: e.path, data: e.data, components: c!.components.map((k) => k.evaluate(e, resource)) }));
+        expect(JSON.stringify(values(direct)), `${resource.resourceType}.${def.code} on ${resource.id ?? '(edge case)'}`).to.equal(JSON.stringify(values(reference)));
+        compared++;
+      }
+    }
+    expect(compared).to.be.greaterThan(1000);
   });
 
   it('index both component values of a blood pressure (a cast item by item, not a failed `as`)', () => {

@@ -7,7 +7,7 @@ import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import type { Resource } from 'fhir/r4';
 import { searchParam, searchParamByUrl, type SearchParamDef } from '../definitions/registry.js';
-import { compileSimplePath } from './simple-path.js';
+import { compileElementPaths, compileRelativePath, compileSimplePath } from './simple-path.js';
 
 export interface CompiledParam {
   def: SearchParamDef;
@@ -86,8 +86,15 @@ export interface ElementNode {
 
 const compositeCache = new Map<string, CompiledComposite | null>();
 
-export function compiledComposite(type: string, code: string): CompiledComposite | null {
-  const key = `${type}.${code}`;
+/**
+ * `direct` (the default): plain element and component paths are evaluated by simple-path.ts, the
+ * rest by fhirpath.js; false: everything by fhirpath.js (the oracle of test/search/simple-path.test.ts).
+ * An Observation has eight composites, each evaluated per element: through fhirpath.js they were
+ * the largest part of indexing a write (issue 11 §4).
+ */
+export function compiledComposite(type: string, code: string, opts: { direct?: boolean } = {}): CompiledComposite | null {
+  const direct = opts.direct ?? true;
+  const key = `${type}.${code}.${direct}`;
   if (compositeCache.has(key)) return compositeCache.get(key)!;
   const def = searchParam(type, code);
   let compiled: CompiledComposite | null = null;
@@ -95,7 +102,7 @@ export function compiledComposite(type: string, code: string): CompiledComposite
     if (def?.type === 'composite' && def.expression && def.components.length > 0) {
       // Unresolved nodes keep their model path, which the component expressions need to resolve
       // choice types (`value.as(Quantity)` on an Observation.component).
-      const elementsFn = fhirpath.compile(def.expression, r4 as never, { resolveInternalTypes: false }) as unknown as Evaluator;
+      const elementsFn = ((direct ? compileElementPaths(def.expression) : null) as Evaluator | null) ?? (fhirpath.compile(def.expression, r4 as never, { resolveInternalTypes: false }) as unknown as Evaluator);
       const byBase = new Map<string, Evaluator>();
       compiled = {
         elements: (resource) => safely(() => elementsFn(resource) as ElementNode[]).filter((n) => n && typeof n.path === 'string'),
@@ -108,7 +115,8 @@ export function compiledComposite(type: string, code: string): CompiledComposite
               safely(() => {
                 let fn = byBase.get(`${element.path}\u0000${expression}`);
                 if (!fn) {
-                  fn = fhirpath.compile({ base: element.path, expression } as never, r4 as never, { resolveInternalTypes: true }) as unknown as Evaluator;
+                  const plain = direct ? compileRelativePath(element.path, expression) : null;
+                  fn = plain ? (plain as Evaluator) : (fhirpath.compile({ base: element.path, expression } as never, r4 as never, { resolveInternalTypes: true }) as unknown as Evaluator);
                   byBase.set(`${element.path}\u0000${expression}`, fn);
                 }
                 // `%resource` (MolecularSequence's coordinates) is the whole resource, not the element.

@@ -25,9 +25,11 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
 
-export function extractIndexRows(resource: Resource): IndexRows {
+/** `only`: just these parameters' rows (the access check's slice queries name a few; slices.ts). */
+export function extractIndexRows(resource: Resource, only?: ReadonlySet<string>): IndexRows {
   const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
   for (const def of searchParamsFor(resource.resourceType).values()) {
+    if (only && !only.has(def.code)) continue;
     // `_id` and `_lastUpdated` are searched and sorted on the resource row itself (compile.ts,
     // sort.ts): rows for them would only cost every write two more index inserts.
     if (def.type === 'special' || def.code === '_id' || def.code === '_lastUpdated') continue;

@@ -87,9 +87,75 @@ function compileTerm(text: string): Term | null {
   return { root, steps, as: suffix };
 }
 
+/** A composite's elements: the nodes it ranges over, with their model path (`Observation.component`). */
+export interface PathNode {
+  path: string;
+  data: unknown;
+}
+
+/**
+ * A composite SearchParameter's element expression (`Observation | Observation.component`) as a
+ * union of plain paths without choices or casts, or null. Nodes are returned as fhirpath.js returns
+ * them with `resolveInternalTypes: false` (the JSON and its model path), in the same order.
+ */
+export function compileElementPaths(expression: string): ((resource: Resource) => PathNode[]) | null {
+  const terms: Array<{ path: string; term: Term | null }> = [];
+  for (const raw of expression.split('|')) {
+    const path = raw.trim();
+    if (IDENT.test(path)) {
+      terms.push({ path, term: null }); // the resource itself
+      continue;
+    }
+    const term = compileTerm(path);
+    if (!term || term.as !== null || term.steps.some((st) => st.choice)) return null;
+    terms.push({ path, term });
+  }
+  if (terms.length === 0) return null;
+  return (resource) => {
+    const out: PathNode[] = [];
+    for (const { path, term } of terms) {
+      if (!term) {
+        if (path === resource.resourceType) out.push({ path, data: resource });
+        continue;
+      }
+      for (const data of evaluateTerm(term, resource)) out.push({ path, data });
+    }
+    if (terms.length < 2) return out;
+    // FHIRPath `|` removes duplicates by value.
+    const kept = new Set(distinct(out.map((n) => n.data)));
+    return out.filter((n) => kept.has(n.data));
+  };
+}
+
+/**
+ * A composite's component expression (`code`, `value.as(Quantity) | value.as(Range)`) relative to
+ * an element at model path `base`, or null when it is not plain (`%resource…`: fhirpath.js).
+ */
+export function compileRelativePath(base: string, expression: string): ((data: unknown) => unknown[]) | null {
+  const depth = base.split('.').length - 1;
+  const terms: Term[] = [];
+  for (const raw of expression.split('|')) {
+    const text = raw.trim();
+    const cast = /^([A-Za-z0-9.]+)\.as\(\s*([A-Za-z]+)\s*\)$/.exec(text);
+    const term = compileTerm(cast ? `(${base}.${cast[1]} as ${cast[2]})` : `${base}.${text}`);
+    if (!term) return null;
+    terms.push({ ...term, steps: term.steps.slice(depth) });
+  }
+  if (terms.length === 0) return null;
+  return (data) => {
+    const out: unknown[] = [];
+    for (const term of terms) out.push(...evaluateFrom(term, data));
+    return terms.length > 1 ? distinct(out) : out;
+  };
+}
+
 function evaluateTerm(term: Term, resource: Resource): unknown[] {
   if (term.root !== 'Resource' && term.root !== 'DomainResource' && term.root !== resource.resourceType) return [];
-  let nodes: unknown[] = [resource];
+  return evaluateFrom(term, resource);
+}
+
+function evaluateFrom(term: Term, start: unknown): unknown[] {
+  let nodes: unknown[] = [start];
   let last: Array<{ value: unknown; suffix: string | null }> = [];
   term.steps.forEach((step, i) => {
     const next: Array<{ value: unknown; suffix: string | null }> = [];
