@@ -108,5 +108,8 @@ describe('plain SearchParameter paths evaluated directly', () => {
     expect(compileSimplePath('Observation.nosuchelement')).to.equal(null);
     expect(compileSimplePath('(Observation.value as Banana)')).to.equal(null);
     expect(compileSimplePath('Observation.value.ofType(Banana)')).to.equal(null);
+    expect(compileSimplePath('(Observation.value as string).text')).to.equal(null); // a primitive has no members
+    expect(compileSimplePath('(Observation.value as CodeableConcept).nosuchelement')).to.equal(null);
+    expect(compileSimplePath('(Observation.value as CodeableConcept).text')).to.not.equal(null);
   });
 });

@@ -30,6 +30,8 @@ interface Term {
   steps: Step[];
   /** `(path as T)`: the suffix of T's key on the last (choice) step. */
   as: string | null;
+  /** `(path as T).text`: members of T navigated after the cast (no choices among them). */
+  tail: Step[];
 }
 
 export type SimpleEvaluator = (resource: Resource) => unknown[];
@@ -56,8 +58,9 @@ export function compileSimplePath(expression: string): SimpleEvaluator | null {
 function compileTerm(text: string): Term | null {
   let path = text;
   let as: string | null = null;
-  const cast = /^\(\s*([A-Za-z0-9.]+)\s+as\s+([A-Za-z]+)\s*\)$/.exec(text) ?? /^([A-Za-z0-9.]+)\.ofType\(\s*([A-Za-z]+)\s*\)$/.exec(text);
-  if (cast) [, path, as] = cast as unknown as [string, string, string];
+  let after = '';
+  const cast = /^(?:\(\s*([A-Za-z0-9.]+)\s+as\s+([A-Za-z]+)\s*\)|([A-Za-z0-9.]+)\.ofType\(\s*([A-Za-z]+)\s*\))((?:\.[A-Za-z][A-Za-z0-9]*)*)$/.exec(text);
+  if (cast) [path, as, after] = [cast[1] ?? cast[3]!, cast[2] ?? cast[4]!, cast[5] ?? ''];
   const parts = path!.split('.');
   if (!parts.every((p) => IDENT.test(p)) || parts.length < 2) return null;
   const [root, ...names] = parts as [string, ...string[]];
@@ -84,7 +87,15 @@ function compileTerm(text: string): Term | null {
     suffix = as.charAt(0).toUpperCase() + as.slice(1);
     if (!last.choice?.includes(suffix)) return null;
   }
-  return { root, steps, as: suffix };
+  const tail: Step[] = [];
+  let type = as;
+  for (const name of after.split('.').slice(1)) {
+    const next = model.path2Type[`${type}.${name}`];
+    if (!next || model.choiceTypePaths[`${type}.${name}`]) return null;
+    tail.push({ name, choice: null });
+    type = next === 'BackboneElement' || next === 'Element' ? `${type}.${name}` : next;
+  }
+  return { root, steps, as: suffix, tail };
 }
 
 /** A composite's elements: the nodes it ranges over, with their model path (`Observation.component`). */
@@ -170,7 +181,13 @@ function evaluateFrom(term: Term, start: unknown): unknown[] {
   if (term.as === null) return nodes;
   // Cast item by item (`ofType`, perItemCasts in expressions.ts): a blood pressure's two component
   // values are both indexed, where FHIRPath's `as` on two items fails the whole expression.
-  return last.filter((n) => n.suffix === term.as).map((n) => n.value);
+  let cast = last.filter((n) => n.suffix === term.as).map((n) => n.value);
+  for (const step of term.tail) {
+    const next: Array<{ value: unknown; suffix: string | null }> = [];
+    for (const node of cast) if (isObj(node)) collect(node[step.name], null, next);
+    cast = next.map((n) => n.value);
+  }
+  return cast;
 }
 
 function collect(value: unknown, suffix: string | null, into: Array<{ value: unknown; suffix: string | null }>): void {
