@@ -107,6 +107,10 @@ describe('search: composite parameters', () => {
   it(':missing on a composite', async () => {
     const ids = await s.ids('Observation?component-code-value-quantity:missing=false');
     expect(ids).to.deep.equal(sorted(high, normal, swapped));
+    // Present means every component has a value on one element: a code alone is no code-value-quantity.
+    expect(await s.ids('Observation?code-value-quantity:missing=false')).to.deep.equal([weight]);
+    expect(await s.ids('Observation?code-value-string:missing=false')).to.include(texted).and.not.include(weight);
+    expect(await s.ids('Observation?code-value-quantity:missing=true')).to.include.members([high, normal, swapped, smoker, dated, texted]).and.not.include(weight);
   });
 
   it('a value without the $ part → 400 naming the parameter', async () => {

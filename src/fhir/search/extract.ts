@@ -47,19 +47,26 @@ export function extractIndexRows(resource: Resource, only?: ReadonlySet<string>)
 
 /**
  * One row per component value, tagged with the element's ordinal: matching then requires every
- * component to hit the same element (see 004-composite.sql).
+ * component to hit the same element (see 004-composite.sql). An element lacking a value for some
+ * component gets no rows at all: no composite value could match it, and its rows were most of an
+ * Observation's index (the code under code-value-concept, -date and -string of a Quantity
+ * reading; issue 11 §4). So `:missing=false` on a composite means every component is there.
  */
 function addComposite(rows: IndexRows, resource: Resource, code: string): void {
   const composite = compiledComposite(resource.resourceType, code);
   if (!composite) return;
   composite.elements(resource).forEach((element, ordinal) => {
-    composite.components.forEach((component, k) => {
-      const list = rows[component.type as keyof IndexRows] as Array<{ element?: number }> | undefined;
+    const own: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
+    for (const [k, component] of composite.components.entries()) {
+      const list = own[component.type as keyof IndexRows] as unknown[] | undefined;
       if (!list) return;
       const before = list.length;
-      for (const v of component.evaluate(element, resource)) addValue(rows, component.type, `${code}$${k}`, v, null);
-      for (let i = before; i < list.length; i++) list[i]!.element = ordinal;
-    });
+      for (const v of component.evaluate(element, resource)) addValue(own, component.type, `${code}$${k}`, v, null);
+      if (list.length === before) return;
+    }
+    for (const key of Object.keys(own) as Array<keyof IndexRows>) {
+      for (const row of own[key]) (rows[key] as Array<typeof row>).push({ ...row, element: ordinal });
+    }
   });
 }
 
