@@ -22,6 +22,8 @@ interface Step {
   name: string;
   /** Choice element (`value[x]`): the type suffixes of its JSON keys, in the model's order. */
   choice: string[] | null;
+  /** The choice's JSON keys (`valueQuantity`, …), in the same order. */
+  keys?: string[];
 }
 
 interface Term {
@@ -73,7 +75,7 @@ function compileTerm(text: string): Term | null {
     if (choice) {
       // A choice decides the type only per value: it must be the last step.
       if (i !== names.length - 1) return null;
-      steps.push({ name, choice });
+      steps.push({ name, choice, keys: choice.map((t) => `${name}${t}`) });
       continue;
     }
     const type = model.path2Type[resolved];
@@ -166,35 +168,46 @@ function evaluateTerm(term: Term, resource: Resource): unknown[] {
 }
 
 function evaluateFrom(term: Term, start: unknown): unknown[] {
+  // Plain loops over precomputed keys: this runs for every parameter of every resource written.
   let nodes: unknown[] = [start];
-  let last: Array<{ value: unknown; suffix: string | null }> = [];
-  term.steps.forEach((step, i) => {
-    const next: Array<{ value: unknown; suffix: string | null }> = [];
+  let suffixes: Array<string | null> = [];
+  for (const step of term.steps) {
+    const next: unknown[] = [];
+    const nextSuffixes: Array<string | null> = [];
     for (const node of nodes) {
       if (!isObj(node)) continue;
-      if (step.choice) for (const t of step.choice) collect(node[`${step.name}${t}`], t, next);
-      else collect(node[step.name], null, next);
+      if (step.choice) {
+        const keys = step.keys!;
+        for (let j = 0; j < keys.length; j++) collect(node[keys[j]!], step.choice[j]!, next, nextSuffixes);
+      } else collect(node[step.name], null, next, nextSuffixes);
     }
-    if (i === term.steps.length - 1) last = next;
-    nodes = next.map((n) => n.value);
-  });
+    nodes = next;
+    suffixes = nextSuffixes;
+  }
   if (term.as === null) return nodes;
   // Cast item by item (`ofType`, perItemCasts in expressions.ts): a blood pressure's two component
   // values are both indexed, where FHIRPath's `as` on two items fails the whole expression.
-  let cast = last.filter((n) => n.suffix === term.as).map((n) => n.value);
+  let cast = nodes.filter((_, i) => suffixes[i] === term.as);
   for (const step of term.tail) {
-    const next: Array<{ value: unknown; suffix: string | null }> = [];
-    for (const node of cast) if (isObj(node)) collect(node[step.name], null, next);
-    cast = next.map((n) => n.value);
+    const next: unknown[] = [];
+    for (const node of cast) if (isObj(node)) collect(node[step.name], null, next, []);
+    cast = next;
   }
   return cast;
 }
 
-function collect(value: unknown, suffix: string | null, into: Array<{ value: unknown; suffix: string | null }>): void {
+function collect(value: unknown, suffix: string | null, into: unknown[], suffixes: Array<string | null>): void {
   if (value === undefined || value === null) return;
   if (Array.isArray(value)) {
-    for (const v of value) if (v !== undefined && v !== null) into.push({ value: v, suffix });
-  } else into.push({ value, suffix });
+    for (const v of value) {
+      if (v === undefined || v === null) continue;
+      into.push(v);
+      suffixes.push(suffix);
+    }
+  } else {
+    into.push(value);
+    suffixes.push(suffix);
+  }
 }
 
 /** FHIRPath `|` removes duplicates (by value). */
