@@ -8,7 +8,7 @@ import type { FhirResource, Resource } from 'fhir/r4';
 import type { FilterExpr } from './access-context.js';
 import { extractIndexRows, type IndexRows } from '../fhir/search/extract.js';
 import { matchesQuery } from './slice-match.js';
-import { rowsFor, type PolicyRow } from './policy.js';
+import { rowsFor, type Actor, type PolicyRow } from './policy.js';
 
 /** Values for the policy's placeholders, fixed once per request. */
 export interface SliceVars {
@@ -55,7 +55,41 @@ export function sliceOf(resource: Resource | FhirResource, vars: SliceVars): Pol
   let index: IndexRows | undefined;
   for (const r of rows) {
     const qs = ownQueries(r, vars);
-    if (qs && qs.some((q) => matchesQuery(resource as Resource, q, (index ??= extractIndexRows(resource as Resource))))) return r;
+    // Only the parameters the type's slice queries name are extracted: the matcher reads no other
+    // rows, and a full extraction (every parameter, composites through FHIRPath) cost a write as
+    // much as storing its index (issue 11 §4).
+    if (qs && qs.some((q) => matchesQuery(resource as Resource, q, (index ??= extractIndexRows(resource as Resource, sliceParams(resource.resourceType)))))) return r;
   }
   return rows.find((r) => r.match === 'otherwise' || r.match === 'all') ?? null;
+}
+
+const paramsByType = new Map<string, ReadonlySet<string>>();
+
+/** The search parameters named by a type's slice queries (the placeholders change values, never names). */
+function sliceParams(resourceType: string): ReadonlySet<string> {
+  let names = paramsByType.get(resourceType);
+  if (!names) {
+    const noVars: SliceVars = { patient: '', actor: '', actorId: '', now: '', recent: '' };
+    names = new Set(rowsFor(resourceType).flatMap((r) => (ownQueries(r, noVars) ?? []).flatMap((q) => [...new URLSearchParams(q).keys()])));
+    paramsByType.set(resourceType, names);
+  }
+  return names;
+}
+
+const uniform = new Map<string, boolean>();
+
+/**
+ * True when every slice of the type grants `actor` the letter and every resource of the type falls
+ * in some slice (an 'otherwise' or 'all' row): the decision is then the same whichever slice a
+ * resource falls in, so the write path need not find it (a system client's create, issue 11 §4).
+ */
+export function sameInEverySlice(resourceType: string, actor: Actor, letter: string): boolean {
+  const key = `${resourceType}|${actor}|${letter}`;
+  let same = uniform.get(key);
+  if (same === undefined) {
+    const rows = rowsFor(resourceType);
+    same = rows.length > 0 && rows.every((r) => r.allow[actor].includes(letter)) && rows.some((r) => r.match === 'otherwise' || r.match === 'all');
+    uniform.set(key, same);
+  }
+  return same;
 }

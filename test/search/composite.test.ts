@@ -73,6 +73,15 @@ describe('search: composite parameters', () => {
     expect(await s.ids(`Observation?combo-code-value-quantity=${q(`${LOINC}|29463-7$gt70`)}`)).to.deep.equal([weight]);
   });
 
+  it('component-value-quantity and combo-value-quantity find a blood pressure by either component value', async () => {
+    // Both components of a two-component reading are indexed (a cast item by item, expressions.ts perItemCasts).
+    expect(await s.ids('Observation?component-value-quantity=gt130')).to.deep.equal(sorted(high, swapped));
+    expect(await s.ids('Observation?component-value-quantity=gt146')).to.deep.equal([high]);
+    expect(await s.ids(`Observation?component-value-quantity=${q(`lt80|${UCUM}|mm[Hg]`)}`)).to.deep.equal([normal]);
+    expect(await s.ids('Observation?combo-value-quantity=gt130')).to.deep.equal(sorted(high, swapped));
+    expect(await s.ids('Observation?combo-value-quantity=72.5')).to.deep.equal([weight]);
+  });
+
   it('code-value-concept matches a CodeableConcept value under the code', async () => {
     expect(await s.ids(`Observation?code-value-concept=${q(`${LOINC}|72166-2$http://snomed.info/sct|449868002`)}`)).to.deep.equal([smoker]);
     expect(await s.ids(`Observation?code-value-concept=${q(`${LOINC}|72166-2$http://snomed.info/sct|8517006`)}`)).to.deep.equal([]);
@@ -98,6 +107,10 @@ describe('search: composite parameters', () => {
   it(':missing on a composite', async () => {
     const ids = await s.ids('Observation?component-code-value-quantity:missing=false');
     expect(ids).to.deep.equal(sorted(high, normal, swapped));
+    // Present means every component has a value on one element: a code alone is no code-value-quantity.
+    expect(await s.ids('Observation?code-value-quantity:missing=false')).to.deep.equal([weight]);
+    expect(await s.ids('Observation?code-value-string:missing=false')).to.include(texted).and.not.include(weight);
+    expect(await s.ids('Observation?code-value-quantity:missing=true')).to.include.members([high, normal, swapped, smoker, dated, texted]).and.not.include(weight);
   });
 
   it('a value without the $ part → 400 naming the parameter', async () => {

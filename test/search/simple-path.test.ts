@@ -1,7 +1,8 @@
 /**
  * The direct evaluator of plain SearchParameter paths (src/fhir/search/simple-path.ts) must give
  * exactly what fhirpath.js gives, for every parameter of every resource in the Synthea bundles, the
- * demo fixtures and a few hand-made edge cases (choice types, `as` over several items, unions with
+ * demo fixtures and a few hand-made edge cases (choice types, `as` over several items — cast item by
+ * item, as `ofType` — unions with
  * duplicates, primitives with only an extension, a path of another type).
  */
 import fs from 'node:fs';
@@ -11,7 +12,7 @@ import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import type { Bundle, Resource } from 'fhir/r4';
 import { searchParamsFor } from '../../src/fhir/definitions/registry.js';
-import { stripResolve } from '../../src/fhir/search/expressions.js';
+import { compiledComposite, perItemCasts, stripResolve } from '../../src/fhir/search/expressions.js';
 import { extractIndexRows } from '../../src/fhir/search/extract.js';
 import { compileSimplePath } from '../../src/fhir/search/simple-path.js';
 import { SYNTHEA_DIR, syntheaFiles } from './synthea-oracle.js';
@@ -58,7 +59,7 @@ describe('plain SearchParameter paths evaluated directly', () => {
         if (!def.expression || def.type === 'composite' || def.type === 'special') continue;
         const key = `${resource.resourceType}.${def.code}`;
         if (!simple.has(key)) {
-          const { expression } = stripResolve(def.expression);
+          const expression = perItemCasts(stripResolve(def.expression).expression);
           const direct = compileSimplePath(expression);
           simple.set(key, direct ? { direct, reference: fhirpath.compile(expression, r4 as never, { resolveInternalTypes: true }) as unknown as (r: unknown) => unknown[] } : null);
         }
@@ -76,10 +77,27 @@ describe('plain SearchParameter paths evaluated directly', () => {
     expect(compared).to.be.greaterThan(10_000);
   });
 
-  it('leave index rows of a blood pressure with two components as fhirpath.js leaves them', () => {
+  it('composite parameters: elements and component values as fhirpath.js gives them', function () {
+    this.timeout(300_000);
+    let compared = 0;
+    for (const resource of resources) {
+      for (const def of searchParamsFor(resource.resourceType).values()) {
+        if (def.type !== 'composite') continue;
+        const direct = compiledComposite(resource.resourceType, def.code);
+        const reference = compiledComposite(resource.resourceType, def.code, { direct: false });
+        const values = (c: typeof direct) => c!.elements(resource).map((e) => ({ path: e.path, data: e.data, components: c!.components.map((k) => k.evaluate(e, resource)) }));
+        expect(JSON.stringify(values(direct)), `${resource.resourceType}.${def.code} on ${resource.id ?? '(edge case)'}`).to.equal(JSON.stringify(values(reference)));
+        compared++;
+      }
+    }
+    expect(compared).to.be.greaterThan(1000);
+  });
+
+  it('index both component values of a blood pressure (a cast item by item, not a failed `as`)', () => {
     const rows = extractIndexRows(resources.find((r) => r.resourceType === 'Observation' && (r as { component?: unknown[] }).component?.length === 2 && !r.id)!);
-    // `(Observation.component.value as Quantity)` fails on two items in fhirpath.js: nothing indexed.
-    expect(rows.quantity.filter((q) => q.code === 'component-value-quantity')).to.deep.equal([]);
+    // `(Observation.component.value as Quantity)` fails on two items in fhirpath.js; read as ofType it indexes both.
+    expect(rows.quantity.filter((q) => q.code === 'component-value-quantity').map((q) => q.value)).to.deep.equal([120, 80]);
+    expect(rows.quantity.filter((q) => q.code === 'combo-value-quantity').map((q) => q.value)).to.deep.equal([120, 80]);
     expect(rows.token.filter((t) => t.code === 'component-code').map((t) => t.text)).to.deep.equal(['sys', 'dia']);
   });
 
@@ -89,5 +107,9 @@ describe('plain SearchParameter paths evaluated directly', () => {
     expect(compileSimplePath('Observation.value.unit')).to.equal(null); // navigation past a choice
     expect(compileSimplePath('Observation.nosuchelement')).to.equal(null);
     expect(compileSimplePath('(Observation.value as Banana)')).to.equal(null);
+    expect(compileSimplePath('Observation.value.ofType(Banana)')).to.equal(null);
+    expect(compileSimplePath('(Observation.value as string).text')).to.equal(null); // a primitive has no members
+    expect(compileSimplePath('(Observation.value as CodeableConcept).nosuchelement')).to.equal(null);
+    expect(compileSimplePath('(Observation.value as CodeableConcept).text')).to.not.equal(null);
   });
 });

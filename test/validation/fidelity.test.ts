@@ -147,6 +147,20 @@ describe('validation fidelity (issue 16 §5)', () => {
       expect(at(validateResource(contained), 'Observation.contained[0]')[0]!.diagnostics).to.contain('(dom-3)');
       expect(validateResource({ ...contained, subject: { reference: '#p' } })).to.deep.equal([]);
     });
+    it('obs-6, obs-7 and qty-3 still bite where their first clause does not hold (evaluated behind guards)', () => {
+      const absent = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'unknown' }] };
+      expect(codes(validateResource(obs({ valueQuantity: { value: 1 }, dataAbsentReason: absent }))).join()).to.contain('(obs-6)');
+      expect(validateResource(obs({ dataAbsentReason: absent }))).to.deep.equal([]);
+      const code = { coding: [{ system: 'http://loinc.org', code: '8867-4' }] };
+      // A value only as its `_` twin (an extension) is still a value for obs-7.
+      const extended = obs({ code, _valueString: { extension: [{ url: 'http://example.org/x', valueString: 'y' }] }, component: [{ code, valueString: 'b' }] });
+      expect(codes(validateResource(extended)).join()).to.contain('(obs-7)');
+      expect(validateResource(obs({ code, component: [{ code, valueQuantity: { value: 2 } }] }))).to.deep.equal([]);
+      // qty-3 inside a component, and with the code only as its `_` twin.
+      const inComponent = obs({ component: [{ code, valueQuantity: { value: 1, code: 'mg' } }] });
+      expect(at(validateResource(inComponent), 'Observation.component[0].valueQuantity')[0]!.diagnostics).to.contain('(qty-3)');
+      expect(validateResource(obs({ valueQuantity: { value: 1, code: 'mg', system: 'http://unitsofmeasure.org' } }))).to.deep.equal([]);
+    });
     it('a Reference with only a display is valid (an empty result is not a failure)', () => {
       expect(validateResource(obs({ subject: { display: 'Kari' } }))).to.deep.equal([]);
     });

@@ -3,7 +3,7 @@
  * the current rows, their history rows and every search index row, with history sequence numbers
  * drawn in the order given (issue 11 §4). Values travel as one JSON document and as column arrays
  * (`unnest`), so the statement's bind parameters stay a few dozen, far below PostgreSQL's 65,535.
- * Two round trips: the sequence numbers, then every row.
+ * Two round trips: the sequence numbers, then every row (one for a single resource: insertOne).
  * Callers have validated, access-checked and run the write rules on each resource already.
  */
 import type { Resource } from 'fhir/r4';
@@ -21,6 +21,7 @@ export interface NewVersion {
 
 export async function insertFirstVersions(tx: Queryable, list: readonly NewVersion[]): Promise<void> {
   if (list.length === 0) return;
+  if (list.length === 1) return insertOne(tx, list[0]!);
   // Sequence numbers first, in the order given; then everything else in one statement without joins.
   const drawn = await tx.query<{ seq: number | string }>("SELECT nextval('history_seq') AS seq FROM generate_series(1, $1::int4)", [list.length]);
   const seqs = drawn.map((r) => Number(r.seq)).sort((a, b) => a - b);
@@ -41,6 +42,24 @@ export async function insertFirstVersions(tx: Queryable, list: readonly NewVersi
         SELECT rt, id, 1, lu, false, content, comp, seq FROM d)${index.length > 0 ? `, ${index.join(', ')}` : ''}
      INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq)
         SELECT seq, rt, id, 1, lu, false, method, content, comp, seq FROM d`,
+    params,
+  );
+}
+
+/**
+ * A single create (`POST [type]`, the most common write) in one round trip: the statement draws its
+ * own sequence number in a one-row CTE that every insert reads, so no join needs a size estimate.
+ */
+async function insertOne(tx: Queryable, v: NewVersion): Promise<void> {
+  const r = v.resource;
+  const params: unknown[] = [r.resourceType, r.id, r.meta!.lastUpdated, r, patientCompartmentsOf(r), v.method];
+  const index = indexInsertCtes([{ type: r.resourceType, id: r.id!, seq: 0, rows: extractIndexRows(r) }], params, '(SELECT seq FROM s)');
+  await tx.query(
+    `WITH s AS MATERIALIZED (SELECT nextval('history_seq') AS seq),
+      r AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq)
+        SELECT $1::text, $2::text, 1, $3::timestamptz, false, $4::jsonb, $5::text[], seq FROM s)${index.length > 0 ? `, ${index.join(', ')}` : ''}
+     INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq)
+        SELECT seq, $1::text, $2::text, 1, $3::timestamptz, false, $6::text, $4::jsonb, $5::text[], seq FROM s`,
     params,
   );
 }

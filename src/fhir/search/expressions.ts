@@ -7,7 +7,7 @@ import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import type { Resource } from 'fhir/r4';
 import { searchParam, searchParamByUrl, type SearchParamDef } from '../definitions/registry.js';
-import { compileSimplePath } from './simple-path.js';
+import { compileElementPaths, compileRelativePath, compileSimplePath } from './simple-path.js';
 
 export interface CompiledParam {
   def: SearchParamDef;
@@ -27,7 +27,8 @@ export function compiledParam(type: string, code: string): CompiledParam | null 
   const def = searchParam(type, code);
   let compiled: CompiledParam | null = null;
   if (def?.expression) {
-    const { expression, targets } = stripResolve(def.expression);
+    const { expression: stripped, targets } = stripResolve(def.expression);
+    const expression = perItemCasts(stripped);
     try {
       // Plain paths are evaluated directly (simple-path.ts); the rest by fhirpath.js.
       const fn = (compileSimplePath(expression) as Evaluator | null) ?? (fhirpath.compile(expression, r4 as never, { resolveInternalTypes: true }) as unknown as Evaluator);
@@ -48,6 +49,17 @@ export function compiledParam(type: string, code: string): CompiledParam | null 
   }
   cache.set(key, compiled);
   return compiled;
+}
+
+/**
+ * `(X as T)` → `X.ofType(T)`. R4's SearchParameters cast collections with `as`, which FHIRPath
+ * defines on a single item only: `(Observation.component.value as Quantity)` fails on a blood
+ * pressure (two components) and nothing would be indexed. R5 rewrote these expressions with
+ * `ofType`, which filters item by item and equals `as` on a single item; we read R4's the same way.
+ * See: https://hl7.org/fhirpath/N1/#astype-type-specifier, https://hl7.org/fhir/R5/searchparameter-registry.html
+ */
+export function perItemCasts(expression: string): string {
+  return expression.replace(/\(\s*([A-Za-z][A-Za-z0-9.]*)\s+as\s+([A-Za-z]+)\s*\)/g, '$1.ofType($2)');
 }
 
 export function stripResolve(expression: string): { expression: string; targets: string[] | null } {
@@ -74,8 +86,15 @@ export interface ElementNode {
 
 const compositeCache = new Map<string, CompiledComposite | null>();
 
-export function compiledComposite(type: string, code: string): CompiledComposite | null {
-  const key = `${type}.${code}`;
+/**
+ * `direct` (the default): plain element and component paths are evaluated by simple-path.ts, the
+ * rest by fhirpath.js; false: everything by fhirpath.js (the oracle of test/search/simple-path.test.ts).
+ * An Observation has eight composites, each evaluated per element: through fhirpath.js they were
+ * the largest part of indexing a write (issue 11 §4).
+ */
+export function compiledComposite(type: string, code: string, opts: { direct?: boolean } = {}): CompiledComposite | null {
+  const direct = opts.direct ?? true;
+  const key = `${type}.${code}.${direct}`;
   if (compositeCache.has(key)) return compositeCache.get(key)!;
   const def = searchParam(type, code);
   let compiled: CompiledComposite | null = null;
@@ -83,7 +102,7 @@ export function compiledComposite(type: string, code: string): CompiledComposite
     if (def?.type === 'composite' && def.expression && def.components.length > 0) {
       // Unresolved nodes keep their model path, which the component expressions need to resolve
       // choice types (`value.as(Quantity)` on an Observation.component).
-      const elementsFn = fhirpath.compile(def.expression, r4 as never, { resolveInternalTypes: false }) as unknown as Evaluator;
+      const elementsFn = ((direct ? compileElementPaths(def.expression) : null) as Evaluator | null) ?? (fhirpath.compile(def.expression, r4 as never, { resolveInternalTypes: false }) as unknown as Evaluator);
       const byBase = new Map<string, Evaluator>();
       compiled = {
         elements: (resource) => safely(() => elementsFn(resource) as ElementNode[]).filter((n) => n && typeof n.path === 'string'),
@@ -96,7 +115,8 @@ export function compiledComposite(type: string, code: string): CompiledComposite
               safely(() => {
                 let fn = byBase.get(`${element.path}\u0000${expression}`);
                 if (!fn) {
-                  fn = fhirpath.compile({ base: element.path, expression } as never, r4 as never, { resolveInternalTypes: true }) as unknown as Evaluator;
+                  const plain = direct ? compileRelativePath(element.path, expression) : null;
+                  fn = plain ? (plain as Evaluator) : (fhirpath.compile({ base: element.path, expression } as never, r4 as never, { resolveInternalTypes: true }) as unknown as Evaluator);
                   byBase.set(`${element.path}\u0000${expression}`, fn);
                 }
                 // `%resource` (MolecularSequence's coordinates) is the whole resource, not the element.

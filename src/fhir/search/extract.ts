@@ -5,7 +5,7 @@
  */
 import type { Resource } from 'fhir/r4';
 import { searchParamsFor } from '../definitions/registry.js';
-import { compiledComposite, compiledParam } from './expressions.js';
+import { compiledComposite, compiledParam, type CompiledComposite, type CompiledParam } from './expressions.js';
 import { dateRange, normalizeString } from './normalize.js';
 
 /** `element`: ordinal of the composite element a component row came from (null for ordinary rows). */
@@ -25,39 +25,62 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
 
-export function extractIndexRows(resource: Resource): IndexRows {
-  const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
-  for (const def of searchParamsFor(resource.resourceType).values()) {
-    // `_id` and `_lastUpdated` are searched and sorted on the resource row itself (compile.ts,
-    // sort.ts): rows for them would only cost every write two more index inserts.
-    if (def.type === 'special' || def.code === '_id' || def.code === '_lastUpdated') continue;
-    if (def.type === 'composite') {
-      addComposite(rows, resource, def.code);
-      continue;
+/** `only`: just these parameters' rows (the access check's slice queries name a few; slices.ts). */
+/** The parameters of a type that index anything, compiled once (the write path runs them all). */
+type Plan = Array<{ code: string; type: string; param: CompiledParam | null; composite: CompiledComposite | null }>;
+const plans = new Map<string, Plan>();
+
+function planFor(type: string): Plan {
+  let plan = plans.get(type);
+  if (!plan) {
+    plan = [];
+    for (const def of searchParamsFor(type).values()) {
+      // `_id` and `_lastUpdated` are searched and sorted on the resource row itself (compile.ts,
+      // sort.ts): rows for them would only cost every write two more index inserts.
+      if (def.type === 'special' || def.code === '_id' || def.code === '_lastUpdated') continue;
+      if (def.type === 'composite') {
+        const composite = compiledComposite(type, def.code);
+        if (composite) plan.push({ code: def.code, type: def.type, param: null, composite });
+      } else {
+        const param = compiledParam(type, def.code);
+        if (param) plan.push({ code: def.code, type: def.type, param, composite: null });
+      }
     }
-    const compiled = compiledParam(resource.resourceType, def.code);
-    if (!compiled) continue;
-    const values = compiled.evaluate(resource);
-    for (const v of values) addValue(rows, def.type, def.code, v, compiled.resolveTargets);
+    plans.set(type, plan);
+  }
+  return plan;
+}
+
+export function extractIndexRows(resource: Resource, only?: ReadonlySet<string>): IndexRows {
+  const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
+  for (const { code, type, param, composite } of planFor(resource.resourceType)) {
+    if (only && !only.has(code)) continue;
+    if (composite) addComposite(rows, resource, code, composite);
+    else if (param) for (const v of param.evaluate(resource)) addValue(rows, type, code, v, param.resolveTargets);
   }
   return dedupe(rows);
 }
 
 /**
  * One row per component value, tagged with the element's ordinal: matching then requires every
- * component to hit the same element (see 004-composite.sql).
+ * component to hit the same element (see 004-composite.sql). An element lacking a value for some
+ * component gets no rows at all: no composite value could match it, and its rows were most of an
+ * Observation's index (the code under code-value-concept, -date and -string of a Quantity
+ * reading; issue 11 §4). So `:missing=false` on a composite means every component is there.
  */
-function addComposite(rows: IndexRows, resource: Resource, code: string): void {
-  const composite = compiledComposite(resource.resourceType, code);
-  if (!composite) return;
+function addComposite(rows: IndexRows, resource: Resource, code: string, composite: CompiledComposite): void {
   composite.elements(resource).forEach((element, ordinal) => {
-    composite.components.forEach((component, k) => {
-      const list = rows[component.type as keyof IndexRows] as Array<{ element?: number }> | undefined;
+    const own: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
+    for (const [k, component] of composite.components.entries()) {
+      const list = own[component.type as keyof IndexRows] as unknown[] | undefined;
       if (!list) return;
       const before = list.length;
-      for (const v of component.evaluate(element, resource)) addValue(rows, component.type, `${code}$${k}`, v, null);
-      for (let i = before; i < list.length; i++) list[i]!.element = ordinal;
-    });
+      for (const v of component.evaluate(element, resource)) addValue(own, component.type, `${code}$${k}`, v, null);
+      if (list.length === before) return;
+    }
+    for (const key of Object.keys(own) as Array<keyof IndexRows>) {
+      for (const row of own[key]) (rows[key] as Array<typeof row>).push({ ...row, element: ordinal });
+    }
   });
 }
 

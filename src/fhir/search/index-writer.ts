@@ -47,8 +47,9 @@ interface TableRows {
  * Data-modifying CTEs (one per non-empty index table) that insert the rows of `list`, each an
  * unnest of column arrays (a join would need the planner to guess the sizes of both sides, and a
  * nested loop over thousands of rows costs seconds). Binds into `params`; no CTE when nothing to index.
+ * `seqSql`: for a single version, the SQL of its sequence number (drawn by the same statement).
  */
-export function indexInsertCtes(list: readonly VersionRows[], params: unknown[]): string[] {
+export function indexInsertCtes(list: readonly VersionRows[], params: unknown[], seqSql?: string): string[] {
   type Owned<T> = T & { rt: string; rid: string; seq: number };
   const all = <K extends keyof IndexRows>(k: K): Array<Owned<IndexRows[K][number]>> => {
     const out: Array<Owned<IndexRows[K][number]>> = [];
@@ -78,6 +79,14 @@ export function indexInsertCtes(list: readonly VersionRows[], params: unknown[])
     { table: 'sp_uri', columns: ['code', 'value', 'element'], casts: ['text', 'text', 'int4'], data: [...owner(uri), uri.map((r) => r.code), uri.map((r) => r.value), elements(uri)] },
   ].filter((t) => t.data[0]!.length > 0);
   return tables.map((t) => {
+    if (seqSql) {
+      // One version whose sequence number the statement draws itself (`seqSql`, bulk-insert.ts).
+      const casts = ['text', 'text', ...t.casts];
+      const data = [t.data[0], t.data[1], ...t.data.slice(3)];
+      const unnest = casts.map((c, i) => `$${params.push(data[i])}::${c}[]`).join(', ');
+      const cols = casts.map((_, i) => `c${i}`);
+      return `i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, seq, ${t.columns.join(', ')}) SELECT c0, c1, ${seqSql}, ${cols.slice(2).join(', ')} FROM unnest(${unnest}) AS u(${cols.join(', ')}))`;
+    }
     const unnest = ['text', 'text', 'int8', ...t.casts].map((c, i) => `$${params.push(t.data[i])}::${c}[]`).join(', ');
     return `i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, seq, ${t.columns.join(', ')}) SELECT * FROM unnest(${unnest}))`;
   });

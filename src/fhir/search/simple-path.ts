@@ -1,11 +1,11 @@
 /**
  * A direct evaluator for the plain SearchParameter expressions that make up most of R4's
  * (`Observation.code`, `Patient.name.given`, `(Observation.value as Quantity) | …`): a union of
- * member paths, each optionally cast with `as Type`. Extracting index rows runs every parameter of a
+ * member paths, each optionally cast with `as Type` or `ofType(Type)` (both item by item). Extracting index rows runs every parameter of a
  * type on every write, and fhirpath.js's interpreter costs about a millisecond per resource, the
  * largest part of a bulk write (issue 11 §4). Anything else (`where`, functions, `resolve`) is left
  * to fhirpath.js. Navigation follows fhirpath.js's R4 model (choice types, types defined elsewhere)
- * and mirrors its results, including its refusal of `as` on more than one item; a test compares
+ * and mirrors its results for the same expression with `as` cast item by item (perItemCasts); a test compares
  * both on every parameter of every resource of the Synthea and demo data (test/search/simple-path.test.ts).
  */
 import r4 from 'fhirpath/fhir-context/r4/index.js';
@@ -22,6 +22,8 @@ interface Step {
   name: string;
   /** Choice element (`value[x]`): the type suffixes of its JSON keys, in the model's order. */
   choice: string[] | null;
+  /** The choice's JSON keys (`valueQuantity`, …), in the same order. */
+  keys?: string[];
 }
 
 interface Term {
@@ -30,6 +32,8 @@ interface Term {
   steps: Step[];
   /** `(path as T)`: the suffix of T's key on the last (choice) step. */
   as: string | null;
+  /** `(path as T).text`: members of T navigated after the cast (no choices among them). */
+  tail: Step[];
 }
 
 export type SimpleEvaluator = (resource: Resource) => unknown[];
@@ -56,8 +60,9 @@ export function compileSimplePath(expression: string): SimpleEvaluator | null {
 function compileTerm(text: string): Term | null {
   let path = text;
   let as: string | null = null;
-  const cast = /^\(\s*([A-Za-z0-9.]+)\s+as\s+([A-Za-z]+)\s*\)$/.exec(text);
-  if (cast) [, path, as] = cast as unknown as [string, string, string];
+  let after = '';
+  const cast = /^(?:\(\s*([A-Za-z0-9.]+)\s+as\s+([A-Za-z]+)\s*\)|([A-Za-z0-9.]+)\.ofType\(\s*([A-Za-z]+)\s*\))((?:\.[A-Za-z][A-Za-z0-9]*)*)$/.exec(text);
+  if (cast) [path, as, after] = [cast[1] ?? cast[3]!, cast[2] ?? cast[4]!, cast[5] ?? ''];
   const parts = path!.split('.');
   if (!parts.every((p) => IDENT.test(p)) || parts.length < 2) return null;
   const [root, ...names] = parts as [string, ...string[]];
@@ -70,7 +75,7 @@ function compileTerm(text: string): Term | null {
     if (choice) {
       // A choice decides the type only per value: it must be the last step.
       if (i !== names.length - 1) return null;
-      steps.push({ name, choice });
+      steps.push({ name, choice, keys: choice.map((t) => `${name}${t}`) });
       continue;
     }
     const type = model.path2Type[resolved];
@@ -84,34 +89,125 @@ function compileTerm(text: string): Term | null {
     suffix = as.charAt(0).toUpperCase() + as.slice(1);
     if (!last.choice?.includes(suffix)) return null;
   }
-  return { root, steps, as: suffix };
+  const tail: Step[] = [];
+  let type = as;
+  for (const name of after.split('.').slice(1)) {
+    const next = model.path2Type[`${type}.${name}`];
+    if (!next || model.choiceTypePaths[`${type}.${name}`]) return null;
+    tail.push({ name, choice: null });
+    type = next === 'BackboneElement' || next === 'Element' ? `${type}.${name}` : next;
+  }
+  return { root, steps, as: suffix, tail };
+}
+
+/** A composite's elements: the nodes it ranges over, with their model path (`Observation.component`). */
+export interface PathNode {
+  path: string;
+  data: unknown;
+}
+
+/**
+ * A composite SearchParameter's element expression (`Observation | Observation.component`) as a
+ * union of plain paths without choices or casts, or null. Nodes are returned as fhirpath.js returns
+ * them with `resolveInternalTypes: false` (the JSON and its model path), in the same order.
+ */
+export function compileElementPaths(expression: string): ((resource: Resource) => PathNode[]) | null {
+  const terms: Array<{ path: string; term: Term | null }> = [];
+  for (const raw of expression.split('|')) {
+    const path = raw.trim();
+    if (IDENT.test(path)) {
+      terms.push({ path, term: null }); // the resource itself
+      continue;
+    }
+    const term = compileTerm(path);
+    if (!term || term.as !== null || term.steps.some((st) => st.choice)) return null;
+    terms.push({ path, term });
+  }
+  if (terms.length === 0) return null;
+  return (resource) => {
+    const out: PathNode[] = [];
+    for (const { path, term } of terms) {
+      if (!term) {
+        if (path === resource.resourceType) out.push({ path, data: resource });
+        continue;
+      }
+      for (const data of evaluateTerm(term, resource)) out.push({ path, data });
+    }
+    if (terms.length < 2) return out;
+    // FHIRPath `|` removes duplicates by value.
+    const kept = new Set(distinct(out.map((n) => n.data)));
+    return out.filter((n) => kept.has(n.data));
+  };
+}
+
+/**
+ * A composite's component expression (`code`, `value.as(Quantity) | value.as(Range)`) relative to
+ * an element at model path `base`, or null when it is not plain (`%resource…`: fhirpath.js).
+ */
+export function compileRelativePath(base: string, expression: string): ((data: unknown) => unknown[]) | null {
+  const depth = base.split('.').length - 1;
+  const terms: Term[] = [];
+  for (const raw of expression.split('|')) {
+    const text = raw.trim();
+    const cast = /^([A-Za-z0-9.]+)\.as\(\s*([A-Za-z]+)\s*\)$/.exec(text);
+    const term = compileTerm(cast ? `(${base}.${cast[1]} as ${cast[2]})` : `${base}.${text}`);
+    if (!term) return null;
+    terms.push({ ...term, steps: term.steps.slice(depth) });
+  }
+  if (terms.length === 0) return null;
+  return (data) => {
+    const out: unknown[] = [];
+    for (const term of terms) out.push(...evaluateFrom(term, data));
+    return terms.length > 1 ? distinct(out) : out;
+  };
 }
 
 function evaluateTerm(term: Term, resource: Resource): unknown[] {
   if (term.root !== 'Resource' && term.root !== 'DomainResource' && term.root !== resource.resourceType) return [];
-  let nodes: unknown[] = [resource];
-  let last: Array<{ value: unknown; suffix: string | null }> = [];
-  term.steps.forEach((step, i) => {
-    const next: Array<{ value: unknown; suffix: string | null }> = [];
-    for (const node of nodes) {
-      if (!isObj(node)) continue;
-      if (step.choice) for (const t of step.choice) collect(node[`${step.name}${t}`], t, next);
-      else collect(node[step.name], null, next);
-    }
-    if (i === term.steps.length - 1) last = next;
-    nodes = next.map((n) => n.value);
-  });
-  if (term.as === null) return nodes;
-  // fhirpath.js: `as` needs a single item on its left ("Expected singleton"), which fails the whole expression.
-  if (last.length > 1) throw new Error(`Expected singleton on left side of 'as'`);
-  return last.filter((n) => n.suffix === term.as).map((n) => n.value);
+  return evaluateFrom(term, resource);
 }
 
-function collect(value: unknown, suffix: string | null, into: Array<{ value: unknown; suffix: string | null }>): void {
+function evaluateFrom(term: Term, start: unknown): unknown[] {
+  // Plain loops over precomputed keys: this runs for every parameter of every resource written.
+  let nodes: unknown[] = [start];
+  let suffixes: Array<string | null> = [];
+  for (const step of term.steps) {
+    const next: unknown[] = [];
+    const nextSuffixes: Array<string | null> = [];
+    for (const node of nodes) {
+      if (!isObj(node)) continue;
+      if (step.choice) {
+        const keys = step.keys!;
+        for (let j = 0; j < keys.length; j++) collect(node[keys[j]!], step.choice[j]!, next, nextSuffixes);
+      } else collect(node[step.name], null, next, nextSuffixes);
+    }
+    nodes = next;
+    suffixes = nextSuffixes;
+  }
+  if (term.as === null) return nodes;
+  // Cast item by item (`ofType`, perItemCasts in expressions.ts): a blood pressure's two component
+  // values are both indexed, where FHIRPath's `as` on two items fails the whole expression.
+  let cast = nodes.filter((_, i) => suffixes[i] === term.as);
+  for (const step of term.tail) {
+    const next: unknown[] = [];
+    for (const node of cast) if (isObj(node)) collect(node[step.name], null, next, []);
+    cast = next;
+  }
+  return cast;
+}
+
+function collect(value: unknown, suffix: string | null, into: unknown[], suffixes: Array<string | null>): void {
   if (value === undefined || value === null) return;
   if (Array.isArray(value)) {
-    for (const v of value) if (v !== undefined && v !== null) into.push({ value: v, suffix });
-  } else into.push({ value, suffix });
+    for (const v of value) {
+      if (v === undefined || v === null) continue;
+      into.push(v);
+      suffixes.push(suffix);
+    }
+  } else {
+    into.push(value);
+    suffixes.push(suffix);
+  }
 }
 
 /** FHIRPath `|` removes duplicates (by value). */

@@ -37,14 +37,23 @@ export const CODE_RULES = new Set(['bdl-7', 'dom-3']);
  * The most frequent constraints are true by their own first clause unless one element is there;
  * they are evaluated only then (each guard restates that clause, so skipping changes no verdict):
  * dom-2/4/5 look only into `contained`; ref-1 starts `reference.startsWith('#').not() or …`;
- * per-1 starts `start.hasValue().not() or end.hasValue().not() or …`.
+ * per-1 starts `start.hasValue().not() or end.hasValue().not() or …`. On every Observation
+ * (issue 11 §4: these three cost a write more than the schema): obs-6 is
+ * `dataAbsentReason.empty() or value.empty()`; obs-7 is `value.empty() or component.code.where(…).empty()`,
+ * true without a value or without components; qty-3 is `code.empty() or system.exists()`. A key
+ * with only its `_` twin (extensions) counts as present, so such an element is always evaluated.
  */
+const has = (v: Json, key: string) => v[key] !== undefined || v[`_${key}`] !== undefined;
+const hasChoice = (v: Json, stem: string) => Object.keys(v).some((k) => (k.startsWith(stem) || k.startsWith(`_${stem}`)) && k.length > stem.length);
 const GUARDS: Readonly<Record<string, (value: Json) => boolean>> = {
   'dom-2': (v) => v.contained !== undefined,
   'dom-4': (v) => v.contained !== undefined,
   'dom-5': (v) => v.contained !== undefined,
   'ref-1': (v) => typeof v.reference === 'string' && v.reference.startsWith('#'),
   'per-1': (v) => v.start !== undefined && v.end !== undefined,
+  'obs-6': (v) => v.dataAbsentReason !== undefined,
+  'obs-7': (v) => v.component !== undefined && hasChoice(v, 'value'),
+  'qty-3': (v) => has(v, 'code') && typeof v.system !== 'string',
 };
 
 /**
