@@ -26,7 +26,7 @@ const PATIENT_OPERATIONS = [
 /** What a type means here beyond plain REST (issue 14: Subscriptions, the citizen's account records). */
 const TYPE_DOCUMENTATION: Readonly<Record<string, string>> = {
   Subscription: 'R4 Subscriptions for backend clients (system/ scopes only). channel.type rest-hook only; criteria a search URL (e.g. Observation?patient=Patient/123); '
-    + 'payload absent = id-only (empty body; X-Helsebro-Resource and X-Helsebro-Subscription headers), application/fhir+json = a history Bundle of ids, never content. '
+    + 'creates, updates and deletes that match are notified; payload absent = id-only (empty body; X-Helsebro-Resource, X-Helsebro-Interaction and X-Helsebro-Subscription headers), application/fhir+json = a history Bundle of ids, never content. '
     + 'The endpoint must be https (http to loopback in development mode); names are resolved and private, loopback, link-local, CGNAT, multicast and IPv6 ULA/link-local addresses refused (422 when literal); '
     + 'redirects are not followed; 5 s and 64 KiB per delivery; failures retried with backoff. status: requested → active, or error with the reason in Subscription.error.',
   Basic: 'The citizen\'s account records (CodeSystem https://fhir.helsebro.no/CodeSystem/account-record): notification-preferences, portal-settings and in-app notification. '
