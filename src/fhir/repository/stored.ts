@@ -9,9 +9,20 @@
 import type { Meta, Resource } from 'fhir/r4';
 import { isoTime } from './rows.js';
 
+/**
+ * Whose data a row is, for the access log. A Binary is in no patient compartment (R4), yet a message
+ * attachment is the patient's data as much as the message (seed S23: every look at the record is
+ * logged): its patients are those of the resource its `securityContext` names, the same resource that
+ * decides who may see it (access-spec §5.3 row 28). Only the log reads this; access never does.
+ */
+const loggedPatients = (a: string): string =>
+  `CASE WHEN ${a}.resource_type = 'Binary' THEN COALESCE((SELECT sc.compartments FROM resources sc
+     WHERE sc.resource_type = split_part(${a}.content -> 'securityContext' ->> 'reference', '/', 1)
+       AND sc.id = split_part(${a}.content -> 'securityContext' ->> 'reference', '/', 2)), '{}') ELSE ${a}.compartments END AS compartments`;
+
 /** The columns a stored read selects from alias `a` (resources `r` or resource_history `h`). */
 export const storedColumns = (a: string): string =>
-  `${a}.resource_type, ${a}.id, ${a}.version_id, ${a}.last_updated, ${a}.deleted, ${a}.compartments, ${a}.content -> 'meta' AS meta, (${a}.content - 'meta' - 'resourceType')::text AS body`;
+  `${a}.resource_type, ${a}.id, ${a}.version_id, ${a}.last_updated, ${a}.deleted, ${loggedPatients(a)}, ${a}.content -> 'meta' AS meta, (${a}.content - 'meta' - 'resourceType')::text AS body`;
 
 export interface StoredRow {
   resource_type: string;
