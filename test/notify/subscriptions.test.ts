@@ -11,20 +11,12 @@ import { expect } from 'chai';
 import type { Bundle, Subscription } from 'fhir/r4';
 import request from 'supertest';
 import { createTestContext, type TestContext } from '../support/app.js';
+import { until } from '../support/until.js';
 
 const FHIR = 'application/fhir+json';
 interface Hit { path: string; headers: http.IncomingHttpHeaders; body: string }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(what: string, probe: () => Promise<T | null | undefined | false>, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('FHIR Subscriptions, rest-hook (issue 14)', function () {
   this.timeout(120_000);
