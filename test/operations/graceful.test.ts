@@ -8,27 +8,7 @@ import { expect } from 'chai';
 import http from 'node:http';
 import net from 'node:net';
 import { trackConnections } from '../../src/http/graceful.js';
-
-interface Raw {
-  socket: net.Socket;
-  /** Everything received so far. */
-  text(): string;
-  closed: Promise<'end' | 'reset'>;
-}
-
-function connect(port: number): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let text = '';
-    socket.on('data', (d: Buffer) => (text += d.toString()));
-    const closed = new Promise<'end' | 'reset'>((done) => {
-      socket.on('error', () => done('reset'));
-      socket.on('close', (hadError) => done(hadError ? 'reset' : 'end'));
-    });
-    socket.once('connect', () => resolve({ socket, text: () => text, closed }));
-    socket.once('error', reject);
-  });
-}
+import { connectRaw as connect } from '../support/raw-socket.js';
 
 const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n`;
 const statusLines = (text: string) => text.match(/^HTTP\/1\.1 \d+/gm) ?? [];

@@ -10,27 +10,9 @@ import { expect } from 'chai';
 import http from 'node:http';
 import net from 'node:net';
 import { trackConnections } from '../../src/http/graceful.js';
+import { connectRaw as connect, type RawConnection as Raw } from '../support/raw-socket.js';
 import { createTestContext, type TestContext } from '../support/app.js';
 
-interface Raw {
-  socket: net.Socket;
-  text(): string;
-  closed: Promise<'end' | 'reset'>;
-}
-
-function connect(port: number): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let text = '';
-    socket.on('data', (d: Buffer) => (text += d.toString()));
-    const closed = new Promise<'end' | 'reset'>((done) => {
-      socket.on('error', () => done('reset'));
-      socket.on('close', (hadError) => done(hadError ? 'reset' : 'end'));
-    });
-    socket.once('connect', () => resolve({ socket, text: () => text, closed }));
-    socket.once('error', reject);
-  });
-}
 
 const get = (path: string, token: string) => `GET ${path} HTTP/1.1\r\nHost: localhost\r\nAccept: application/fhir+json\r\nAuthorization: Bearer ${token}\r\nConnection: keep-alive\r\n\r\n`;
 // A JSON body has no line end, so the next status line follows it directly.
