@@ -7,6 +7,7 @@ import type { Config } from '../config/config.js';
 import { RESOURCE_TYPES, searchParamsFor } from './definitions/registry.js';
 import { auditEventCapability } from '../audit/audit-view.js';
 import { EVENTS_SINCE_CANONICAL } from '../portal/messages/events-since-definition.js';
+import { accountOperationCanonical } from './interactions/account-definitions.js';
 
 /** Operations every type supports. */
 const TYPE_OPERATIONS = [{ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' }];
@@ -17,8 +18,8 @@ const TYPE_OPERATIONS = [{ name: 'validate', definition: 'http://hl7.org/fhir/Op
  */
 const PATIENT_OPERATIONS = [
   { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything' },
-  { name: 'deactivate', definition: 'https://fhir.helsebro.no/OperationDefinition/Patient-deactivate' },
-  { name: 'reactivate', definition: 'https://fhir.helsebro.no/OperationDefinition/Patient-reactivate' },
+  { name: 'deactivate', definition: accountOperationCanonical('deactivate') },
+  { name: 'reactivate', definition: accountOperationCanonical('reactivate') },
   // The Bulk Data patient-level export (issue 14; HL7 Bulk Data Access IG v2).
   { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
 ];

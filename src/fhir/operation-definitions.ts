@@ -7,9 +7,12 @@ import type { NextFunction, Request, Response } from 'express';
 import type { OperationDefinition } from 'fhir/r4';
 import { sendJson } from '../http/respond.js';
 import { eventsSinceDefinition } from '../portal/messages/events-since-definition.js';
+import { accountOperationDefinition } from './interactions/account-definitions.js';
 
 const PUBLISHED: Readonly<Record<string, () => OperationDefinition>> = {
   'events-since': eventsSinceDefinition,
+  'Patient-deactivate': () => accountOperationDefinition('deactivate'),
+  'Patient-reactivate': () => accountOperationDefinition('reactivate'),
 };
 
 export function publishedOperationDefinition(req: Request, res: Response, next: NextFunction): void {
