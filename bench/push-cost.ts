@@ -33,11 +33,19 @@ function countStatements(db: Db): { take(): string[]; stop(): void } {
   };
   const original = { query: db.query, transaction: db.transaction };
   const wrap = (q: Queryable): Queryable => ({
-    query: (text, params) => {
+    query: (<T extends Record<string, unknown>>(text: string, params?: readonly unknown[], opts?: Parameters<Queryable['query']>[2]): Promise<T[]> => {
       const t = text.replace(/\s+/g, ' ').trim();
       seen.push(t);
-      return timed(t, q.query(text, params));
-    },
+      const result = timed(t, q.query<T>(text, params, opts));
+      // BENCH_EXPLAIN=prefix: the plan of every statement starting with that text, as it ran.
+      const explain = process.env.BENCH_EXPLAIN;
+      if (!explain || !t.startsWith(explain)) return result;
+      return result.then(async (rows) => {
+        const plan = await q.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF) ${text}`, params);
+        console.log(plan.map((r) => r['QUERY PLAN']).join('\n'));
+        return rows;
+      });
+    }) as Queryable['query'],
     exec: (script) => {
       seen.push(script.replace(/\s+/g, ' ').trim());
       return q.exec(script);
