@@ -56,6 +56,29 @@ describe('transactions of many conditional creates and PUTs', function () {
     for (const v of values.slice(0, 5)) expect(await countWith(v)).to.equal(1);
   });
 
+  it('four concurrent transactions of overlapping conditional creates store one resource per identifier (PostgreSQL: four connections)', async () => {
+    const values = Array.from({ length: 200 }, () => randomUUID());
+    // Transaction k holds identifiers [40k, 40k + 80), half of them shared with the next one, in opposite orders.
+    const bundles = [0, 1, 2, 3].map((k) => {
+      const part = values.slice(40 * k, 40 * k + 80);
+      return transaction((k % 2 === 0 ? part : [...part].reverse()).map((v) => conditional(v)));
+    });
+    const results = await Promise.all(bundles.map((b) => post(b)));
+    expect(results.map((r) => r.status), JSON.stringify(results.find((r) => r.status !== 200)?.body)).to.deep.equal([200, 200, 200, 200]);
+    const idOf = new Map<string, Set<string>>();
+    let created = 0;
+    for (const r of results) {
+      for (const e of (r.body as Bundle).entry!) {
+        const value = (e.resource as Observation).identifier![0]!.value!;
+        idOf.set(value, (idOf.get(value) ?? new Set()).add(e.resource!.id!));
+        if (e.response!.status === '201 Created') created++;
+      }
+    }
+    expect(created).to.equal(200);
+    expect([...idOf.values()].every((ids) => ids.size === 1)).to.equal(true);
+    for (const v of [values[0]!, values[50]!, values[199]!]) expect(await countWith(v)).to.equal(1);
+  });
+
   it('one transaction mixing conditions that match nothing and one resource answers 201 and 200', async () => {
     const [fresh, existing] = [randomUUID(), randomUUID()];
     const stored = (await request(ctx.app).post('/fhir/Observation').set('Content-Type', FHIR).send(observation(existing)).expect(201)).body as Observation;
