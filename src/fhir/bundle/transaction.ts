@@ -102,8 +102,20 @@ async function processTransaction(deps: BundleDeps, entries: ParsedEntry[], acce
     for (const e of entries) {
       if (!e.resource) continue;
       await withEntry(e, async () => {
+        // One walk over the resource in the common case; a second only when it holds conditional references.
+        const found: string[] = [];
+        const rewritten = rewriteReferences(e.resource!, (ref) => {
+          const id = idFor.get(ref);
+          if (id) return id;
+          if (isConditionalReference(ref)) found.push(ref);
+          return ref;
+        });
+        if (found.length === 0) {
+          prepared.set(e.index, rewritten);
+          return;
+        }
         const conditional = new Map<string, string>();
-        for (const ref of collectConditional(e.resource!)) conditional.set(ref, await resolveConditional(ref, `Bundle.entry[${e.index}]`));
+        for (const ref of found) if (!conditional.has(ref)) conditional.set(ref, await resolveConditional(ref, `Bundle.entry[${e.index}]`));
         prepared.set(
           e.index,
           rewriteReferences(e.resource!, (ref) => idFor.get(ref) ?? conditional.get(ref) ?? ref),
@@ -111,12 +123,21 @@ async function processTransaction(deps: BundleDeps, entries: ParsedEntry[], acce
       });
     }
 
+    // The resources that matched conditional creates are read together, one statement per type, when
+    // the first of them is answered: after every DELETE entry (processing order), as one read each was.
+    const matched = new Map<string, Map<string, Resource>>();
+    const matchedResource = async (type: string, id: string): Promise<Resource> => {
+      if (!matched.has(type)) matched.set(type, await repo.readMany(type, entries.filter((x) => skipped.has(x.index) && x.type === type).map((x) => preassigned.get(x.index)!), access));
+      // Absent only if an earlier entry of this transaction deleted it: read alone, which answers 404/410 as before.
+      return matched.get(type)!.get(id) ?? repo.read(type, id, access);
+    };
+
     const order = [...entries].sort((a, b) => processingRank(a.method) - processingRank(b.method) || a.index - b.index);
     const responses = new Array<BundleEntry>(entries.length);
     for (const e of order) {
       responses[e.index] = await withEntry(e, async () => {
         if (skipped.has(e.index)) {
-          const existing = await repo.read(e.type, preassigned.get(e.index)!, access);
+          const existing = await matchedResource(e.type, preassigned.get(e.index)!);
           return { fullUrl: `${deps.fhirBase}/${e.type}/${existing.id}`, resource: existing, response: { status: '200 OK', location: `${e.type}/${existing.id}/_history/${existing.meta?.versionId}`, etag: `W/"${existing.meta?.versionId}"`, lastModified: existing.meta?.lastUpdated } };
         }
         return executeEntry(ctx, { ...e, ifNoneExist: undefined }, prepared.get(e.index), preassigned.get(e.index));
@@ -145,15 +166,6 @@ async function withEntry<T>(e: ParsedEntry, fn: () => Promise<T>): Promise<T> {
 /** `ifNoneExist` may repeat the type (`Observation?identifier=…`); the condition is the query. */
 export function conditionQuery(ifNoneExist: string): string {
   return ifNoneExist.replace(/^[A-Za-z]+\?/, '');
-}
-
-function collectConditional(resource: Resource): string[] {
-  const found: string[] = [];
-  rewriteReferences(resource, (r) => {
-    if (isConditionalReference(r)) found.push(r);
-    return r;
-  });
-  return found;
 }
 
 function findDuplicateFullUrls(entries: ParsedEntry[]): number | null {
