@@ -6,35 +6,9 @@
 import { expect } from 'chai';
 import type { Consent, Patient } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
-import type { Db, Queryable } from '../../src/db/db.js';
 import { fhirGet } from '../auth/support.js';
+import { countStatements } from '../support/count-statements.js';
 import { buildWorld, PERSONAS, type World } from './world.js';
-
-/** Counts every statement sent through `db` (and the transactions it opens) while `fn` runs. */
-export function countStatements(db: Db): { take(): string[]; stop(): void } {
-  const seen: string[] = [];
-  const original = { query: db.query, transaction: db.transaction };
-  const wrap = (q: Queryable): Queryable => ({
-    query: (text, params) => {
-      seen.push(text.replace(/\s+/g, ' ').trim());
-      return q.query(text, params);
-    },
-    exec: (script) => {
-      seen.push(script.replace(/\s+/g, ' ').trim());
-      return q.exec(script);
-    },
-  });
-  const mutable = db as { -readonly [K in keyof Db]: Db[K] };
-  mutable.query = wrap({ query: original.query.bind(db), exec: db.exec.bind(db) }).query;
-  mutable.transaction = <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
-    seen.push('BEGIN');
-    return original.transaction.call<Db, [(tx: Queryable) => Promise<T>], Promise<T>>(db, (tx) => fn(wrap(tx))).finally(() => seen.push('COMMIT'));
-  };
-  return {
-    take: () => seen.splice(0),
-    stop: () => Object.assign(mutable, original),
-  };
-}
 
 const WRITES_TO_DATA = /^(INSERT|UPDATE|DELETE)\b[\s\S]*\b(resources|resource_history|sp_\w+)\b/i;
 

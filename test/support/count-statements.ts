@@ -1,7 +1,7 @@
 /**
  * Counts the SQL statements sent through a database handle (and the transactions it opens), at the
- * driver, while a test runs requests over HTTP. The same wrapping as the counter inside
- * test/access/statements.test.ts, importable by other test files and by bench/push-cost.ts.
+ * driver, while a test runs requests over HTTP (test/access/statements.test.ts, the push tests,
+ * bench/push-cost.ts). Statements keep their options, so prepared statements stay prepared.
  */
 import type { Db, Queryable } from '../../src/db/db.js';
 
@@ -9,9 +9,9 @@ export function countStatements(db: Db): { take(): string[]; stop(): void } {
   const seen: string[] = [];
   const original = { query: db.query, transaction: db.transaction };
   const wrap = (q: Queryable): Queryable => ({
-    query: (text, params) => {
+    query: (text, params, opts) => {
       seen.push(text.replace(/\s+/g, ' ').trim());
-      return q.query(text, params);
+      return q.query(text, params, opts);
     },
     exec: (script) => {
       seen.push(script.replace(/\s+/g, ' ').trim());
