@@ -2,12 +2,12 @@
 import type { Request, Response } from 'express';
 import { badRequest } from '../errors.js';
 import { sendJson, sendStored, sendWriteResult } from '../../http/respond.js';
-import { accessOf, type FhirDeps } from './context.js';
+import { accessOf, readAccessOf, type FhirDeps } from './context.js';
 import { parseIfMatch, requireResourceBody } from './request-body.js';
 
 /** Read and vread answer with the stored text (repository/stored.ts): the response does not change it. */
 export async function read(deps: FhirDeps, req: Request, res: Response, type: string, id: string): Promise<void> {
-  const stored = await deps.repo.readStored(type, id, accessOf(res));
+  const stored = await deps.repo.readStored(type, id, readAccessOf(res));
   if (notModified(req, stored)) {
     res.setHeader('ETag', `W/"${stored.versionId}"`);
     res.status(304).end();
