@@ -14,6 +14,7 @@ import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import { isResourceType } from '../fhir/definitions/registry.js';
 import { FhirError, unauthorized } from '../fhir/errors.js';
+import { plainReadType } from '../fhir/interactions/instance.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
 import { requireScope } from '../access/scope-access.js';
@@ -57,16 +58,9 @@ function scopesOf(scope: string): readonly Scope[] {
 /** Closing or reopening the account (S13, S14): the portal's operations only (first-party.ts). */
 const ACCOUNT_OPERATION = /^\/Patient\/[^/]+\/(\$deactivate|\$reactivate)$/;
 
-/**
- * A plain read by id that the FHIR router answers with `readStored` (routes.ts `/:type/:id`), whose
- * statement can carry the grant check. Not AuditEvent (served from the access log, audit-routes.ts)
- * and not Binary (its content route authenticates on its own, binary-content.ts).
- */
-const READ_BY_ID = /^\/([A-Z][A-Za-z]*)\/[A-Za-z0-9\-.]{1,64}$/;
+/** Whether the grant check may ride in the request's own statement: a plain read by id (instance.ts). */
 export function isDeferrableRead(req: { method: string; path: string }): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const type = READ_BY_ID.exec(req.path)?.[1];
-  return type !== undefined && type !== 'AuditEvent' && type !== 'Binary' && isResourceType(type);
+  return plainReadType(req) !== null;
 }
 
 /** What a token's last full check established: its live grant and the access version it was decided under. */
@@ -86,7 +80,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
   const known = new Map<string, Known>();
 
   /** The principal of a token under a live grant, after the checks that need no database. */
-  const admit = async (req: Request, claims: AccessTokenClaims, grant: Grant, accessVersion: number): Promise<Principal> => {
+  const admit = async (req: Request, claims: AccessTokenClaims, grant: Grant, accessVersion: number, readType: string | null): Promise<Principal> => {
     if (grant.clientId !== claims.client_id) throw unauthorized('login');
     // A clinician's Practitioner must still be active (issue 10 hole 10); remembered per access version.
     if (!(await clinicians.stillActive(deps.repo, { ...grant, accessVersion }))) throw unauthorized('login');
@@ -101,7 +95,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
       tokenId: claims.jti,
       accessVersion,
     };
-    const wanted = interactionOf(req);
+    const wanted = readType !== null ? { type: readType, interaction: 'r' as const } : interactionOf(req);
     if (wanted) requireScope(principal, wanted.type, wanted.interaction);
     const accountOp = ACCOUNT_OPERATION.exec(req.path)?.[1];
     if (accountOp) requireFirstParty(principal, accountOp);
@@ -109,13 +103,13 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
   };
 
   /** The full check: the live grant and access version (one statement), then the access engine. */
-  const authorise = async (req: Request, res: Response, claims: AccessTokenClaims): Promise<AccessContext> => {
+  const authorise = async (req: Request, res: Response, claims: AccessTokenClaims, readType: string | null): Promise<AccessContext> => {
     const grant = await liveGrantForToken(deps.db, claims.grant_id, claims.jti);
     if (!grant) {
       known.delete(claims.jti);
       throw unauthorized('login');
     }
-    const principal = await admit(req, claims, grant, grant.accessVersion);
+    const principal = await admit(req, claims, grant, grant.accessVersion, readType);
     res.locals.principal = principal;
     const access = await toAccess(principal, req, res);
     res.locals.access = access;
@@ -133,7 +127,7 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
    * be decided from what is known — a gate now failing, e.g. after the Oslo day turned — goes through
    * the full check instead, so no refusal rests on an old version.
    */
-  const deferred = async (req: Request, res: Response, claims: AccessTokenClaims, hit: Known): Promise<boolean> => {
+  const deferred = async (req: Request, res: Response, claims: AccessTokenClaims, hit: Known, readType: string): Promise<boolean> => {
     let decided: AccessContext | null = null;
     const guard: LivenessGuard = {
       version: hit.version,
@@ -149,11 +143,11 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
         }
         // An access fact changed since: decided afresh, as if nothing were known.
         delete res.locals.guardedAccess;
-        return authorise(req, res, claims);
+        return authorise(req, res, claims, readType);
       },
     };
     try {
-      const principal = await admit(req, claims, hit.grant, hit.version);
+      const principal = await admit(req, claims, hit.grant, hit.version, readType);
       res.locals.principal = principal;
       decided = await toAccess(principal, req, res, guard);
     } catch (err) {
@@ -177,8 +171,9 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
         if (err instanceof TokenError) throw unauthorized(err.reason === 'expired' ? 'expired' : 'login');
         throw err;
       }
-      const hit = isDeferrableRead(req) ? known.get(claims.jti) : undefined;
-      if (!(hit && hit.grant.grantId === claims.grant_id && (await deferred(req, res, claims, hit)))) await authorise(req, res, claims);
+      const readType = plainReadType(req);
+      const hit = readType !== null ? known.get(claims.jti) : undefined;
+      if (!(hit && readType !== null && hit.grant.grantId === claims.grant_id && (await deferred(req, res, claims, hit, readType)))) await authorise(req, res, claims, readType);
       next();
     } catch (err) {
       next(err);
