@@ -61,6 +61,29 @@ export interface AccessContext {
    * provenance of a write commit or roll back with it. `tx` writes in that same transaction.
    */
   recordWrite?(tx: WriteRecorder, interaction: WriteInteraction, stored: Resource): Promise<void>;
+  /**
+   * Set when this context was decided from what the token's previous request established, without
+   * checking the grant first (issue 11 §2 "one round trip to authenticate and authorise"): the one
+   * statement that uses it (the read by id) must carry `liveness.sql` and hand its result to
+   * `liveness.settle` before anything is answered (auth/resource-server.ts).
+   */
+  readonly liveness?: LivenessGuard;
+}
+
+/**
+ * The live-grant check carried by a read's own statement. `sql` is a scalar subquery that yields the
+ * access version of the token's subject while the grant is live and the token not revoked, NULL
+ * otherwise; rows may be read only under `version`, the one this context was decided under.
+ */
+export interface LivenessGuard {
+  readonly version: number;
+  /** The scalar subquery; binds its values into `params`. */
+  sql(params: unknown[]): string;
+  /**
+   * The statement's answer. NULL: 401. `version`: the context stands (resolves to null). Another
+   * version: the context is decided afresh and returned, and the statement must be run again under it.
+   */
+  settle(version: number | null): Promise<AccessContext | null>;
 }
 
 /** What recordWrite may do in the write's transaction: store server-generated resources, now or just before commit. */

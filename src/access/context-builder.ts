@@ -6,7 +6,7 @@
  * written in the write's own transaction.
  */
 import type { Resource } from 'fhir/r4';
-import type { AccessContext, AccessFilter, AccessSide, WriteInteraction, WriteRecorder } from './access-context.js';
+import type { AccessContext, AccessFilter, AccessSide, LivenessGuard, WriteInteraction, WriteRecorder } from './access-context.js';
 import { writeFactsOf } from '../audit/facts.js';
 import { WriteLog } from '../audit/write-log.js';
 import { PATIENT_FACING } from './policy.js';
@@ -22,6 +22,8 @@ export interface AccessParts {
   fallbackActor?: string | null;
   filters: readonly AccessFilter[];
   checkWrite: AccessContext['checkWrite'];
+  /** The grant check the read's statement carries instead of a statement of its own (access-context.ts). */
+  liveness?: LivenessGuard;
 }
 
 export function sideOf(relation: Relation): AccessSide {
@@ -40,6 +42,7 @@ export function buildAccessContext(parts: AccessParts): AccessContext {
     // A frozen list is kept as it is: its identity carries the signature its compiled SQL is cached under (access-sql.ts).
     filters: Object.isFrozen(parts.filters) ? parts.filters : Object.freeze([...parts.filters]),
     checkWrite: parts.checkWrite,
+    ...(parts.liveness ? { liveness: parts.liveness } : {}),
     async recordWrite(tx: WriteRecorder, interaction: WriteInteraction, stored: Resource): Promise<void> {
       // Collected per transaction and written once before it commits: a transaction Bundle of a
       // thousand resources leaves one AuditEvent per patient and kind of write, not a thousand.

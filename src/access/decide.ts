@@ -6,7 +6,7 @@
  * already passed by the relation (access-spec §0.2).
  */
 import type { Resource } from 'fhir/r4';
-import { type AccessContext, type AccessFilter, type FilterExpr, type WriteInteraction } from './access-context.js';
+import { type AccessContext, type AccessFilter, type FilterExpr, type LivenessGuard, type WriteInteraction } from './access-context.js';
 import { withTokenAuthors } from './authorship.js';
 import { buildAccessContext } from './context-builder.js';
 import { checkGrantAdministrationClient } from './first-party.js';
@@ -29,6 +29,8 @@ export interface DecideOptions {
   firstPartyClientId?: string;
   /** How far back a citizen still sees their questionnaire answers (S24 "answered recently"). */
   questionnaireRetentionDays?: number;
+  /** The grant check a read by id carries in its own statement (access-context.ts `LivenessGuard`). */
+  liveness?: LivenessGuard;
 }
 
 export function sliceVars(relation: Relation, opts: DecideOptions = {}): SliceVars {
@@ -142,6 +144,7 @@ export function decideAccess(principal: Principal, relation: Relation, opts: Dec
     clientName: opts.clientName ?? null,
     fallbackActor: byScope.actor,
     filters,
+    ...(opts.liveness ? { liveness: opts.liveness } : {}),
     async checkWrite(interaction: WriteInteraction, resource: Resource, previous: Resource | undefined): Promise<void> {
       // Judged as it will be stored: the author fields the write rule fills in from the token
       // (authorship.ts) decide the slice, e.g. a patient-reported MedicationStatement (§4.4 row 5).

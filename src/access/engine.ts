@@ -3,7 +3,7 @@
  * (relation → gates → decision → access log), the refresh gate of the token endpoint, and the
  * patient picker. One place decides; the repository only executes the filters it is given.
  */
-import type { AccessContext } from './access-context.js';
+import type { AccessContext, LivenessGuard } from './access-context.js';
 import type { Db } from '../db/db.js';
 import { FhirError, unauthorized } from '../fhir/errors.js';
 import { currentTerms } from '../identity/terms.js';
@@ -36,7 +36,8 @@ export interface ResponseLocals {
 }
 
 export interface AccessEngine {
-  toAccess(principal: Principal, req: RequestFacts, res: ResponseLocals): Promise<AccessContext>;
+  /** `liveness`: the grant check is left to the read's statement (resource-server.ts); the context carries it. */
+  toAccess(principal: Principal, req: RequestFacts, res: ResponseLocals, liveness?: LivenessGuard): Promise<AccessContext>;
   /** The refresh gate: does the relation a grant was issued for still pass every gate (access-spec §4.2)? */
   gate: (who: WhoActs) => Promise<boolean>;
   actingOptions: ActingOptionsResolver;
@@ -54,7 +55,7 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
     accessLog,
     actingOptions: accessOptionsResolver(db, repo),
     gate: async (grant) => (await resolveRelation(db, repo, { kind: grant.kind, patientId: grant.patientId, fhirUser: grant.fhirUser })).ok,
-    async toAccess(principal, req, res) {
+    async toAccess(principal, req, res, liveness) {
       const who: WhoActs = { kind: principal.kind, patientId: principal.patientId ?? null, fhirUser: principal.fhirUser ?? null };
       // Resolved again only when an access fact changed or the Oslo day turned (relation-cache.ts).
       const resolution = await relations.resolve(who, principal.accessVersion, () => resolveRelation(db, repo, who));
@@ -78,7 +79,7 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
         const path = `${r.baseUrl}${r.path}`.replace(/^\/fhir(?=\/|$)/, '');
         return accessLog.recordRows(responseRows(facts, { method: r.method, path, query, ifNoneExist: r.get('if-none-exist') }, body, status));
       };
-      return decideAccess(principal, relation, { ...opts, clientName });
+      return decideAccess(principal, relation, { ...opts, clientName, ...(liveness ? { liveness } : {}) });
     },
   };
 }

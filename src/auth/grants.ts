@@ -90,26 +90,46 @@ export async function getGrant(db: Queryable, grantId: string): Promise<Grant | 
 }
 
 /**
+ * The access version of the subject a grant row `g` acts through (migration 010; 0 when nothing was
+ * ever written about it): the subject is the one `accessSubjectOf` names (access/relation-cache.ts).
+ */
+const ACCESS_VERSION_OF_G = `COALESCE((SELECT v.version FROM access_versions v WHERE v.subject = CASE
+               WHEN g.kind = 'user' AND g.fhir_user LIKE 'Practitioner/%' THEN g.fhir_user
+               WHEN g.kind = 'patient' AND g.patient_id IS NOT NULL THEN 'Patient/' || g.patient_id END), 0)`;
+
+/** "Still allowed?": the grant not revoked or expired and this token not revoked on its own (SQL condition on `auth_grants g`). */
+const LIVE_G = (grant: string, jti: string): string =>
+  `g.grant_id = ${grant} AND g.revoked_at IS NULL AND g.expires_at > now()
+        AND NOT EXISTS (SELECT 1 FROM auth_revoked_tokens t WHERE t.jti = ${jti})`;
+
+/**
  * The grant behind an access token if it is still live and that token was not revoked on its own,
- * with the access version of the subject whose relation facts it acts through (migration 010; 0 when
- * nothing was ever written about it): one statement decides "still allowed?" and "may the cached
- * relation be used?" (access/relation-cache.ts). The subject is the one `accessSubjectOf` names.
+ * with the access version of the subject whose relation facts it acts through: one statement decides
+ * "still allowed?" and "may the cached relation be used?" (access/relation-cache.ts).
  */
 export async function liveGrantForToken(db: Queryable, grantId: string, jti: string): Promise<(Grant & { accessVersion: number }) | null> {
   const rows = await db.query<GrantRow & { access_version: number | string | null }>(
     // Prepared (db.ts): the same text on every request. Columns named, not g.*: a prepared plan must
     // keep its result shape.
     `SELECT g.grant_id, g.client_id, g.kind, g.sub, g.patient_id, g.fhir_user, g.scope, g.context, g.session_id, g.auth_time, g.created_at, g.expires_at, g.revoked_at,
-            COALESCE((SELECT v.version FROM access_versions v WHERE v.subject = CASE
-               WHEN g.kind = 'user' AND g.fhir_user LIKE 'Practitioner/%' THEN g.fhir_user
-               WHEN g.kind = 'patient' AND g.patient_id IS NOT NULL THEN 'Patient/' || g.patient_id END), 0) AS access_version
+            ${ACCESS_VERSION_OF_G} AS access_version
        FROM auth_grants g
-      WHERE g.grant_id = $1 AND g.revoked_at IS NULL AND g.expires_at > now()
-        AND NOT EXISTS (SELECT 1 FROM auth_revoked_tokens t WHERE t.jti = $2)`,
+      WHERE ${LIVE_G('$1', '$2')}`,
     [grantId, jti],
     { prepare: true },
   );
   return rows[0] ? { ...fromRow(rows[0]), accessVersion: Number(rows[0].access_version) } : null;
+}
+
+/**
+ * The same check as a scalar subquery another statement carries (the read by id, issue 11 §2): the
+ * subject's access version while the grant of `clientId` is live and the token `jti` not revoked,
+ * NULL otherwise. Binds its three values into `params`.
+ */
+export function liveGrantVersionSql(params: unknown[], grantId: string, jti: string, clientId: string): string {
+  params.push(grantId, jti, clientId);
+  const n = params.length;
+  return `(SELECT ${ACCESS_VERSION_OF_G} FROM auth_grants g WHERE ${LIVE_G(`$${n - 2}`, `$${n - 1}`)} AND g.client_id = $${n})`;
 }
 
 export function isLive(g: Grant | null): g is Grant {

@@ -9,21 +9,22 @@
  * (`expired` for an expired token); the reason is never echoed.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import type { AccessContext } from '../access/access-context.js';
+import type { AccessContext, LivenessGuard } from '../access/access-context.js';
 import type { Config } from '../config/config.js';
 import type { Db } from '../db/db.js';
 import { isResourceType } from '../fhir/definitions/registry.js';
-import { unauthorized } from '../fhir/errors.js';
+import { FhirError, unauthorized } from '../fhir/errors.js';
+import { plainReadType } from '../fhir/interactions/instance.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
 import { requireScope } from '../access/scope-access.js';
 import { ClinicianChecks } from './clinician-check.js';
 import { requireFirstParty } from './first-party.js';
-import { liveGrantForToken } from './grants.js';
+import { liveGrantForToken, liveGrantVersionSql, type Grant } from './grants.js';
 import { KeyStore } from './keys.js';
 import type { Principal } from '../identity/principal.js';
 import { parseScopes, type Interaction, type Scope } from '../identity/scopes.js';
-import { TokenError } from './tokens.js';
+import { TokenError, type AccessTokenClaims } from './tokens.js';
 import { VerifiedTokens } from './verified-tokens.js';
 
 export interface ResourceServerDeps {
@@ -33,7 +34,7 @@ export interface ResourceServerDeps {
   repo: Repository;
   keys?: KeyStore;
   /** Principal → AccessContext: the access engine, which also re-checks the eligibility gates (401 when one fails). */
-  toAccess: (principal: Principal, req: Request, res: Response) => AccessContext | Promise<AccessContext>;
+  toAccess: (principal: Principal, req: Request, res: Response, liveness?: LivenessGuard) => AccessContext | Promise<AccessContext>;
 }
 
 export { unauthorized };
@@ -57,12 +58,106 @@ function scopesOf(scope: string): readonly Scope[] {
 /** Closing or reopening the account (S13, S14): the portal's operations only (first-party.ts). */
 const ACCOUNT_OPERATION = /^\/Patient\/[^/]+\/(\$deactivate|\$reactivate)$/;
 
+/** Whether the grant check may ride in the request's own statement: a plain read by id (instance.ts). */
+export function isDeferrableRead(req: { method: string; path: string }): boolean {
+  return plainReadType(req) !== null;
+}
+
+/** What a token's last full check established: its live grant and the access version it was decided under. */
+interface Known {
+  grant: Grant;
+  version: number;
+}
+const KNOWN_MAX = 10_000;
+
 export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
   const keys = deps.keys ?? new KeyStore(deps.db);
   const { toAccess } = deps;
   const clinicians = new ClinicianChecks();
   // Signature and claims checks are remembered per token string; the grant below is checked every time.
   const verified = new VerifiedTokens(keys, deps.config);
+  // Per token id: what its last full check found, so a read by id can check the grant in its own statement.
+  const known = new Map<string, Known>();
+
+  /** The principal of a token under a live grant, after the checks that need no database. */
+  const admit = async (req: Request, claims: AccessTokenClaims, grant: Grant, accessVersion: number, readType: string | null): Promise<Principal> => {
+    if (grant.clientId !== claims.client_id) throw unauthorized('login');
+    // A clinician's Practitioner must still be active (issue 10 hole 10); remembered per access version.
+    if (!(await clinicians.stillActive(deps.repo, { ...grant, accessVersion }))) throw unauthorized('login');
+    const principal: Principal = {
+      kind: grant.kind,
+      clientId: grant.clientId,
+      ...(grant.sub ? { sub: grant.sub } : {}),
+      scopes: scopesOf(claims.scope),
+      ...(grant.patientId ? { patientId: grant.patientId } : {}),
+      ...(grant.fhirUser ? { fhirUser: grant.fhirUser } : {}),
+      grantId: grant.grantId,
+      tokenId: claims.jti,
+      accessVersion,
+    };
+    const wanted = readType !== null ? { type: readType, interaction: 'r' as const } : interactionOf(req);
+    if (wanted) requireScope(principal, wanted.type, wanted.interaction);
+    const accountOp = ACCOUNT_OPERATION.exec(req.path)?.[1];
+    if (accountOp) requireFirstParty(principal, accountOp);
+    return principal;
+  };
+
+  /** The full check: the live grant and access version (one statement), then the access engine. */
+  const authorise = async (req: Request, res: Response, claims: AccessTokenClaims, readType: string | null): Promise<AccessContext> => {
+    const grant = await liveGrantForToken(deps.db, claims.grant_id, claims.jti);
+    if (!grant) {
+      known.delete(claims.jti);
+      throw unauthorized('login');
+    }
+    const principal = await admit(req, claims, grant, grant.accessVersion, readType);
+    res.locals.principal = principal;
+    const access = await toAccess(principal, req, res);
+    res.locals.access = access;
+    known.delete(claims.jti);
+    if (known.size >= KNOWN_MAX) known.delete(known.keys().next().value as string);
+    known.set(claims.jti, { grant, version: grant.accessVersion });
+    return access;
+  };
+
+  /**
+   * A read by id of a token whose last full check passed: decided under the access version found then,
+   * with the grant check left to the read's own statement (issue 11 §2: one round trip instead of two).
+   * The context is put where only the read handler takes it (`res.locals.guardedAccess`, interactions/
+   * context.ts), so any other handler finds no context and refuses (deny by default). Whatever cannot
+   * be decided from what is known — a gate now failing, e.g. after the Oslo day turned — goes through
+   * the full check instead, so no refusal rests on an old version.
+   */
+  const deferred = async (req: Request, res: Response, claims: AccessTokenClaims, hit: Known, readType: string): Promise<boolean> => {
+    let decided: AccessContext | null = null;
+    const guard: LivenessGuard = {
+      version: hit.version,
+      sql: (params) => liveGrantVersionSql(params, claims.grant_id, claims.jti, claims.client_id),
+      settle: async (version) => {
+        if (version === null) {
+          known.delete(claims.jti);
+          throw unauthorized('login');
+        }
+        if (version === hit.version) {
+          res.locals.access = decided;
+          return null;
+        }
+        // An access fact changed since: decided afresh, as if nothing were known.
+        delete res.locals.guardedAccess;
+        return authorise(req, res, claims, readType);
+      },
+    };
+    try {
+      const principal = await admit(req, claims, hit.grant, hit.version, readType);
+      res.locals.principal = principal;
+      decided = await toAccess(principal, req, res, guard);
+    } catch (err) {
+      // A refusal (a gate, a scope) is given by the full check, which checks the grant first.
+      if (!(err instanceof FhirError)) throw err;
+      return false;
+    }
+    res.locals.guardedAccess = decided;
+    return true;
+  };
 
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     try {
@@ -76,27 +171,9 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
         if (err instanceof TokenError) throw unauthorized(err.reason === 'expired' ? 'expired' : 'login');
         throw err;
       }
-      const grant = await liveGrantForToken(deps.db, claims.grant_id, claims.jti);
-      if (!grant || grant.clientId !== claims.client_id) throw unauthorized('login');
-      // A clinician's Practitioner must still be active (issue 10 hole 10).
-      if (!(await clinicians.stillActive(deps.repo, grant))) throw unauthorized('login');
-      const principal: Principal = {
-        kind: grant.kind,
-        clientId: grant.clientId,
-        ...(grant.sub ? { sub: grant.sub } : {}),
-        scopes: scopesOf(claims.scope),
-        ...(grant.patientId ? { patientId: grant.patientId } : {}),
-        ...(grant.fhirUser ? { fhirUser: grant.fhirUser } : {}),
-        grantId: grant.grantId,
-        tokenId: claims.jti,
-        accessVersion: grant.accessVersion,
-      };
-      const wanted = interactionOf(req);
-      if (wanted) requireScope(principal, wanted.type, wanted.interaction);
-      const accountOp = ACCOUNT_OPERATION.exec(req.path)?.[1];
-      if (accountOp) requireFirstParty(principal, accountOp);
-      res.locals.principal = principal;
-      res.locals.access = await toAccess(principal, req, res);
+      const readType = plainReadType(req);
+      const hit = readType !== null ? known.get(claims.jti) : undefined;
+      if (!(hit && readType !== null && hit.grant.grantId === claims.grant_id && (await deferred(req, res, claims, hit, readType)))) await authorise(req, res, claims, readType);
       next();
     } catch (err) {
       next(err);

@@ -30,6 +30,13 @@ export function createFhirRouter(deps: FhirDeps & { onAccountChange?: OnAccountC
   };
   const p = (req: Request, name: string): string => String(req.params[name]);
 
+  // The everyday request first (issue 11): a plain read by id goes straight to its handler instead of
+  // being matched against the twenty-odd routes mounted before `/:type/:id` below.
+  router.get('/:type/:id', (req, res, next) => {
+    const readType = instance.plainReadType(req);
+    if (readType === null) return next();
+    instance.read(deps, req, res, readType, p(req, 'id')).catch(next);
+  });
   // The access log is a read-only view of its own table, not a stored resource (src/audit).
   mountAuditEventRoutes(router, deps);
   // Bulk Data $export: jobs run in the background; the runner also resumes jobs a stopped process left.

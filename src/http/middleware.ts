@@ -11,7 +11,12 @@ export function requestId(req: Request, res: Response, next: NextFunction): void
   next();
 }
 
+/**
+ * One `request` line per response at level info. Below that level (production runs at warn) nothing
+ * is timed, listened for or built: every request paid for a listener and a log object no one wrote.
+ */
 export function accessLog(logger: Logger) {
+  if (!logger.enabled('info')) return (_req: Request, _res: Response, next: NextFunction): void => next();
   return (req: Request, res: Response, next: NextFunction): void => {
     const start = process.hrtime.bigint();
     res.on('finish', () => {

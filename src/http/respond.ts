@@ -68,7 +68,20 @@ export function sendStored(req: Request, res: Response, status: number, stored: 
   if (req.query._pretty === 'true') return sendResource(req, res, status, stored.toResource());
   res.setHeader('ETag', `W/"${stored.versionId}"`);
   res.setHeader('Last-Modified', new Date(stored.lastUpdated).toUTCString());
-  logThenSend(req, res, status, stored, () => void res.status(status).type(FHIR_JSON).send(stored.json));
+  logThenSend(req, res, status, stored, () => sendText(req, res, status, stored.json));
+}
+
+/**
+ * A finished JSON text written as it is. Express's `send` would parse and re-format the content type
+ * to add a charset, and compute freshness, which the read has decided already (instance.ts
+ * `notModified`); the compression middleware still applies (it wraps `end`).
+ */
+function sendText(req: Request, res: Response, status: number, text: string): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', FHIR_JSON);
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  if (req.method === 'HEAD') res.end();
+  else res.end(text);
 }
 
 /**

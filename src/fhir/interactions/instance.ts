@@ -1,13 +1,28 @@
 /** Instance-level interactions: read, vread, update, patch, delete, conditional read headers. */
 import type { Request, Response } from 'express';
+import { isResourceType } from '../definitions/registry.js';
 import { badRequest } from '../errors.js';
 import { sendJson, sendStored, sendWriteResult } from '../../http/respond.js';
-import { accessOf, type FhirDeps } from './context.js';
+import { accessOf, readAccessOf, type FhirDeps } from './context.js';
 import { parseIfMatch, requireResourceBody } from './request-body.js';
+
+/**
+ * `GET|HEAD /{type}/{id}` that the read handler answers (routes.ts): a resource type other than
+ * AuditEvent (the access log's own routes, audit-routes.ts) and Binary (whose content route runs
+ * first, binary-content.ts), and an id that can exist (not `_history`, not an operation). The
+ * resource server checks the grant in this read's own statement (auth/resource-server.ts); the router
+ * sends it to the handler before walking its other routes. Returns the type, or null.
+ */
+const PLAIN_READ = /^\/([A-Z][A-Za-z]*)\/[A-Za-z0-9\-.]{1,64}$/;
+export function plainReadType(req: { method: string; path: string }): string | null {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return null;
+  const type = PLAIN_READ.exec(req.path)?.[1];
+  return type !== undefined && type !== 'AuditEvent' && type !== 'Binary' && isResourceType(type) ? type : null;
+}
 
 /** Read and vread answer with the stored text (repository/stored.ts): the response does not change it. */
 export async function read(deps: FhirDeps, req: Request, res: Response, type: string, id: string): Promise<void> {
-  const stored = await deps.repo.readStored(type, id, accessOf(res));
+  const stored = await deps.repo.readStored(type, id, readAccessOf(res));
   if (notModified(req, stored)) {
     res.setHeader('ETag', `W/"${stored.versionId}"`);
     res.status(304).end();

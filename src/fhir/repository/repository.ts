@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4';
-import type { AccessContext } from '../../access/access-context.js';
+import type { AccessContext, LivenessGuard } from '../../access/access-context.js';
 import { isUniqueViolation, type Db, type Queryable } from '../../db/db.js';
 import { badRequest, FhirError, forbidden, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
 import { isResourceType } from '../definitions/registry.js';
@@ -180,22 +180,51 @@ export class Repository {
     return found;
   }
 
-  /** A read answered with the stored text (stored.ts): the same visibility and errors as `read`. */
+  /**
+   * A read answered with the stored text (stored.ts): the same visibility and errors as `read`. When
+   * the context carries the grant check (access-context.ts `liveness`), the one statement also answers
+   * "is the token's grant still live, under which access version?", and the row is read only under
+   * the version the context was decided for; the guard then confirms, refuses, or hands a context
+   * decided afresh to read under.
+   */
   async readStored(type: string, id: string, access: AccessContext): Promise<StoredResource> {
     assertType(type);
+    const guard = access.liveness;
     const params: unknown[] = [type, id];
-    const rows = ID_PATTERN.test(id)
-      ? await this.queryable.query<StoredRow & Record<string, unknown>>(
-          `SELECT ${storedColumns('r')} FROM resources r JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq WHERE r.resource_type = $1 AND r.id = $2`,
-          params,
-          // The same text for every read of a type by the same kind of token (access-sql.ts caches it): planned once per connection.
-          { prepare: true },
-        )
-      : [];
-    const row = rows[0];
+    let row: (StoredRow & { access_version?: number | string | null }) | undefined;
+    if (!ID_PATTERN.test(id)) {
+      if (guard) await this.settleLiveness(guard, []);
+    } else if (guard) {
+      const read = `SELECT ${storedColumns('r')} FROM resources r JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq WHERE r.resource_type = $1 AND r.id = $2`;
+      const live = guard.sql(params);
+      params.push(guard.version);
+      const rows = await this.queryable.query<StoredRow & { access_version: number | string | null } & Record<string, unknown>>(
+        `SELECT x.*, live.access_version FROM (SELECT ${live} AS access_version) live LEFT JOIN (${read}) x ON live.access_version = $${params.length}`,
+        params,
+        { prepare: true },
+      );
+      const version = rows[0]?.access_version;
+      const decided = await guard.settle(version === null || version === undefined ? null : Number(version));
+      if (decided) return this.readStored(type, id, decided);
+      row = rows[0]?.id === null ? undefined : rows[0];
+    } else {
+      row = (await this.queryable.query<StoredRow & Record<string, unknown>>(
+        `SELECT ${storedColumns('r')} FROM resources r JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq WHERE r.resource_type = $1 AND r.id = $2`,
+        params,
+        // The same text for every read of a type by the same kind of token (access-sql.ts caches it): planned once per connection.
+        { prepare: true },
+      ))[0];
+    }
     if (!row) throw notFound(`${type}/${id} is not known`);
     if (row.deleted) throw gone(`${type}/${id} was deleted`);
     return new StoredResource(row);
+  }
+
+  /** The grant check alone, for a read that needs no row (an id that cannot exist). */
+  private async settleLiveness(guard: LivenessGuard, params: unknown[]): Promise<void> {
+    const rows = await this.queryable.query<{ access_version: number | string | null }>(`SELECT ${guard.sql(params)} AS access_version`, params);
+    const version = rows[0]?.access_version;
+    await guard.settle(version === null || version === undefined ? null : Number(version));
   }
 
   /**
