@@ -5,7 +5,8 @@
  */
 import type { Resource } from 'fhir/r4';
 import { patientCompartmentParams, RESOURCE_TYPES, searchParam } from '../definitions/registry.js';
-import { compiledParam } from './expressions.js';
+import { typedParam } from './expressions.js';
+import { hasAnyKey } from './simple-path.js';
 import { parseReference } from './extract.js';
 
 /**
@@ -18,16 +19,27 @@ export function accessCompartmentParams(type: string): string[] {
   return own.length > 0 ? own : [...patientCompartmentParams(type)];
 }
 
+/** `accessCompartmentParams` per type, compiled once: every write asks for its resource's compartments. */
+const compartmentParams = new Map<string, Array<NonNullable<ReturnType<typeof typedParam>>>>();
+
+function compartmentParamsOf(type: string): Array<NonNullable<ReturnType<typeof typedParam>>> {
+  let list = compartmentParams.get(type);
+  if (!list) {
+    list = accessCompartmentParams(type).flatMap((code) => typedParam(type, code) ?? []);
+    compartmentParams.set(type, list);
+  }
+  return list;
+}
+
 /** Types whose resources belong to patients (access filters confine them to the patient). */
 export const PATIENT_SCOPED_TYPES: string[] = RESOURCE_TYPES.filter((t) => t === 'Patient' || patientCompartmentParams(t).length > 0);
 
 export function patientCompartmentsOf(resource: Resource): string[] {
   if (resource.resourceType === 'Patient') return resource.id ? [resource.id] : [];
   const ids = new Set<string>();
-  for (const code of accessCompartmentParams(resource.resourceType)) {
-    const compiled = compiledParam(resource.resourceType, code);
-    if (!compiled) continue;
-    for (const v of compiled.evaluate(resource)) {
+  for (const param of compartmentParamsOf(resource.resourceType)) {
+    if (param.keys !== null && !hasAnyKey(resource, param.keys)) continue;
+    for (const v of param.evaluate(resource)) {
       const ref = (v as { reference?: unknown } | null)?.reference;
       // An absolute URL points at another server's Patient, never at ours (no cross-server membership).
       if (typeof ref !== 'string' || /^[a-z][a-z0-9+.-]*:/i.test(ref)) continue;

@@ -7,7 +7,7 @@ import fhirpath from 'fhirpath';
 import r4 from 'fhirpath/fhir-context/r4/index.js';
 import type { Resource } from 'fhir/r4';
 import { searchParam, searchParamByUrl, type SearchParamDef } from '../definitions/registry.js';
-import { compileElementPaths, compileRelativePath, compileSimplePath } from './simple-path.js';
+import { compileElementPaths, compileRelativePathWithKeys, compileSimplePath, compileSimplePathFor, elementPaths } from './simple-path.js';
 
 export interface CompiledParam {
   def: SearchParamDef;
@@ -51,6 +51,52 @@ export function compiledParam(type: string, code: string): CompiledParam | null 
   return compiled;
 }
 
+/** A parameter compiled for the write path (`typedParam`). */
+export interface TypedParam {
+  code: string;
+  type: SearchParamDef['type'];
+  /** The parameter's values on a resource of the type: what `compiledParam(…).evaluate` gives. */
+  evaluate(resource: Resource): unknown[];
+  /** The resource's keys one of which must hold a value for any value to come out; null: not known (fhirpath.js). */
+  keys: readonly string[] | null;
+  resolveTargets: string[] | null;
+}
+
+const typedCache = new Map<string, TypedParam | null>();
+
+/**
+ * `compiledParam` for the write path: a plain path is evaluated by `compileSimplePathFor` (no
+ * per-value filtering — it never yields null — and the keys it starts from, so that parameters whose
+ * elements are absent cost one property lookup); anything else as `compiledParam` evaluates it.
+ */
+export function typedParam(type: string, code: string): TypedParam | null {
+  const key = `${type}.${code}`;
+  const cached = typedCache.get(key);
+  if (cached !== undefined) return cached;
+  const compiled = compiledParam(type, code);
+  let typed: TypedParam | null = null;
+  if (compiled) {
+    const direct = compileSimplePathFor(perItemCasts(stripResolve(compiled.def.expression!).expression), type);
+    typed = {
+      code,
+      type: compiled.def.type,
+      resolveTargets: compiled.resolveTargets,
+      keys: direct ? direct.keys : null,
+      evaluate: direct
+        ? (resource) => {
+            try {
+              return direct.evaluate(resource);
+            } catch {
+              return [];
+            }
+          }
+        : compiled.evaluate,
+    };
+  }
+  typedCache.set(key, typed);
+  return typed;
+}
+
 /**
  * `(X as T)` → `X.ofType(T)`. R4's SearchParameters cast collections with `as`, which FHIRPath
  * defines on a single item only: `(Observation.component.value as Quantity)` fails on a blood
@@ -76,6 +122,12 @@ export interface CompiledComposite {
   elements(resource: Resource): ElementNode[];
   /** Each component's parameter type and an evaluator relative to one element. */
   components: Array<{ type: string; evaluate(element: ElementNode, resource: Resource): unknown[] }>;
+  /**
+   * The components as evaluated on elements at one model path, compiled once per path: each one's
+   * evaluator on the element (same values as `components[i].evaluate`) and the element's keys one
+   * of which must hold a value for it to yield any (null: not known).
+   */
+  at(path: string): ReadonlyArray<{ evaluate(element: ElementNode, resource: Resource): unknown[]; keys: readonly string[] | null }>;
 }
 
 /** fhirpath.js's node when `resolveInternalTypes` is off: the JSON plus its path in the model. */
@@ -103,28 +155,50 @@ export function compiledComposite(type: string, code: string, opts: { direct?: b
       // Unresolved nodes keep their model path, which the component expressions need to resolve
       // choice types (`value.as(Quantity)` on an Observation.component).
       const elementsFn = ((direct ? compileElementPaths(def.expression) : null) as Evaluator | null) ?? (fhirpath.compile(def.expression, r4 as never, { resolveInternalTypes: false }) as unknown as Evaluator);
-      const byBase = new Map<string, Evaluator>();
+      const byBase = new Map<string, { fn: Evaluator; keys: readonly string[] | null }>();
+      const compile = (path: string, expression: string) => {
+        let entry = byBase.get(`${path}\u0000${expression}`);
+        if (!entry) {
+          const plain = direct ? compileRelativePathWithKeys(path, expression) : null;
+          entry = plain
+            ? { fn: plain.evaluate as Evaluator, keys: plain.keys }
+            : { fn: fhirpath.compile({ base: path, expression } as never, r4 as never, { resolveInternalTypes: true }) as unknown as Evaluator, keys: null };
+          byBase.set(`${path}\u0000${expression}`, entry);
+        }
+        return entry;
+      };
+      // R4 writes `value.as(DateTime)`; the FHIR type name is `dateTime`, which is what matches.
+      const expressions = def.components.map((c) => c.expression.replace(/\bas\(DateTime\)/g, 'as(dateTime)'));
+      const evaluateAt = (path: string, expression: string) => (element: ElementNode, resource: Resource) =>
+        safely(() => {
+          const { fn } = compile(path, expression);
+          // `%resource` (MolecularSequence's coordinates) is the whole resource, not the element.
+          return (fn as unknown as (data: unknown, env: Record<string, unknown>) => unknown[])(element.data, { resource });
+        }).filter((v) => v !== null && v !== undefined);
+      const perPath = new Map<string, Array<{ evaluate(element: ElementNode, resource: Resource): unknown[]; keys: readonly string[] | null }>>();
       compiled = {
         elements: (resource) => safely(() => elementsFn(resource) as ElementNode[]).filter((n) => n && typeof n.path === 'string'),
-        components: def.components.map((c) => {
-          // R4 writes `value.as(DateTime)`; the FHIR type name is `dateTime`, which is what matches.
-          const expression = c.expression.replace(/\bas\(DateTime\)/g, 'as(dateTime)');
-          return {
-            type: searchParamByUrl(c.definition)?.type ?? 'unknown',
-            evaluate: (element: ElementNode, resource: Resource) =>
-              safely(() => {
-                let fn = byBase.get(`${element.path}\u0000${expression}`);
-                if (!fn) {
-                  const plain = direct ? compileRelativePath(element.path, expression) : null;
-                  fn = plain ? (plain as Evaluator) : (fhirpath.compile({ base: element.path, expression } as never, r4 as never, { resolveInternalTypes: true }) as unknown as Evaluator);
-                  byBase.set(`${element.path}\u0000${expression}`, fn);
-                }
-                // `%resource` (MolecularSequence's coordinates) is the whole resource, not the element.
-                return (fn as unknown as (data: unknown, env: Record<string, unknown>) => unknown[])(element.data, { resource });
-              }).filter((v) => v !== null && v !== undefined),
-          };
-        }),
+        components: def.components.map((c, i) => ({
+          type: searchParamByUrl(c.definition)?.type ?? 'unknown',
+          evaluate: (element: ElementNode, resource: Resource) => evaluateAt(element.path, expressions[i]!)(element, resource),
+        })),
+        at: (path) => {
+          let list = perPath.get(path);
+          if (!list) {
+            list = expressions.map((expression) => {
+              // Compiled now (not on first use) so the keys are known; a failure stays per evaluation, as above.
+              const entry = safely(() => [compile(path, expression)])[0];
+              if (!entry?.keys) return { evaluate: evaluateAt(path, expression), keys: null };
+              // A plain path never yields null and reads no environment.
+              const fn = entry.fn;
+              return { evaluate: (element: ElementNode) => safely(() => fn(element.data)), keys: entry.keys };
+            });
+            perPath.set(path, list);
+          }
+          return list;
+        },
       };
+      if (direct && elementPaths(def.expression)) for (const path of elementPaths(def.expression)!) compiled.at(path);
     }
   } catch {
     compiled = null; // an expression the engine cannot compile is not searchable

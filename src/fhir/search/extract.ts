@@ -5,8 +5,9 @@
  */
 import type { Resource } from 'fhir/r4';
 import { searchParamsFor } from '../definitions/registry.js';
-import { compiledComposite, compiledParam, type CompiledComposite, type CompiledParam } from './expressions.js';
-import { dateRange, normalizeString } from './normalize.js';
+import { compiledComposite, typedParam, type CompiledComposite, type TypedParam } from './expressions.js';
+import { dateRangeIso, normalizeString } from './normalize.js';
+import { hasAnyKey } from './simple-path.js';
 
 /** `element`: ordinal of the composite element a component row came from (null for ordinary rows). */
 type Row<T> = T & { element?: number };
@@ -25,9 +26,13 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 const str = (v: unknown): string | null => (typeof v === 'string' && v.length > 0 ? v : null);
 
-/** `only`: just these parameters' rows (the access check's slice queries name a few; slices.ts). */
-/** The parameters of a type that index anything, compiled once (the write path runs them all). */
-type Plan = Array<{ code: string; type: string; param: CompiledParam | null; composite: CompiledComposite | null }>;
+/**
+ * The parameters of a type that index anything, compiled once per type (the write path runs them
+ * all): plain paths with the keys they start from, so that a parameter whose elements the resource
+ * lacks costs one lookup per key (an Observation has 34 parameters and 8 composites; a reading uses
+ * a dozen), and each composite's components compiled per element path.
+ */
+type Plan = Array<{ code: string; param: TypedParam | null; composite: CompiledComposite | null; parts: string[] }>;
 const plans = new Map<string, Plan>();
 
 function planFor(type: string): Plan {
@@ -40,10 +45,10 @@ function planFor(type: string): Plan {
       if (def.type === 'special' || def.code === '_id' || def.code === '_lastUpdated') continue;
       if (def.type === 'composite') {
         const composite = compiledComposite(type, def.code);
-        if (composite) plan.push({ code: def.code, type: def.type, param: null, composite });
+        if (composite) plan.push({ code: def.code, param: null, composite, parts: composite.components.map((_, k) => `${def.code}$${k}`) });
       } else {
-        const param = compiledParam(type, def.code);
-        if (param) plan.push({ code: def.code, type: def.type, param, composite: null });
+        const param = typedParam(type, def.code);
+        if (param) plan.push({ code: def.code, param, composite: null, parts: [] });
       }
     }
     plans.set(type, plan);
@@ -51,12 +56,15 @@ function planFor(type: string): Plan {
   return plan;
 }
 
+/** `only`: just these parameters' rows (the access check's slice queries name a few; slices.ts). */
 export function extractIndexRows(resource: Resource, only?: ReadonlySet<string>): IndexRows {
   const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
-  for (const { code, type, param, composite } of planFor(resource.resourceType)) {
+  for (const { code, param, composite, parts } of planFor(resource.resourceType)) {
     if (only && !only.has(code)) continue;
-    if (composite) addComposite(rows, resource, code, composite);
-    else if (param) for (const v of param.evaluate(resource)) addValue(rows, type, code, v, param.resolveTargets);
+    if (composite) addComposite(rows, resource, composite, parts);
+    else if (param && (param.keys === null || hasAnyKey(resource, param.keys))) {
+      for (const v of param.evaluate(resource)) addValue(rows, param.type, code, v, param.resolveTargets, undefined);
+    }
   }
   return dedupe(rows);
 }
@@ -67,83 +75,110 @@ export function extractIndexRows(resource: Resource, only?: ReadonlySet<string>)
  * component gets no rows at all: no composite value could match it, and its rows were most of an
  * Observation's index (the code under code-value-concept, -date and -string of a Quantity
  * reading; issue 11 §4). So `:missing=false` on a composite means every component is there.
+ * Every component's values are found first (most elements lack one, and that costs a key lookup);
+ * rows are then appended in component order and taken back if a component's values make none.
  */
-function addComposite(rows: IndexRows, resource: Resource, code: string, composite: CompiledComposite): void {
-  composite.elements(resource).forEach((element, ordinal) => {
-    const own: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
-    for (const [k, component] of composite.components.entries()) {
-      const list = own[component.type as keyof IndexRows] as unknown[] | undefined;
-      if (!list) return;
-      const before = list.length;
-      for (const v of component.evaluate(element, resource)) addValue(own, component.type, `${code}$${k}`, v, null);
-      if (list.length === before) return;
+function addComposite(rows: IndexRows, resource: Resource, composite: CompiledComposite, parts: readonly string[]): void {
+  const elements = composite.elements(resource);
+  const types = composite.components;
+  for (let ordinal = 0; ordinal < elements.length; ordinal++) {
+    const element = elements[ordinal]!;
+    const components = composite.at(element.path);
+    if (!components.every((c) => c.keys === null || hasAnyKey(element.data, c.keys))) continue;
+    const values: unknown[][] = [];
+    for (const c of components) {
+      const found = c.evaluate(element, resource);
+      if (found.length === 0) break;
+      values.push(found);
     }
-    for (const key of Object.keys(own) as Array<keyof IndexRows>) {
-      for (const row of own[key]) (rows[key] as Array<typeof row>).push({ ...row, element: ordinal });
+    if (values.length < components.length) continue;
+    const marks = TABLES.map((t) => rows[t].length);
+    let complete = true;
+    for (let k = 0; k < values.length && complete; k++) {
+      const type = types[k]!.type as keyof IndexRows;
+      const list = rows[type] as unknown[] | undefined;
+      if (!list) complete = false;
+      else {
+        const before = list.length;
+        for (const v of values[k]!) addValue(rows, type, parts[k]!, v, null, ordinal);
+        complete = list.length > before;
+      }
     }
-  });
+    if (!complete) TABLES.forEach((t, i) => (rows[t].length = marks[i]!));
+  }
 }
 
-function addValue(rows: IndexRows, type: string, code: string, v: unknown, targets: string[] | null): void {
+const TABLES = ['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri'] as const;
+
+/** `element`: the composite element's ordinal; absent (not null) on ordinary rows. */
+function addValue(rows: IndexRows, type: string, code: string, v: unknown, targets: string[] | null, element: number | undefined): void {
   switch (type) {
     case 'token':
-      return addToken(rows, code, v);
+      return addToken(rows, code, v, element);
     case 'string':
-      return addStrings(rows, code, v);
+      return addStrings(rows, code, v, element);
     case 'reference':
-      return addReference(rows, code, v, targets);
+      return addReference(rows, code, v, targets, element);
     case 'date':
-      return addDate(rows, code, v);
+      return addDate(rows, code, v, element);
     case 'number':
-      if (typeof v === 'number') rows.number.push({ code, value: v });
+      if (typeof v === 'number') rows.number.push(tag({ code, value: v }, element));
       return;
     case 'quantity':
-      return addQuantity(rows, code, v);
+      return addQuantity(rows, code, v, element);
     case 'uri':
-      if (str(v)) rows.uri.push({ code, value: v as string });
+      if (str(v)) rows.uri.push(tag({ code, value: v as string }, element));
       return;
   }
 }
 
-function addToken(rows: IndexRows, code: string, v: unknown): void {
-  if (typeof v === 'boolean') return void rows.token.push({ code, system: null, value: String(v), text: null });
-  if (typeof v === 'string' || typeof v === 'number') return void rows.token.push({ code, system: null, value: String(v), text: null });
+/** A composite component row carries its element ordinal last, as the index tables' `element` column. */
+function tag<T extends object>(row: T, element: number | undefined): Row<T> {
+  if (element !== undefined) (row as Row<T>).element = element;
+  return row;
+}
+
+function addToken(rows: IndexRows, code: string, v: unknown, element: number | undefined): void {
+  if (typeof v === 'boolean') return void rows.token.push(tag({ code, system: null, value: String(v), text: null }, element));
+  if (typeof v === 'string' || typeof v === 'number') return void rows.token.push(tag({ code, system: null, value: String(v), text: null }, element));
   if (!isObj(v)) return;
   if (Array.isArray(v.coding) || 'text' in v) {
     // CodeableConcept
-    for (const c of (v.coding as Obj[] | undefined) ?? []) rows.token.push({ code, system: str(c.system), value: str(c.code), text: textOf(str(c.display)) });
-    if (str(v.text)) rows.token.push({ code, system: null, value: null, text: textOf(v.text as string) });
+    for (const c of (v.coding as Obj[] | undefined) ?? []) rows.token.push(tag({ code, system: str(c.system), value: str(c.code), text: textOf(str(c.display)) }, element));
+    if (str(v.text)) rows.token.push(tag({ code, system: null, value: null, text: textOf(v.text as string) }, element));
     return;
   }
-  if ('code' in v || 'display' in v) return void rows.token.push({ code, system: str(v.system), value: str(v.code), text: textOf(str(v.display)) });
+  if ('code' in v || 'display' in v) return void rows.token.push(tag({ code, system: str(v.system), value: str(v.code), text: textOf(str(v.display)) }, element));
   if ('value' in v) {
     // Identifier or ContactPoint; an Identifier's type feeds :of-type as `type-system|type-code|value`.
-    rows.token.push({ code, system: str(v.system), value: str(v.value), text: null });
+    rows.token.push(tag({ code, system: str(v.system), value: str(v.value), text: null }, element));
     const t = isObj(v.type) ? ((v.type.coding as Obj[] | undefined) ?? []) : [];
-    for (const c of t) if (str(c.code) && str(v.value)) rows.token.push({ code: `${code}:of-type`, system: str(c.system), value: `${c.code}|${v.value}`, text: null });
+    for (const c of t) if (str(c.code) && str(v.value)) rows.token.push(tag({ code: `${code}:of-type`, system: str(c.system), value: `${c.code}|${v.value}`, text: null }, element));
   }
 }
 
 const textOf = (s: string | null): string | null => (s ? normalizeString(s) : null);
 
-function addStrings(rows: IndexRows, code: string, v: unknown): void {
+const STRING_PARTS = ['text', 'family', 'given', 'prefix', 'suffix', 'line', 'city', 'district', 'state', 'postalCode', 'country', 'value', 'display'];
+
+function addStrings(rows: IndexRows, code: string, v: unknown, element: number | undefined): void {
   const push = (s: unknown) => {
-    if (typeof s === 'string' && s.trim()) rows.string.push({ code, norm: normalizeString(s), value: s });
+    if (typeof s === 'string' && s.trim()) rows.string.push(tag({ code, norm: normalizeString(s), value: s }, element));
   };
   if (typeof v === 'string') return push(v);
   if (!isObj(v)) return;
   // HumanName, Address and other complex strings: every part is searchable.
-  for (const key of ['text', 'family', 'given', 'prefix', 'suffix', 'line', 'city', 'district', 'state', 'postalCode', 'country', 'value', 'display']) {
+  for (const key of STRING_PARTS) {
     const part = v[key];
     if (Array.isArray(part)) part.forEach(push);
     else push(part);
   }
 }
 
-function addReference(rows: IndexRows, code: string, v: unknown, targets: string[] | null): void {
+function addReference(rows: IndexRows, code: string, v: unknown, targets: string[] | null, element: number | undefined): void {
   if (typeof v === 'string') {
     // canonical / uri references
-    return void rows.reference.push({ code, targetType: null, targetId: null, url: v, identSystem: null, identValue: null });
+    return void rows.reference.push(tag({ code, targetType: null, targetId: null, url: v, identSystem: null, identValue: null }, element));
   }
   if (!isObj(v)) return;
   const ref = str(v.reference);
@@ -151,14 +186,19 @@ function addReference(rows: IndexRows, code: string, v: unknown, targets: string
   const parsed = ref ? parseReference(ref) : null;
   if (targets && parsed?.type && !targets.includes(parsed.type)) return;
   if (!ref && !ident) return;
-  rows.reference.push({
-    code,
-    targetType: parsed?.type ?? null,
-    targetId: parsed?.id ?? null,
-    url: ref,
-    identSystem: ident ? str(ident.system) : null,
-    identValue: ident ? str(ident.value) : null,
-  });
+  rows.reference.push(
+    tag(
+      {
+        code,
+        targetType: parsed?.type ?? null,
+        targetId: parsed?.id ?? null,
+        url: ref,
+        identSystem: ident ? str(ident.system) : null,
+        identValue: ident ? str(ident.value) : null,
+      },
+      element,
+    ),
+  );
 }
 
 /** `Patient/1`, `Patient/1/_history/2`, `http://x/fhir/Patient/1` → {Patient, 1}. */
@@ -167,48 +207,63 @@ export function parseReference(ref: string): { type: string; id: string } | null
   return m ? { type: m[1]!, id: m[2]! } : null;
 }
 
-function addDate(rows: IndexRows, code: string, v: unknown): void {
-  const push = (low: string | null, high: string | null) => {
-    const lo = low ? dateRange(low) : null;
-    const hi = high ? dateRange(high) : null;
-    if (!lo && !hi) return;
-    rows.date.push({ code, low: lo ? lo.low.toISOString() : '-infinity', high: hi ? hi.high.toISOString() : lo ? lo.high.toISOString() : 'infinity' });
+function addDate(rows: IndexRows, code: string, v: unknown, element: number | undefined): void {
+  // A date's own range; Postgres' -infinity/infinity keep open ends comparable without a made-up date.
+  const push = (value: string) => {
+    const range = dateRangeIso(value);
+    if (range) rows.date.push(tag({ code, low: range.low, high: range.high }, element));
   };
-  if (typeof v === 'string') return push(v, v);
+  if (typeof v === 'string') return push(v);
   if (!isObj(v)) return;
   if ('start' in v || 'end' in v) {
     // Period: an open end means "ongoing", so it reaches the end of time.
-    const lo = str(v.start) ? dateRange(v.start as string) : null;
-    const hi = str(v.end) ? dateRange(v.end as string) : null;
+    const lo = str(v.start) ? dateRangeIso(v.start as string) : null;
+    const hi = str(v.end) ? dateRangeIso(v.end as string) : null;
     if (!lo && !hi) return;
-    // Postgres' -infinity/infinity keep open ends comparable without a made-up date.
-    rows.date.push({ code, low: lo ? lo.low.toISOString() : '-infinity', high: hi ? hi.high.toISOString() : 'infinity' });
+    rows.date.push(tag({ code, low: lo ? lo.low : '-infinity', high: hi ? hi.high : 'infinity' }, element));
     return;
   }
-  if (Array.isArray(v.event)) for (const e of v.event) if (typeof e === 'string') push(e, e); // Timing
+  if (Array.isArray(v.event)) for (const e of v.event) if (typeof e === 'string') push(e); // Timing
 }
 
-function addQuantity(rows: IndexRows, code: string, v: unknown): void {
+function addQuantity(rows: IndexRows, code: string, v: unknown, element: number | undefined): void {
   if (!isObj(v) || typeof v.value !== 'number') return;
-  rows.quantity.push({ code, value: v.value, system: str(v.system), unit: str(v.code) ?? str(v.unit) });
+  rows.quantity.push(tag({ code, value: v.value, system: str(v.system), unit: str(v.code) ?? str(v.unit) }, element));
   // Also index the human unit so `value||mg` matches a unit string without a code.
-  if (str(v.unit) && str(v.code) && v.unit !== v.code) rows.quantity.push({ code, value: v.value, system: null, unit: v.unit as string });
+  if (str(v.unit) && str(v.code) && v.unit !== v.code) rows.quantity.push(tag({ code, value: v.value, system: null, unit: v.unit as string }, element));
 }
+
+/**
+ * Drops repeated rows (a union of paths, a code in two codings). The key is the row's fields in
+ * order, null as \u0001, joined by NUL (no FHIR string holds one), the element ordinal last when
+ * there is one: built field by field per table, which costs far less than walking `Object.values`.
+ */
+const f = (v: string | number | null | undefined): string => (v === null || v === undefined ? '\u0001' : String(v));
+const el = (r: { element?: number }): string => (r.element === undefined ? '' : `\u0000${r.element}`);
+const KEYS: { [K in keyof IndexRows]: (r: IndexRows[K][number]) => string } = {
+  token: (r) => `${r.code}\u0000${f(r.system)}\u0000${f(r.value)}\u0000${f(r.text)}${el(r)}`,
+  string: (r) => `${r.code}\u0000${f(r.norm)}\u0000${f(r.value)}${el(r)}`,
+  reference: (r) => `${r.code}\u0000${f(r.targetType)}\u0000${f(r.targetId)}\u0000${f(r.url)}\u0000${f(r.identSystem)}\u0000${f(r.identValue)}${el(r)}`,
+  date: (r) => `${r.code}\u0000${f(r.low)}\u0000${f(r.high)}${el(r)}`,
+  number: (r) => `${r.code}\u0000${f(r.value)}${el(r)}`,
+  quantity: (r) => `${r.code}\u0000${f(r.value)}\u0000${f(r.system)}\u0000${f(r.unit)}${el(r)}`,
+  uri: (r) => `${r.code}\u0000${f(r.value)}${el(r)}`,
+};
 
 function dedupe(rows: IndexRows): IndexRows {
-  const uniq = <T extends object>(list: T[]) => {
-    if (list.length < 2) return list;
+  for (const table of TABLES) {
+    const list = rows[table] as Array<IndexRows[typeof table][number]>;
+    if (list.length < 2) continue;
+    const key = KEYS[table] as (r: IndexRows[typeof table][number]) => string;
     const seen = new Set<string>();
-    return list.filter((r) => {
-      // Field values joined by NUL (no FHIR string holds one): a cheaper key than JSON.stringify.
-      const k = Object.values(r).map((v) => (v === null || v === undefined ? '\u0001' : String(v))).join('\u0000');
-      if (seen.has(k)) return false;
+    let kept = 0;
+    for (let i = 0; i < list.length; i++) {
+      const k = key(list[i]!);
+      if (seen.has(k)) continue;
       seen.add(k);
-      return true;
-    });
-  };
-  return {
-    token: uniq(rows.token), string: uniq(rows.string), reference: uniq(rows.reference), date: uniq(rows.date),
-    number: uniq(rows.number), quantity: uniq(rows.quantity), uri: uniq(rows.uri),
-  };
+      list[kept++] = list[i]!;
+    }
+    list.length = kept;
+  }
+  return rows;
 }

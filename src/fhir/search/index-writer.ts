@@ -36,61 +36,86 @@ export async function writeSearchIndex(tx: Queryable, versions: readonly StoredV
   await tx.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
 }
 
-interface TableRows {
-  table: string;
-  columns: string[];
-  casts: string[];
-  data: unknown[][];
-}
+/** Column layout of each index table: the row fields in column order, and their SQL types. */
+const TABLES: ReadonlyArray<{ key: keyof IndexRows; table: string; columns: string[]; fields: string[]; casts: string[] }> = [
+  { key: 'token', table: 'sp_token', columns: ['code', 'system', 'value', 'text', 'element'], fields: ['code', 'system', 'value', 'text'], casts: ['text', 'text', 'text', 'text', 'int4'] },
+  { key: 'string', table: 'sp_string', columns: ['code', 'norm', 'value', 'element'], fields: ['code', 'norm', 'value'], casts: ['text', 'text', 'text', 'int4'] },
+  {
+    key: 'reference',
+    table: 'sp_reference',
+    columns: ['code', 'target_type', 'target_id', 'url', 'ident_system', 'ident_value', 'element'],
+    fields: ['code', 'targetType', 'targetId', 'url', 'identSystem', 'identValue'],
+    casts: ['text', 'text', 'text', 'text', 'text', 'text', 'int4'],
+  },
+  { key: 'date', table: 'sp_date', columns: ['code', 'low', 'high', 'element'], fields: ['code', 'low', 'high'], casts: ['text', 'timestamptz', 'timestamptz', 'int4'] },
+  { key: 'number', table: 'sp_number', columns: ['code', 'value', 'element'], fields: ['code', 'value'], casts: ['text', 'numeric', 'int4'] },
+  { key: 'quantity', table: 'sp_quantity', columns: ['code', 'value', 'system', 'unit', 'element'], fields: ['code', 'value', 'system', 'unit'], casts: ['text', 'numeric', 'text', 'text', 'int4'] },
+  { key: 'uri', table: 'sp_uri', columns: ['code', 'value', 'element'], fields: ['code', 'value'], casts: ['text', 'text', 'int4'] },
+];
 
 /**
  * Data-modifying CTEs (one per non-empty index table) that insert the rows of `list`, each an
  * unnest of column arrays (a join would need the planner to guess the sizes of both sides, and a
  * nested loop over thousands of rows costs seconds). Binds into `params`; no CTE when nothing to index.
  * `seqSql`: for a single version, the SQL of its sequence number (drawn by the same statement).
+ * Each column is bound as the PostgreSQL array literal the `pg` driver would have made of the JS
+ * array (`arrayLiteral`), written straight from the rows: no per-row objects, no per-column arrays.
  */
 export function indexInsertCtes(list: readonly VersionRows[], params: unknown[], seqSql?: string): string[] {
-  type Owned<T> = T & { rt: string; rid: string; seq: number };
-  const all = <K extends keyof IndexRows>(k: K): Array<Owned<IndexRows[K][number]>> => {
-    const out: Array<Owned<IndexRows[K][number]>> = [];
-    for (const x of list) for (const r of x.rows[k]) out.push({ ...r, rt: x.type, rid: x.id, seq: x.seq });
-    return out;
-  };
-  const token = all('token');
-  const string = all('string');
-  const reference = all('reference');
-  const date = all('date');
-  const number = all('number');
-  const quantity = all('quantity');
-  const uri = all('uri');
-  const owner = (rows: ReadonlyArray<{ rt: string; rid: string; seq: number }>) => [rows.map((r) => r.rt), rows.map((r) => r.rid), rows.map((r) => r.seq)];
-  const tables: TableRows[] = [
-    { table: 'sp_token', columns: ['code', 'system', 'value', 'text', 'element'], casts: ['text', 'text', 'text', 'text', 'int4'], data: [...owner(token), token.map((r) => r.code), token.map((r) => r.system), token.map((r) => r.value), token.map((r) => r.text), elements(token)] },
-    { table: 'sp_string', columns: ['code', 'norm', 'value', 'element'], casts: ['text', 'text', 'text', 'int4'], data: [...owner(string), string.map((r) => r.code), string.map((r) => r.norm), string.map((r) => r.value), elements(string)] },
-    {
-      table: 'sp_reference',
-      columns: ['code', 'target_type', 'target_id', 'url', 'ident_system', 'ident_value', 'element'],
-      casts: ['text', 'text', 'text', 'text', 'text', 'text', 'int4'],
-      data: [...owner(reference), reference.map((r) => r.code), reference.map((r) => r.targetType), reference.map((r) => r.targetId), reference.map((r) => r.url), reference.map((r) => r.identSystem), reference.map((r) => r.identValue), elements(reference)],
-    },
-    { table: 'sp_date', columns: ['code', 'low', 'high', 'element'], casts: ['text', 'timestamptz', 'timestamptz', 'int4'], data: [...owner(date), date.map((r) => r.code), date.map((r) => r.low), date.map((r) => r.high), elements(date)] },
-    { table: 'sp_number', columns: ['code', 'value', 'element'], casts: ['text', 'numeric', 'int4'], data: [...owner(number), number.map((r) => r.code), number.map((r) => r.value), elements(number)] },
-    { table: 'sp_quantity', columns: ['code', 'value', 'system', 'unit', 'element'], casts: ['text', 'numeric', 'text', 'text', 'int4'], data: [...owner(quantity), quantity.map((r) => r.code), quantity.map((r) => r.value), quantity.map((r) => r.system), quantity.map((r) => r.unit), elements(quantity)] },
-    { table: 'sp_uri', columns: ['code', 'value', 'element'], casts: ['text', 'text', 'int4'], data: [...owner(uri), uri.map((r) => r.code), uri.map((r) => r.value), elements(uri)] },
-  ].filter((t) => t.data[0]!.length > 0);
-  return tables.map((t) => {
+  const ctes: string[] = [];
+  for (const t of TABLES) {
+    let count = 0;
+    for (const x of list) count += x.rows[t.key].length;
+    if (count === 0) continue;
+    const owner = seqSql ? 2 : 3;
+    const cols = Array.from({ length: owner + t.columns.length }, () => new ArrayLiteral());
+    for (const x of list) {
+      const rows = x.rows[t.key] as unknown as Array<Record<string, string | number | null | undefined>>;
+      for (const r of rows) {
+        cols[0]!.add(x.type);
+        cols[1]!.add(x.id);
+        if (!seqSql) cols[2]!.add(x.seq);
+        for (let f = 0; f < t.fields.length; f++) cols[owner + f]!.add(r[t.fields[f]!]);
+        cols[owner + t.fields.length]!.add(r.element ?? null);
+      }
+    }
+    const casts = [...(seqSql ? ['text', 'text'] : ['text', 'text', 'int8']), ...t.casts];
+    const unnest = casts.map((c, i) => `$${params.push(cols[i]!.text())}::${c}[]`).join(', ');
     if (seqSql) {
       // One version whose sequence number the statement draws itself (`seqSql`, bulk-insert.ts).
-      const casts = ['text', 'text', ...t.casts];
-      const data = [t.data[0], t.data[1], ...t.data.slice(3)];
-      const unnest = casts.map((c, i) => `$${params.push(data[i])}::${c}[]`).join(', ');
-      const cols = casts.map((_, i) => `c${i}`);
-      return `i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, seq, ${t.columns.join(', ')}) SELECT c0, c1, ${seqSql}, ${cols.slice(2).join(', ')} FROM unnest(${unnest}) AS u(${cols.join(', ')}))`;
+      const names = casts.map((_, i) => `c${i}`);
+      ctes.push(`i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, seq, ${t.columns.join(', ')}) SELECT c0, c1, ${seqSql}, ${names.slice(2).join(', ')} FROM unnest(${unnest}) AS u(${names.join(', ')}))`);
+    } else {
+      ctes.push(`i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, seq, ${t.columns.join(', ')}) SELECT * FROM unnest(${unnest}))`);
     }
-    const unnest = ['text', 'text', 'int8', ...t.casts].map((c, i) => `$${params.push(t.data[i])}::${c}[]`).join(', ');
-    return `i_${t.table} AS (INSERT INTO ${t.table} (resource_type, resource_id, seq, ${t.columns.join(', ')}) SELECT * FROM unnest(${unnest}))`;
-  });
+  }
+  return ctes;
 }
 
-/** Composite component rows carry their element ordinal (see 004-composite.sql); others NULL. */
-const elements = (list: ReadonlyArray<{ element?: number }>): Array<number | null> => list.map((r) => r.element ?? null);
+const NEEDS_ESCAPE = /["\\]/;
+
+/**
+ * A one-dimensional PostgreSQL array literal, byte for byte what `pg` sends for a JS array of
+ * strings, numbers and nulls (pg/lib/utils.js arrayString: every element quoted, `\` and `"`
+ * escaped, null as NULL); PGlite passes a string through as well. Building it here skips pg's
+ * per-element conversion and two regular-expression replacements on every value of every index row.
+ */
+export class ArrayLiteral {
+  private out = '{';
+  private empty = true;
+
+  add(v: string | number | null | undefined): void {
+    if (this.empty) this.empty = false;
+    else this.out += ',';
+    if (v === null || v === undefined) {
+      this.out += 'NULL';
+      return;
+    }
+    const s = typeof v === 'string' ? v : String(v);
+    this.out += NEEDS_ESCAPE.test(s) ? `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${s}"`;
+  }
+
+  text(): string {
+    return `${this.out}}`;
+  }
+}

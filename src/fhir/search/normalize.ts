@@ -5,13 +5,38 @@
  */
 const SPECIAL: Record<string, string> = { ø: 'o', æ: 'ae', å: 'a', ß: 'ss', œ: 'oe', đ: 'd', ł: 'l', þ: 'th' };
 
+/** Printable ASCII without upper case: already normal except for surrounding spaces. */
+const LOWER_ASCII = /^[\x20-\x40\x5b-\x7e]*$/;
+/** Any ASCII: lower-casing is all normalisation does (no accents, no folded letters). */
+const NON_ASCII = /[^\u0000-\u007f]/; // eslint-disable-line no-control-regex -- the range is all of ASCII
+
 export function normalizeString(value: string): string {
+  // Most index strings (codes' displays, names) are ASCII, which NFD and the folding leave alone.
+  if (LOWER_ASCII.test(value)) return value.trim();
+  if (!NON_ASCII.test(value)) return value.toLowerCase().trim();
   return value
     .toLowerCase()
     .replace(/[øæåßœđłþ]/g, (c) => SPECIAL[c]!)
     .normalize('NFD')
     .replace(/[\u0300-\u036f]/g, '')
     .trim();
+}
+
+/**
+ * `dateRange` as the index stores it (ISO strings), with a small memo: a Bundle's resources share
+ * dates (an encounter's, a day's readings), and each costs a regular expression and two dates.
+ */
+const isoMemo = new Map<string, { low: string; high: string } | null>();
+
+export function dateRangeIso(value: string): { low: string; high: string } | null {
+  let range = isoMemo.get(value);
+  if (range === undefined) {
+    const r = dateRange(value);
+    range = r ? { low: r.low.toISOString(), high: r.high.toISOString() } : null;
+    if (isoMemo.size >= 4096) isoMemo.clear();
+    isoMemo.set(value, range);
+  }
+  return range;
 }
 
 /** Date ranges: a FHIR date/dateTime/instant string covers [low, high). */

@@ -43,18 +43,78 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
 
 /** The evaluator of `expression`, or null when it is not a plain union of paths this module knows. */
 export function compileSimplePath(expression: string): SimpleEvaluator | null {
+  const terms = compileTerms(expression);
+  if (!terms) return null;
+  return (resource) => {
+    const out: unknown[] = [];
+    for (const term of terms) out.push(...evaluateTerm(term, resource));
+    return terms.length > 1 ? distinct(out) : out;
+  };
+}
+
+function compileTerms(expression: string): Term[] | null {
   const terms: Term[] = [];
   for (const raw of expression.split('|')) {
     const term = compileTerm(raw.trim());
     if (!term) return null;
     terms.push(term);
   }
-  if (terms.length === 0) return null;
-  return (resource) => {
-    const out: unknown[] = [];
-    for (const term of terms) out.push(...evaluateTerm(term, resource));
-    return terms.length > 1 ? distinct(out) : out;
+  return terms.length > 0 ? terms : null;
+}
+
+/** A plain path compiled for resources of one type (`compileSimplePathFor`). */
+export interface TypedSimplePath {
+  /** The same values as `compileSimplePath(expression)` gives on a resource of that type. */
+  evaluate: SimpleEvaluator;
+  /**
+   * The resource's own keys the path starts from (`code`; `valueQuantity`, `valueString`… for a
+   * choice): when none of them holds a value, the result is empty and need not be computed.
+   */
+  keys: readonly string[];
+}
+
+/**
+ * `compileSimplePath` for resources of `type` only, which the write path knows before it evaluates:
+ * the terms rooted at other types (always empty on this one) are dropped, and the keys the rest
+ * start from are returned so a caller can skip a parameter whose elements are all absent. Extracting
+ * index rows runs every parameter of a type (34 on an Observation) on every write, and most find
+ * nothing (issue 11 §4). A union still removes duplicates when the expression had several terms.
+ */
+export function compileSimplePathFor(expression: string, type: string): TypedSimplePath | null {
+  const all = compileTerms(expression);
+  if (!all) return null;
+  const terms = all.filter((t) => t.root === 'Resource' || t.root === 'DomainResource' || t.root === type);
+  const union = all.length > 1;
+  const keys = [...new Set(terms.flatMap((t) => firstKeys(t)))];
+  if (terms.length === 0) return { evaluate: () => [], keys };
+  if (terms.length === 1) {
+    const term = terms[0]!;
+    return { evaluate: (resource) => (union ? distinct(evaluateFrom(term, resource)) : evaluateFrom(term, resource)), keys };
+  }
+  return {
+    evaluate: (resource) => {
+      const out: unknown[] = [];
+      for (const term of terms) for (const v of evaluateFrom(term, resource)) out.push(v);
+      return distinct(out);
+    },
+    keys,
   };
+}
+
+/** The JSON keys a term reads on the node it starts from. */
+function firstKeys(term: Term): string[] {
+  const first = term.steps[0]!;
+  return first.choice ? first.keys! : [first.name];
+}
+
+/** Whether any of `keys` holds a value on `node` (a key with only its `_` twin holds none: paths never read it). */
+export function hasAnyKey(node: unknown, keys: readonly string[]): boolean {
+  if (!isObj(node)) return false;
+  for (let i = 0; i < keys.length; i++) {
+    const v = node[keys[i]!];
+    if (v !== undefined && v !== null) return true;
+  }
+  return false;
 }
 
 function compileTerm(text: string): Term | null {
@@ -111,6 +171,12 @@ export interface PathNode {
  * union of plain paths without choices or casts, or null. Nodes are returned as fhirpath.js returns
  * them with `resolveInternalTypes: false` (the JSON and its model path), in the same order.
  */
+/** The model paths of a composite's element expression (`Observation`, `Observation.component`), or null when not plain. */
+export function elementPaths(expression: string): string[] | null {
+  if (!compileElementPaths(expression)) return null;
+  return expression.split('|').map((raw) => raw.trim());
+}
+
 export function compileElementPaths(expression: string): ((resource: Resource) => PathNode[]) | null {
   const terms: Array<{ path: string; term: Term | null }> = [];
   for (const raw of expression.split('|')) {
@@ -145,6 +211,11 @@ export function compileElementPaths(expression: string): ((resource: Resource) =
  * an element at model path `base`, or null when it is not plain (`%resource…`: fhirpath.js).
  */
 export function compileRelativePath(base: string, expression: string): ((data: unknown) => unknown[]) | null {
+  return compileRelativePathWithKeys(base, expression)?.evaluate ?? null;
+}
+
+/** `compileRelativePath` and the element's keys its terms start from (see `TypedSimplePath.keys`). */
+export function compileRelativePathWithKeys(base: string, expression: string): { evaluate: (data: unknown) => unknown[]; keys: readonly string[] } | null {
   const depth = base.split('.').length - 1;
   const terms: Term[] = [];
   for (const raw of expression.split('|')) {
@@ -154,11 +225,16 @@ export function compileRelativePath(base: string, expression: string): ((data: u
     if (!term) return null;
     terms.push({ ...term, steps: term.steps.slice(depth) });
   }
-  if (terms.length === 0) return null;
-  return (data) => {
-    const out: unknown[] = [];
-    for (const term of terms) out.push(...evaluateFrom(term, data));
-    return terms.length > 1 ? distinct(out) : out;
+  if (terms.length === 0 || terms.some((t) => t.steps.length === 0)) return null;
+  const keys = [...new Set(terms.flatMap((t) => firstKeys(t)))];
+  if (terms.length === 1) return { evaluate: (data) => evaluateFrom(terms[0]!, data), keys };
+  return {
+    evaluate: (data) => {
+      const out: unknown[] = [];
+      for (const term of terms) for (const v of evaluateFrom(term, data)) out.push(v);
+      return distinct(out);
+    },
+    keys,
   };
 }
 
@@ -169,6 +245,7 @@ function evaluateTerm(term: Term, resource: Resource): unknown[] {
 
 function evaluateFrom(term: Term, start: unknown): unknown[] {
   // Plain loops over precomputed keys: this runs for every parameter of every resource written.
+  if (term.as === null) return navigate(term.steps, start);
   let nodes: unknown[] = [start];
   let suffixes: Array<string | null> = [];
   for (const step of term.steps) {
@@ -194,6 +271,33 @@ function evaluateFrom(term: Term, start: unknown): unknown[] {
     cast = next;
   }
   return cast;
+}
+
+/** `evaluateFrom` without a cast: no type suffixes to track, and no arrays for steps that find nothing. */
+function navigate(steps: readonly Step[], start: unknown): unknown[] {
+  let nodes: unknown[] = [start];
+  for (let s = 0; s < steps.length; s++) {
+    const step = steps[s]!;
+    const next: unknown[] = [];
+    for (let n = 0; n < nodes.length; n++) {
+      const node = nodes[n];
+      if (!isObj(node)) continue;
+      if (step.choice) {
+        const keys = step.keys!;
+        for (let j = 0; j < keys.length; j++) append(node[keys[j]!], next);
+      } else append(node[step.name], next);
+    }
+    if (next.length === 0) return next;
+    nodes = next;
+  }
+  return nodes;
+}
+
+function append(value: unknown, into: unknown[]): void {
+  if (value === undefined || value === null) return;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (value[i] !== undefined && value[i] !== null) into.push(value[i]);
+  } else into.push(value);
 }
 
 function collect(value: unknown, suffix: string | null, into: unknown[], suffixes: Array<string | null>): void {
