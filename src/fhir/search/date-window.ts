@@ -102,7 +102,7 @@ export function groupDateWindows(type: string, params: readonly ParamNode[]): Ar
   for (const [code, nodes] of byCode) {
     const bounds = nodes.map(nodeBounds);
     if (bounds.some((b) => b === null)) continue; // an invalid value: compiled alone, it says what is wrong
-    if (classRanges(bounds.reduce((a, b) => andBounds(a!, b!), {})!)) windows.add(code);
+    if (classRanges((bounds as DateBounds[]).reduce(andBounds, {}))) windows.add(code);
   }
   const out: Array<ParamNode | ParamNode[]> = [];
   const placed = new Set<string>();
@@ -119,7 +119,7 @@ export function groupDateWindows(type: string, params: readonly ParamNode[]): Ar
 function nodeBounds(node: ParamNode): DateBounds | null {
   const all = node.values.map(valueBounds);
   if (all.length === 0 || all.some((b) => b === null)) return null;
-  return all.slice(1).reduce((a, b) => orBounds(a, b!), all[0]!);
+  return (all as DateBounds[]).reduce((a, b) => orBounds(a, b));
 }
 
 /** A bound as PostgreSQL reads it; outside years 1–9999 (no ISO text there) the open end, which is looser. */
@@ -136,7 +136,7 @@ const at = (ms: number, open: '-infinity' | 'infinity'): string => {
 export function dateWindowPredicate(type: string, nodes: readonly ParamNode[], alias: string, ctx: CompileCtx): string {
   const def = windowDef(type, nodes[0]!);
   const bounds = nodes.map(nodeBounds);
-  const ranges = def && !bounds.some((b) => b === null) ? classRanges(bounds.reduce((a, b) => andBounds(a!, b!), {})!) : null;
+  const ranges = def && !bounds.some((b) => b === null) ? classRanges((bounds as DateBounds[]).reduce(andBounds, {})) : null;
   if (!def || !ranges) return nodes.map((n) => compileParam(type, n, alias, ctx)).join(' AND ');
   const w = nextAlias('w');
   const t = bind(ctx, type);
