@@ -171,7 +171,7 @@ describe('search: date windows, by hand', () => {
     expect(await s.ids('Observation?date=ge2024-03-01&date=lt2024-03-05')).to.deep.equal(sorted(timing, period));
   });
 
-  it('eq and ap alone are windows too; a value inside the range, an overlap', async () => {
+  it('eq and ap alone (one parameter, compiled as before): a value inside the range, an overlap', async () => {
     expect(await s.ids('Observation?date=2024-03')).to.deep.equal([day]);
     expect(await s.ids('Observation?date=ap2024-03-10')).to.deep.equal(sorted(period, day));
     expect(await s.ids('Observation?date=eq2024-01-01T08:00:00Z')).to.deep.equal([timing]);
