@@ -48,7 +48,11 @@ const LOAD = process.env.BENCH_SEARCH_LOAD ?? 'direct';
 const FNR_SYSTEM = 'urn:oid:2.16.578.1.12.4.1.4.1';
 /** Patient p's observations fall on day p after 2000-01-01, so this window holds two patients' data at any size. */
 const WINDOW = `date=ge${benchDay(31)}&date=lt${benchDay(33)}`;
-const INDEX_TABLES = /Seq Scan on (resources|resource_history|sp_\w+|access_log)\b/;
+/**
+ * Scans of data without an index. Not sp_date_multi: it lists only versions with several values of a date
+ * parameter (migration 011), none in this data, and PGlite rightly reads an empty table by a Seq Scan.
+ */
+const INDEX_TABLES = /Seq Scan on (resources|resource_history|sp_(?!date_multi\b)\w+|access_log)\b/;
 
 interface Scenario {
   name: string;
@@ -140,7 +144,7 @@ export async function runSearchBench(onRound?: (rows: BenchRow[], explain: strin
  */
 async function settle(db: Db): Promise<void> {
   const started = Date.now();
-  const tables = ['resources', 'resource_history', 'sp_token', 'sp_string', 'sp_reference', 'sp_date', 'sp_number', 'sp_quantity', 'sp_uri'];
+  const tables = ['resources', 'resource_history', 'sp_token', 'sp_string', 'sp_reference', 'sp_date', 'sp_date_multi', 'sp_number', 'sp_quantity', 'sp_uri'];
   for (const t of tables) await db.query(db.kind === 'postgres' ? `VACUUM (ANALYZE) ${t}` : `ANALYZE ${t}`);
   process.stderr.write(`bench search: VACUUM ANALYZE ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
 }

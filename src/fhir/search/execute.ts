@@ -13,6 +13,7 @@ import { resourceFromRow, type ResourceRow } from '../repository/rows.js';
 import { StoredResource, storedColumns, type StoredRow } from '../repository/stored.js';
 import { accessPredicateFor } from './access-sql.js';
 import { bind, compileParam, hasPredicate, type CompileCtx } from './compile.js';
+import { dateWindowPredicate, groupDateWindows } from './date-window.js';
 import { loadIncludes } from './includes.js';
 import { parseQuery, type ParsedQuery } from './parse.js';
 import { parseSummary, shapeResource } from './shape.js';
@@ -133,7 +134,12 @@ function compileCriteria(parsed: ParsedQuery, type: string, types: string[], ctx
       warnings.push({ code: 'not-supported', diagnostics: `Ignored: ${err.issues[0]!.diagnostics}`, expression: [raw] });
     }
   };
-  for (const p of parsed.params) {
+  // The date parameters of one code that form a window compile together (date-window.ts, issue 11 §6).
+  for (const p of types.length === 1 ? groupDateWindows(type, parsed.params) : parsed.params) {
+    if (Array.isArray(p)) {
+      attempt(p[0]!.raw, () => dateWindowPredicate(type, p, 'r', ctx));
+      continue;
+    }
     if (types.length > 1 && !['_id', '_lastUpdated', '_tag', '_profile', '_security', '_source', '_text', '_content'].includes(p.code)) {
       // Applied to the types that define the parameter; resources of the other types cannot match it.
       const known = types.filter((t) => searchParam(t, p.code));
