@@ -12,7 +12,7 @@ import { isResourceType, patientCompartmentParams, searchParam } from '../defini
 import { resourceFromRow, type ResourceRow } from '../repository/rows.js';
 import { StoredResource, storedColumns, type StoredRow } from '../repository/stored.js';
 import { accessPredicateFor } from './access-sql.js';
-import { bind, compileParam, hasPredicate, type CompileCtx } from './compile.js';
+import { bind, compileParam, hasPredicate, withStableAliases, type CompileCtx } from './compile.js';
 import { loadIncludes } from './includes.js';
 import { parseQuery, type ParsedQuery } from './parse.js';
 import { parseSummary, shapeResource } from './shape.js';
@@ -37,6 +37,19 @@ export interface SearchRequest {
   storedText?: boolean;
 }
 
+/**
+ * Search texts kept prepared (db.ts `prepare`): at most this many per process, so a client that sends
+ * ever new query shapes cannot grow every connection's statement cache without bound.
+ */
+const PREPARED_MAX = 200;
+const preparedTexts = new Set<string>();
+function keepPrepared(text: string): boolean {
+  if (preparedTexts.has(text)) return true;
+  if (preparedTexts.size >= PREPARED_MAX) return false;
+  preparedTexts.add(text);
+  return true;
+}
+
 /** A row of the search statement: the snapshot and count (on every row), then a match's columns (NULL when none). */
 type SearchRow = { search_snapshot: number | string | null; search_count: number | string | null; id: string | null } & Record<string, unknown>;
 
@@ -57,9 +70,14 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   const where: string[] = ['NOT r.deleted'];
   where.push(types.length === 1 ? `r.resource_type = ${bind(ctx, types[0])}` : `r.resource_type = ANY(${bind(ctx, types)}::text[])`);
   const typeForParams = types.length === 1 ? types[0]! : 'Resource';
-  compileCriteria(parsed, typeForParams, types, ctx, req.strict, where, warnings);
-  if (req.compartment) where.push(compartmentPredicate(types, req.compartment.id, ctx));
-  where.push(accessPredicateFor(types.length === 1 ? types[0]! : '*', 'r', ctx));
+  // Aliases numbered from 1 (compile.ts): the same query shape always gives the same SQL text, which
+  // PostgreSQL can keep prepared (below). The access predicate numbers its own from 1 too; its
+  // subqueries and the criteria's are siblings over `r`, never nested in each other.
+  withStableAliases(() => {
+    compileCriteria(parsed, typeForParams, types, ctx, req.strict, where, warnings);
+    if (req.compartment) where.push(compartmentPredicate(types, req.compartment.id, ctx));
+    where.push(accessPredicateFor(types.length === 1 ? types[0]! : '*', 'r', ctx));
+  });
 
   // A later page pins the snapshot its first page saw (Paging, docs/search.md). A first page needs no
   // bound: it reads in one statement, and the statement's own MVCC snapshot shows no resource row whose
@@ -104,7 +122,11 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   const head = `SELECT ${snapshotColumn} AS search_snapshot, ${counted ? '(SELECT n FROM c)' : 'NULL::bigint'} AS search_count`;
   const text = `${counted ? `WITH c AS MATERIALIZED (${countSql}) ` : ''}SELECT s.search_snapshot, s.search_count${page ? ', p.*' : ''} FROM (${head}) s${page ? ` LEFT JOIN (${page}) p ON TRUE` : ''}`;
   // The one-row `s` is the outer side of a nested loop without a join condition, so the page keeps its order.
-  const result = await q.query<SearchRow>(text, statementParams);
+  // Prepared on PostgreSQL (planned once per connection, then possibly a generic plan) only when the
+  // search is confined to patients' records — a compartment search, or a token whose access is confined
+  // to patient compartments — so the patient anchors the plan whatever the other values are.
+  const confined = req.compartment !== undefined || req.access.filters.some((f) => f.kind === 'compartment');
+  const result = await q.query<SearchRow>(text, statementParams, { prepare: confined && keepPrepared(text) });
   const first = result[0]!;
   const snapshot = pinned ?? Number(first.search_snapshot ?? 0);
   const n = counted ? Number(first.search_count) : undefined;
