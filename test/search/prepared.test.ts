@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import type { Bundle, Observation } from 'fhir/r4';
-import type { Queryable, QueryOptions } from '../../src/db/db.js';
+import type { Queryable, QueryOptions, Row } from '../../src/db/db.js';
 import { createCitizen, fhirGet } from '../auth/support.js';
 import { buildWorld, PERSONAS, portalToken, type World } from '../access/world.js';
 
@@ -36,9 +36,9 @@ describe('search: one prepared text per query shape, answers stay each patient\'
     expect(tx.status).to.equal(200);
     const db = w.s.db as { query: Queryable['query'] };
     const original = db.query;
-    db.query = (text: string, params?: readonly unknown[], opts?: QueryOptions) => {
+    db.query = <T extends Row = Row>(text: string, params?: readonly unknown[], opts?: QueryOptions): Promise<T[]> => {
       if (text.includes('search_snapshot')) sent.push({ text, prepare: opts?.prepare === true });
-      return original.call(w.s.db, text, params, opts);
+      return original.call(w.s.db, text, params, opts) as Promise<T[]>;
     };
     restore = () => void (db.query = original);
   });

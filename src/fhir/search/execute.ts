@@ -243,14 +243,10 @@ function entry(resource: Resource, mode: 'match' | 'include', fhirBase: string, 
 
 function links(req: SearchRequest, snapshot: number, offset: number, count: number, hasNext: boolean): NonNullable<Bundle['link']> {
   const path = req.compartment ? `Patient/${req.compartment.id}/${req.resourceType ?? '*'}` : req.resourceType ?? '';
-  const base = req.params.filter(([k]) => !['_offset', '_snapshot', '_count'].includes(k));
-  const url = (off: number) => {
-    const sp = new URLSearchParams(base);
-    sp.set('_count', String(count));
-    if (off > 0 || hasNext) sp.set('_snapshot', String(snapshot));
-    if (off > 0) sp.set('_offset', String(off));
-    return `${req.fhirBase}/${path}${path ? '' : ''}?${sp.toString()}`;
-  };
+  // The query is encoded once; the paging parameters (digits only, nothing to encode) follow it.
+  const base = new URLSearchParams(req.params.filter(([k]) => !['_offset', '_snapshot', '_count'].includes(k))).toString();
+  const prefix = `${req.fhirBase}/${path}?${base}${base ? '&' : ''}_count=${count}`;
+  const url = (off: number) => `${prefix}${off > 0 || hasNext ? `&_snapshot=${snapshot}` : ''}${off > 0 ? `&_offset=${off}` : ''}`;
   const out: NonNullable<Bundle['link']> = [{ relation: 'self', url: url(offset) }];
   if (hasNext) out.push({ relation: 'next', url: url(offset + count) });
   if (offset > 0) out.push({ relation: 'previous', url: url(Math.max(0, offset - count)) });
