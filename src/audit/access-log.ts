@@ -34,6 +34,8 @@ export async function insertRows(q: Queryable, rows: readonly AccessLogRow[]): P
      FROM jsonb_to_recordset($1::jsonb) AS x(recorded timestamptz, patient_id text, actor text, relation text, level text, client_id text, client_name text,
        event text, interaction text, action text, shown text[], query text, outcome text, grant_ref text, detail text)`,
     [JSON.stringify(json)],
+    // One text for every batch: prepared on PostgreSQL, parsed and planned once per connection.
+    { prepare: true },
   );
 }
 

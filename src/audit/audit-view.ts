@@ -32,14 +32,18 @@ export const LOG_SEARCH_PARAMS: ReadonlyArray<{ name: string; type: 'token' | 'r
   { name: 'policy', type: 'uri' },
 ];
 
+/**
+ * `shown` comes as JSON text (issue 11): a search's row names every resource it showed, and the driver's
+ * text[] parser walks such an array character by character in JavaScript, where JSON.parse is native.
+ */
 const COLUMNS = `l.seq, l.id, to_char(l.recorded AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recorded, l.patient_id, l.actor, l.relation,
-  l.level, l.client_id, l.client_name, l.event, l.interaction, l.action, l.shown, l.query, l.outcome, l.grant_ref, l.detail`;
+  l.level, l.client_id, l.client_name, l.event, l.interaction, l.action, array_to_json(l.shown)::text AS shown, l.query, l.outcome, l.grant_ref, l.detail`;
 const CONTROL = new Set(['_count', '_sort', '_summary', '_total', '_offset', '_snapshot', '_format', '_pretty']);
 const SUBTYPE_CODES: Record<string, string> = { 'search-type': 'search', 'search-system': 'search', 'search-compartment': 'search', 'history-instance': 'history', 'history-type': 'history', 'history-system': 'history' };
 
 interface DbRow {
   seq: number | string; id: string; recorded: string; patient_id: string | null; actor: string | null; relation: string; level: string | null;
-  client_id: string | null; client_name: string | null; event: string; interaction: string; action: string; shown: string[] | null;
+  client_id: string | null; client_name: string | null; event: string; interaction: string; action: string; shown: string | string[] | null;
   query: string | null; outcome: string; grant_ref: string | null; detail: string | null;
   [k: string]: unknown;
 }
@@ -48,7 +52,7 @@ function fromDb(r: DbRow): StoredAccessLogRow {
   return {
     seq: Number(r.seq), id: r.id, recorded: r.recorded, patientId: r.patient_id, actor: r.actor, relation: r.relation as ActingRelation,
     level: r.level, clientId: r.client_id, clientName: r.client_name, event: r.event, interaction: r.interaction,
-    action: r.action as AuditAction, shown: r.shown ?? [], query: r.query, outcome: r.outcome as AuditOutcome, grant: r.grant_ref, detail: r.detail,
+    action: r.action as AuditAction, shown: typeof r.shown === 'string' ? (JSON.parse(r.shown) as string[]) : (r.shown ?? []), query: r.query, outcome: r.outcome as AuditOutcome, grant: r.grant_ref, detail: r.detail,
   };
 }
 

@@ -119,10 +119,18 @@ describe('SQL per read (issue 11)', function () {
     expect(await steadyState(path, token)).to.have.length.at.most(2);
   });
 
-  it('a compartment search by a patient token costs at most 4 statements (without _total) and writes no resource or index row', async () => {
-    const sql = await steadyState(`Patient/${PERSONAS.self.patient}/Observation?_total=none`, w.tokens.self);
-    expect(sql.filter((s) => WRITES_TO_DATA.test(s)), sql.join('\n')).to.deep.equal([]);
-    expect(sql.length, sql.join('\n')).to.be.at.most(4);
+  // Grant + access version, the search (snapshot, count and page in one statement), the access log.
+  for (const query of ['', '?_total=none', '?_total=accurate', '?_count=1', '?_summary=count']) {
+    it(`a compartment search by a patient token (${query || 'default _total'}) costs at most 3 statements and writes no resource or index row`, async () => {
+      const sql = await steadyState(`Patient/${PERSONAS.self.patient}/Observation${query}`, w.tokens.self);
+      expect(sql.filter((s) => WRITES_TO_DATA.test(s)), sql.join('\n')).to.deep.equal([]);
+      expect(sql.length, sql.join('\n')).to.be.at.most(3);
+    });
+  }
+
+  it('a proxy\'s search by patient and code costs at most 3 statements', async () => {
+    const sql = await steadyState(`Observation?patient=${PERSONAS.standard.patient}&code=http://loinc.org|8867-4`, w.tokens.standard);
+    expect(sql.length, sql.join('\n')).to.be.at.most(3);
   });
 
   // The cached relation (access/relation-cache.ts) must never outlive a change that matters, whichever

@@ -13,7 +13,15 @@ export interface ResourceRow {
   method?: string;
 }
 
+/** PostgreSQL's text for a timestamptz in a UTC session, e.g. `2026-12-03 18:00:00.123456+00`. */
+const PG_UTC = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?\+00$/;
+
 export function isoTime(value: string | Date): string {
+  // Rewritten rather than parsed into a Date (issue 11: a search page formats twenty of these, and
+  // Date's parser was a visible share of it); the result is what toISOString gives (milliseconds
+  // truncated). Any other form goes through Date.
+  const m = typeof value === 'string' ? PG_UTC.exec(value) : null;
+  if (m) return `${m[1]}T${m[2]}.${m[3] === undefined ? '000' : (m[3] + '00').slice(0, 3)}Z`;
   return (value instanceof Date ? value : new Date(value)).toISOString();
 }
 

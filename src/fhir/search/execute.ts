@@ -12,7 +12,7 @@ import { isResourceType, patientCompartmentParams, searchParam } from '../defini
 import { resourceFromRow, type ResourceRow } from '../repository/rows.js';
 import { StoredResource, storedColumns, type StoredRow } from '../repository/stored.js';
 import { accessPredicateFor } from './access-sql.js';
-import { bind, compileParam, hasPredicate, type CompileCtx } from './compile.js';
+import { bind, compileParam, hasPredicate, withStableAliases, type CompileCtx } from './compile.js';
 import { dateWindowPredicate, groupDateWindows } from './date-window.js';
 import { loadIncludes } from './includes.js';
 import { parseQuery, type ParsedQuery } from './parse.js';
@@ -38,6 +38,22 @@ export interface SearchRequest {
   storedText?: boolean;
 }
 
+/**
+ * Search texts kept prepared (db.ts `prepare`): at most this many per process, so a client that sends
+ * ever new query shapes cannot grow every connection's statement cache without bound.
+ */
+const PREPARED_MAX = 200;
+const preparedTexts = new Set<string>();
+function keepPrepared(text: string): boolean {
+  if (preparedTexts.has(text)) return true;
+  if (preparedTexts.size >= PREPARED_MAX) return false;
+  preparedTexts.add(text);
+  return true;
+}
+
+/** A row of the search statement: the snapshot and count (on every row), then a match's columns (NULL when none). */
+type SearchRow = { search_snapshot: number | string | null; search_count: number | string | null; id: string | null } & Record<string, unknown>;
+
 export async function executeSearch(q: Queryable, req: SearchRequest): Promise<Bundle> {
   const parsed = parseQuery(req.params);
   const control = (name: string) => parsed.control.get(name)?.[0];
@@ -55,61 +71,91 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   const where: string[] = ['NOT r.deleted'];
   where.push(types.length === 1 ? `r.resource_type = ${bind(ctx, types[0])}` : `r.resource_type = ANY(${bind(ctx, types)}::text[])`);
   const typeForParams = types.length === 1 ? types[0]! : 'Resource';
-  compileCriteria(parsed, typeForParams, types, ctx, req.strict, where, warnings);
-  if (req.compartment) where.push(compartmentPredicate(types, req.compartment.id, ctx));
-  where.push(accessPredicateFor(types.length === 1 ? types[0]! : '*', 'r', ctx));
+  // Aliases numbered from 1 (compile.ts): the same query shape always gives the same SQL text, which
+  // PostgreSQL can keep prepared (below). The access predicate numbers its own from 1 too; its
+  // subqueries and the criteria's are siblings over `r`, never nested in each other.
+  withStableAliases(() => {
+    compileCriteria(parsed, typeForParams, types, ctx, req.strict, where, warnings);
+    if (req.compartment) where.push(compartmentPredicate(types, req.compartment.id, ctx));
+    where.push(accessPredicateFor(types.length === 1 ? types[0]! : '*', 'r', ctx));
+  });
 
-  const snapshot = parseNonNegative(control('_snapshot'), '_snapshot') ?? (await currentSnapshot(q));
-  where.push(`r.seq <= ${bind(ctx, snapshot)}`);
-  // The sort binds its parameters into the page query only: the count query must not carry
+  // A later page pins the snapshot its first page saw (Paging, docs/search.md). A first page needs no
+  // bound: it reads in one statement, and the statement's own MVCC snapshot shows no resource row whose
+  // seq is above the highest history seq it sees, which the same statement returns as the snapshot.
+  const pinned = parseNonNegative(control('_snapshot'), '_snapshot');
+  if (pinned !== undefined) where.push(`r.seq <= ${bind(ctx, pinned)}`);
+  // The sort binds its parameters into the page query only: the count alone must not carry
   // parameters it does not reference (a bind/prepare mismatch on PGlite, untypable on PostgreSQL).
   const pageParams = [...params];
   const sort = compileSort(control('_sort'), typeForParams, { ...ctx, params: pageParams });
   const whereSql = where.join(' AND ');
 
-  // The count is judged on the same access-filtered WHERE as the page (whereSql), so a total never
-  // counts what the caller may not see.
-  const countMatches = async (mode: string, noneAsked: boolean): Promise<{ total?: number; few: boolean }> => {
-    // _total=none: the caller wants no total, so nothing is counted and the page is read in sort order
-    // (one statement fewer; docs/search.md).
-    if (noneAsked && mode !== 'accurate') return { few: false };
-    if (mode === 'accurate') {
-      const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM resources r WHERE ${whereSql}`, params);
-      const n = Number(rows[0]!.n);
-      return { total: n, few: n <= COLLECT_FIRST_BELOW };
-    }
-    const rows = await q.query<{ n: number | string }>(`SELECT count(*) AS n FROM (SELECT 1 FROM resources r WHERE ${whereSql} LIMIT ${COLLECT_FIRST_BELOW + 1}) m`, params);
-    const n = Number(rows[0]!.n);
-    if (n <= COLLECT_FIRST_BELOW) return { total: n, few: true };
-    if (mode !== 'estimate') return { few: false };
+  // What is counted (docs/search.md, "Totals"): everything for _total=accurate and _summary=count;
+  // nothing when _total=none was asked (the page walks the sort order); otherwise up to
+  // COLLECT_FIRST_BELOW + 1, which bounds the work and says whether the matches are few. The count is
+  // judged on the same access-filtered WHERE as the page (whereSql), so a total never counts what the
+  // caller may not see.
+  const mode = summary === 'count' ? 'accurate' : totalMode;
+  const counted = !(control('_total') === 'none' && mode !== 'accurate');
+  const countSql = mode === 'accurate'
+    ? `SELECT count(*) AS n FROM resources r WHERE ${whereSql}`
+    : `SELECT count(*) AS n FROM (SELECT 1 FROM resources r WHERE ${whereSql} LIMIT ${COLLECT_FIRST_BELOW + 1}) m`;
+  const wantPage = summary !== 'count' && count > 0;
+  // Entries as stored text (repository/stored.ts) when the caller sends the Bundle as JSON and nothing
+  // reshapes or follows the matches (_summary, _elements, _include, _revinclude need the objects).
+  const asText = req.storedText === true && summary === undefined && elements === undefined && !parsed.control.has('_include') && !parsed.control.has('_revinclude');
+  const columns = asText ? storedColumns('r') : 'r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, r.seq';
+  const limits = (list: unknown[]) => `LIMIT $${list.push(count + 1)} OFFSET $${list.push(offset)}`;
+  // Issue 11: snapshot, count and page in ONE statement (each was a round trip of its own). For
+  // ORDER BY … LIMIT PostgreSQL likes to walk the last_updated index backwards and test each row,
+  // which visits the whole table when the matches are few or old (docs/bench.md); so when the count
+  // says they are few, they are collected first (OFFSET 0 keeps the subquery from being merged into the
+  // outer query) and only those are sorted. That page is gated on the count (a one-time filter: not
+  // run at all when the matches are many). Many matches are dense and read by walking the sort order,
+  // which stops after one page: without a count that walk is this statement's page, after a count
+  // that found many it is a second statement (below).
+  const statementParams = wantPage ? [...pageParams] : params;
+  const page = !wantPage ? null
+    : counted ? `SELECT ${columns} FROM (SELECT r.* FROM resources r WHERE ${whereSql} AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} OFFSET 0) r ORDER BY ${sort} ${limits(statementParams)}`
+      : `SELECT ${columns} FROM resources r WHERE ${whereSql} ORDER BY ${sort} ${limits(statementParams)}`;
+  const snapshotColumn = pinned === undefined ? '(SELECT max(seq) FROM resource_history)' : 'NULL::bigint';
+  const head = `SELECT ${snapshotColumn} AS search_snapshot, ${counted ? '(SELECT n FROM c)' : 'NULL::bigint'} AS search_count`;
+  const text = `${counted ? `WITH c AS MATERIALIZED (${countSql}) ` : ''}SELECT s.search_snapshot, s.search_count${page ? ', p.*' : ''} FROM (${head}) s${page ? ` LEFT JOIN (${page}) p ON TRUE` : ''}`;
+  // The one-row `s` is the outer side of a nested loop without a join condition, so the page keeps its order.
+  // Prepared on PostgreSQL (planned once per connection, then possibly a generic plan) only when the
+  // search is confined to patients' records — a compartment search, or a token whose access is confined
+  // to patient compartments — so the patient anchors the plan whatever the other values are.
+  const confined = req.compartment !== undefined || req.access.filters.some((f) => f.kind === 'compartment');
+  const result = await q.query<SearchRow>(text, statementParams, { prepare: confined && keepPrepared(text) });
+  const first = result[0]!;
+  const snapshot = pinned ?? Number(first.search_snapshot ?? 0);
+  const n = counted ? Number(first.search_count) : undefined;
+  let total: number | undefined;
+  if (n !== undefined && (mode === 'accurate' || n <= COLLECT_FIRST_BELOW)) total = n;
+  else if (n !== undefined && mode === 'estimate') {
     const plan = await q.query<{ 'QUERY PLAN': unknown }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM resources r WHERE ${whereSql}`, params);
     const raw = plan[0]?.['QUERY PLAN'];
     const plans = (typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan?: { 'Plan Rows'?: number } }>;
     // Never below what was seen: more than COLLECT_FIRST_BELOW matched.
-    return { total: Math.max(Math.round(plans[0]?.Plan?.['Plan Rows'] ?? 0), COLLECT_FIRST_BELOW + 1), few: false };
-  };
-  const { total, few } = await countMatches(summary === 'count' ? 'accurate' : totalMode, control('_total') === 'none');
+    total = Math.max(Math.round(plans[0]?.Plan?.['Plan Rows'] ?? 0), COLLECT_FIRST_BELOW + 1);
+  }
   const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', ...(total !== undefined ? { total } : {}), link: [], entry: [] };
-  // Entries as stored text (repository/stored.ts) when the caller sends the Bundle as JSON and nothing
-  // reshapes or follows the matches (_summary, _elements, _include, _revinclude need the objects).
-  const asText = req.storedText === true && summary === undefined && elements === undefined && !parsed.control.has('_include') && !parsed.control.has('_revinclude');
-  if (summary !== 'count' && count > 0) {
-    // For ORDER BY … LIMIT PostgreSQL likes to walk the last_updated index backwards and test each
-    // row, which visits the whole table when the matches are few or old (docs/bench.md). When the
-    // count says they are few, collect them first (OFFSET 0 keeps the subquery from being merged
-    // into the outer query) and sort only those; many matches are dense, and the walk stops early.
-    const source = few ? `(SELECT r.* FROM resources r WHERE ${whereSql} OFFSET 0) r` : `resources r WHERE ${whereSql}`;
-    const rows = await q.query<ResourceRow & Record<string, unknown>>(
-      `SELECT ${asText ? storedColumns('r') : 'r.resource_type, r.id, r.version_id, r.last_updated, r.deleted, r.content, r.seq'} FROM ${source} ORDER BY ${sort} LIMIT $${pageParams.push(count + 1)} OFFSET $${pageParams.push(offset)}`,
-      pageParams,
-    );
+  if (wantPage) {
+    let rows: Array<ResourceRow & Record<string, unknown>> = result.filter((r) => r.id !== null) as unknown as Array<ResourceRow & Record<string, unknown>>;
+    if (n !== undefined && n > COLLECT_FIRST_BELOW) {
+      // Many matches: walk the sort order, bounded by the snapshot the statement above returned.
+      const walkParams = [...pageParams];
+      const bound = pinned === undefined ? ` AND r.seq <= $${walkParams.push(snapshot)}` : '';
+      rows = await q.query<ResourceRow & Record<string, unknown>>(`SELECT ${columns} FROM resources r WHERE ${whereSql}${bound} ORDER BY ${sort} ${limits(walkParams)}`, walkParams);
+    }
     if (asText) {
       // Issue 11 §3: nothing reshapes the matches, so they go out as the stored text.
       bundle.entry = (rows as unknown as StoredRow[]).slice(0, count).map((r) => ({ fullUrl: `${req.fhirBase}/${r.resource_type}/${r.id}`, resource: new StoredResource(r) as unknown as Resource, search: { mode: 'match' } }));
     } else {
-      const page = rows.slice(0, count).map((r) => resourceFromRow(r));
-      bundle.entry = page.map((r) => entry(r, 'match', req.fhirBase, summary, elements));
-      const included = await loadIncludes(q, page, parsed, req);
+      const matches = rows.slice(0, count).map((r) => resourceFromRow(r));
+      bundle.entry = matches.map((r) => entry(r, 'match', req.fhirBase, summary, elements));
+      const included = await loadIncludes(q, matches, parsed, req);
       bundle.entry.push(...included.map((r) => entry(r, 'include', req.fhirBase, summary, elements)));
     }
     bundle.link = links(req, snapshot, offset, count, rows.length > count);
@@ -152,14 +198,6 @@ function compileCriteria(parsed: ParsedQuery, type: string, types: string[], ctx
   for (const h of parsed.has) attempt(h.raw, () => hasPredicate(type, h.raw, h.value, 'r', ctx));
 }
 
-/**
- * How many resources match, as far as the request needs it (docs/search.md, "Totals"). Counting
- * every match costs as much as the matches are many (a common code at 1M resources), so only
- * `_total=accurate` and `_summary=count` count them all. Otherwise the matches are counted up to
- * COLLECT_FIRST_BELOW + 1, which bounds the work and tells the page query whether they are few
- * (collect then sort) or many (walk the sort order); when they are few that count is exact and, unless
- * `_total=none` was asked, it is the total. `_total=estimate` above that is the planner's row estimate.
- */
 function isUnknownParam(err: FhirError): boolean {
   return err.issues.some((i) => i.code === 'not-supported');
 }
@@ -193,12 +231,6 @@ function compartmentPredicate(types: string[], patientId: string, ctx: CompileCt
   return valid.length === 0 ? 'FALSE' : `(${valid.join(' OR ')})`;
 }
 
-async function currentSnapshot(q: Queryable): Promise<number> {
-  // One text on every first page: prepared (db.ts), planned once per connection.
-  const rows = await q.query<{ s: number | string | null }>('SELECT max(seq) AS s FROM resource_history', [], { prepare: true });
-  return Number(rows[0]?.s ?? 0);
-}
-
 function parseCount(value: string | undefined, req: SearchRequest): number {
   if (value === undefined) return req.defaultCount;
   const n = parseNonNegative(value, '_count')!;
@@ -217,14 +249,10 @@ function entry(resource: Resource, mode: 'match' | 'include', fhirBase: string, 
 
 function links(req: SearchRequest, snapshot: number, offset: number, count: number, hasNext: boolean): NonNullable<Bundle['link']> {
   const path = req.compartment ? `Patient/${req.compartment.id}/${req.resourceType ?? '*'}` : req.resourceType ?? '';
-  const base = req.params.filter(([k]) => !['_offset', '_snapshot', '_count'].includes(k));
-  const url = (off: number) => {
-    const sp = new URLSearchParams(base);
-    sp.set('_count', String(count));
-    if (off > 0 || hasNext) sp.set('_snapshot', String(snapshot));
-    if (off > 0) sp.set('_offset', String(off));
-    return `${req.fhirBase}/${path}${path ? '' : ''}?${sp.toString()}`;
-  };
+  // The query is encoded once; the paging parameters (digits only, nothing to encode) follow it.
+  const base = new URLSearchParams(req.params.filter(([k]) => !['_offset', '_snapshot', '_count'].includes(k))).toString();
+  const prefix = `${req.fhirBase}/${path}?${base}${base ? '&' : ''}_count=${count}`;
+  const url = (off: number) => `${prefix}${off > 0 || hasNext ? `&_snapshot=${snapshot}` : ''}${off > 0 ? `&_offset=${off}` : ''}`;
   const out: NonNullable<Bundle['link']> = [{ relation: 'self', url: url(offset) }];
   if (hasNext) out.push({ relation: 'next', url: url(offset + count) });
   if (offset > 0) out.push({ relation: 'previous', url: url(Math.max(0, offset - count)) });
