@@ -11,7 +11,8 @@ import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
 import type { Principal } from '../identity/principal.js';
 import type { ActingOptionsResolver } from '../identity/people.js';
-import { AccessLog, responseRows } from '../audit/access-log.js';
+import { AccessLog, responseRows, shownResources } from '../audit/access-log.js';
+import { binaryOwners } from '../fhir/repository/binary-owners.js';
 import { ClientNames } from '../audit/client-names.js';
 import { actorFacts } from '../audit/facts.js';
 import { decideAccess, type DecideOptions } from './decide.js';
@@ -73,11 +74,13 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
       const clientName = await clientNames.nameOf(principal.clientId);
       const facts = actorFacts(relation, principal.clientId, clientName);
       // Every response with patient data is logged before it is sent (src/audit/access-log.ts).
-      res.locals.auditor = (r: RequestFacts, body: unknown, status: number) => {
+      res.locals.auditor = async (r: RequestFacts, body: unknown, status: number) => {
         const q = r.originalUrl.indexOf('?');
         const query = q < 0 ? '' : r.originalUrl.slice(q + 1);
         const path = `${r.baseUrl}${r.path}`.replace(/^\/fhir(?=\/|$)/, '');
-        return accessLog.recordRows(responseRows(facts, { method: r.method, path, query, ifNoneExist: r.get('if-none-exist') }, body, status));
+        // A Binary shown other than as stored text (history, includes, $everything) is logged under its message's patients.
+        const owners = await binaryOwners(db, shownResources(body));
+        return accessLog.recordRows(responseRows(facts, { method: r.method, path, query, ifNoneExist: r.get('if-none-exist') }, body, status, undefined, owners));
       };
       return decideAccess(principal, relation, { ...opts, clientName, ...(liveness ? { liveness } : {}) });
     },

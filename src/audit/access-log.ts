@@ -147,8 +147,12 @@ export function shownResources(body: unknown): Resource[] {
   return out;
 }
 
-/** The patients whose data a shown resource is: stored with it, or derived from its content. */
-const compartmentsOf = (r: Resource): readonly string[] => (r instanceof StoredResource ? r.compartments : patientCompartmentsOf(r));
+/** Patients of shown resources that their content does not name (a Binary's: binary-owners.ts). */
+export type KnownOwners = ReadonlyMap<Resource, readonly string[]>;
+
+/** The patients whose data a shown resource is: stored with it, looked up for it, or derived from its content. */
+const compartmentsOf = (r: Resource, owners?: KnownOwners): readonly string[] =>
+  r instanceof StoredResource ? r.compartments : (owners?.get(r) ?? patientCompartmentsOf(r));
 
 const WRITES = new Set<RestInteraction>(['create', 'update', 'patch', 'delete']);
 
@@ -181,7 +185,7 @@ export function interactionOf(req: Pick<AuditedRequest, 'method' | 'path'>, body
  * written, and the existing resource is shown. Reading the log is not logged again, or every look
  * at the log would grow it.
  */
-export function responseRows(facts: ActorFacts, req: AuditedRequest, body: unknown, status: number, now = new Date()): AccessLogRow[] {
+export function responseRows(facts: ActorFacts, req: AuditedRequest, body: unknown, status: number, now = new Date(), owners?: KnownOwners): AccessLogRow[] {
   const parts = req.path.split('/').filter(Boolean);
   if (parts[0] === 'AuditEvent' || (parts[0] === 'Patient' && parts[2] === 'AuditEvent')) return [];
   const interaction = interactionOf(req, body);
@@ -207,7 +211,7 @@ export function responseRows(facts: ActorFacts, req: AuditedRequest, body: unkno
     // whatever the answer shows.
     if (parts[0] === 'Patient' && parts.length === 3) touch(parts[1]!, `Patient/${parts[1]}`);
   }
-  for (const r of shownResources(body)) for (const pid of compartmentsOf(r)) touch(pid, `${r.resourceType}/${r.id}`);
+  for (const r of shownResources(body)) for (const pid of compartmentsOf(r, owners)) touch(pid, `${r.resourceType}/${r.id}`);
   const askedForRecord = interaction === 'search' || interaction === 'history' || interaction === 'batch' || interaction === 'transaction';
   if (facts.contextPatientId && !byPatient.has(facts.contextPatientId) && askedForRecord) touch(facts.contextPatientId, null);
 
