@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Resource } from 'fhir/r4';
-import type { AccessContext, LivenessGuard } from '../../access/access-context.js';
+import type { AccessContext } from '../../access/access-context.js';
 import { isUniqueViolation, type Db, type Queryable } from '../../db/db.js';
 import { badRequest, FhirError, forbidden, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
 import { isResourceType } from '../definitions/registry.js';
@@ -15,10 +15,11 @@ import { findMatchingIds } from '../search/find-ids.js';
 import { writeSearchIndex } from '../search/index-writer.js';
 import { validateResource } from '../validation/validate.js';
 import { insertFirstVersions, type NewVersion } from './bulk-insert.js';
-import { readVersion, readVersionStored, visibleVersionsFrom } from './history.js';
+import { readVersion, readVersionStored } from './history.js';
 import { applyJsonPatch } from './json-patch.js';
+import { ID_PATTERN, readMany, readStored, visibleRow } from './reads.js';
 import { RESOURCE_COLUMNS, resourceFromRow, withServerMeta, type ResourceRow } from './rows.js';
-import { StoredResource, storedColumns, type StoredRow } from './stored.js';
+import type { StoredResource } from './stored.js';
 import { afterRollbackOf, type WriteChange, type WriteRule } from './write-rules.js';
 
 export interface WriteResult<T extends Resource = Resource> {
@@ -44,7 +45,6 @@ export interface Census {
 export const CENSUS_SQL = `SELECT (SELECT count(*) FROM resources)::int AS resources, (SELECT count(*) FROM resource_history)::int AS versions,
   (SELECT count(*) FROM access_log)::int AS "auditEvents"`;
 
-const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 export interface RepositoryOptions {
   /** Business rules run on every write inside its transaction (write-rules.ts). */
@@ -160,88 +160,22 @@ export class Repository {
     return resourceFromRow<T>(row);
   }
 
-  /**
-   * Many reads of one type in one statement (a transaction's matched conditional creates: a re-push
-   * of 1,000 samples matched 1,000 Observations and read them one statement each). Same visibility
-   * as `read`; ids that are unknown, hidden or deleted are absent from the answer.
-   */
+  /** Many reads of one type in one statement (reads.ts): ids unknown, hidden or deleted are absent. */
   async readMany<T extends Resource = Resource>(type: string, ids: readonly string[], access: AccessContext): Promise<Map<string, T>> {
     assertType(type);
-    const found = new Map<string, T>();
-    const wanted = [...new Set(ids)].filter((id) => ID_PATTERN.test(id));
-    if (wanted.length === 0) return found;
-    const params: unknown[] = [type, wanted];
-    const rows = await this.queryable.query<ResourceRow & Record<string, unknown>>(
-      `SELECT ${RESOURCE_COLUMNS} FROM resources r JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq
-        WHERE r.resource_type = $1 AND r.id = ANY($2::text[])`,
-      params,
-    );
-    for (const row of rows) if (!row.deleted) found.set(row.id, resourceFromRow<T>(row));
-    return found;
+    return readMany<T>(this.queryable, type, ids, access);
   }
 
-  /**
-   * A read answered with the stored text (stored.ts): the same visibility and errors as `read`. When
-   * the context carries the grant check (access-context.ts `liveness`), the one statement also answers
-   * "is the token's grant still live, under which access version?", and the row is read only under
-   * the version the context was decided for; the guard then confirms, refuses, or hands a context
-   * decided afresh to read under.
-   */
+  /** A read answered with the stored text, carrying the grant check when the context has one (reads.ts). */
   async readStored(type: string, id: string, access: AccessContext): Promise<StoredResource> {
     assertType(type);
-    const guard = access.liveness;
-    const params: unknown[] = [type, id];
-    let row: (StoredRow & { access_version?: number | string | null }) | undefined;
-    if (!ID_PATTERN.test(id)) {
-      if (guard) await this.settleLiveness(guard, []);
-    } else if (guard) {
-      const read = `SELECT ${storedColumns('r')} FROM resources r JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq WHERE r.resource_type = $1 AND r.id = $2`;
-      const live = guard.sql(params);
-      params.push(guard.version);
-      const rows = await this.queryable.query<StoredRow & { access_version: number | string | null } & Record<string, unknown>>(
-        `SELECT x.*, live.access_version FROM (SELECT ${live} AS access_version) live LEFT JOIN (${read}) x ON live.access_version = $${params.length}`,
-        params,
-        { prepare: true },
-      );
-      const version = rows[0]?.access_version;
-      const decided = await guard.settle(version === null || version === undefined ? null : Number(version));
-      if (decided) return this.readStored(type, id, decided);
-      row = rows[0]?.id === null ? undefined : rows[0];
-    } else {
-      row = (await this.queryable.query<StoredRow & Record<string, unknown>>(
-        `SELECT ${storedColumns('r')} FROM resources r JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq WHERE r.resource_type = $1 AND r.id = $2`,
-        params,
-        // The same text for every read of a type by the same kind of token (access-sql.ts caches it): planned once per connection.
-        { prepare: true },
-      ))[0];
-    }
-    if (!row) throw notFound(`${type}/${id} is not known`);
-    if (row.deleted) throw gone(`${type}/${id} was deleted`);
-    return new StoredResource(row);
+    return readStored(this.queryable, type, id, access);
   }
 
-  /** The grant check alone, for a read that needs no row (an id that cannot exist). */
-  private async settleLiveness(guard: LivenessGuard, params: unknown[]): Promise<void> {
-    const rows = await this.queryable.query<{ access_version: number | string | null }>(`SELECT ${guard.sql(params)} AS access_version`, params);
-    const version = rows[0]?.access_version;
-    await guard.settle(version === null || version === undefined ? null : Number(version));
-  }
-
-  /**
-   * The current row (deleted or not) if it exists and the access context may see it. Judged on the
-   * current version, or for a deleted resource on the version that was deleted (access-spec §5.1):
-   * a deleted resource the caller could never see is as unknown as an id that never existed.
-   */
+  /** The current row (deleted or not) if it exists and the access context may see it (reads.ts). */
   async visibleRow(type: string, id: string, access: AccessContext): Promise<ResourceRow | undefined> {
     assertType(type);
-    if (!ID_PATTERN.test(id)) return undefined;
-    const params: unknown[] = [type, id];
-    const rows = await this.queryable.query<ResourceRow & Record<string, unknown>>(
-      `SELECT ${RESOURCE_COLUMNS} FROM resources r JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq
-        WHERE r.resource_type = $1 AND r.id = $2`,
-      params,
-    );
-    return rows[0];
+    return visibleRow(this.queryable, type, id, access);
   }
 
   /** `vread` answered with the stored text (stored.ts). */
