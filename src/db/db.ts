@@ -11,7 +11,7 @@ export interface QueryOptions {
    * statements every request sends with the same text — the live-grant check, the read by id — so
    * the server parses and plans them once per connection instead of on every request (issue 11: the
    * planning cost more than the execution). Searches only when confined to patients' records (a patient
-   * anchors the plan) and with a bounded number of texts (search/execute.ts).
+   * anchors the plan, search/execute.ts). Each pool keeps a bounded number of texts prepared (pg.ts).
    */
   prepare?: boolean;
 }

@@ -45,6 +45,9 @@ function statementName(text: string): string {
   return name;
 }
 
+/** How many statement texts one pool keeps prepared (the grant check, reads by id, confined search shapes). */
+export const PREPARED_TEXTS_MAX = 256;
+
 export async function openPostgres(url: string, opts: PgOptions = {}): Promise<Db> {
   if (opts.schema && !/^[a-z_][a-z0-9_]*$/.test(opts.schema)) throw new Error('invalid schema name');
   const timeout = opts.timeoutMs ?? 0;
@@ -66,9 +69,14 @@ export async function openPostgres(url: string, opts: PgOptions = {}): Promise<D
   if (opts.schema) await pool.query(`CREATE SCHEMA IF NOT EXISTS ${opts.schema}`).catch((err: unknown) => Promise.reject(classified(err)));
   await pool.query('SELECT 1').catch((err: unknown) => Promise.reject(classified(err)));
 
+  // Texts kept prepared by this pool (QueryOptions.prepare), bounded: pg keeps every named statement
+  // of a connection for the connection's life, so a client that sends ever new search shapes must not
+  // grow each connection's cache without limit. Beyond the bound a text runs unprepared.
+  const kept = new Set<string>();
+  const keep = (text: string): boolean => kept.has(text) || (kept.size < PREPARED_TEXTS_MAX && kept.add(text) !== undefined);
   const run = async <T extends Row>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[], opts?: QueryOptions) => {
     try {
-      if (opts?.prepare) return (await client.query<T>({ name: statementName(text), text, values: (params ?? []) as unknown[] })).rows;
+      if (opts?.prepare && keep(text)) return (await client.query<T>({ name: statementName(text), text, values: (params ?? []) as unknown[] })).rows;
       return (await client.query<T>(text, params as unknown[] | undefined)).rows;
     } catch (err) {
       throw classified(err);

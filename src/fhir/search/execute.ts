@@ -38,19 +38,6 @@ export interface SearchRequest {
   storedText?: boolean;
 }
 
-/**
- * Search texts kept prepared (db.ts `prepare`): at most this many per process, so a client that sends
- * ever new query shapes cannot grow every connection's statement cache without bound.
- */
-const PREPARED_MAX = 200;
-const preparedTexts = new Set<string>();
-function keepPrepared(text: string): boolean {
-  if (preparedTexts.has(text)) return true;
-  if (preparedTexts.size >= PREPARED_MAX) return false;
-  preparedTexts.add(text);
-  return true;
-}
-
 /** A row of the search statement: the snapshot and count (on every row), then a match's columns (NULL when none). */
 type SearchRow = { search_snapshot: number | string | null; search_count: number | string | null; id: string | null } & Record<string, unknown>;
 
@@ -127,7 +114,7 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   // search is confined to patients' records — a compartment search, or a token whose access is confined
   // to patient compartments — so the patient anchors the plan whatever the other values are.
   const confined = req.compartment !== undefined || req.access.filters.some((f) => f.kind === 'compartment');
-  const result = await q.query<SearchRow>(text, statementParams, { prepare: confined && keepPrepared(text) });
+  const result = await q.query<SearchRow>(text, statementParams, { prepare: confined });
   const first = result[0]!;
   const snapshot = pinned ?? Number(first.search_snapshot ?? 0);
   const n = counted ? Number(first.search_count) : undefined;
