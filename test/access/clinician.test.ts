@@ -21,6 +21,7 @@ const NOTE = 'DocumentReference/kari-personlig-notat-1';
 const RELEASE_STATUS = 'https://fhir.helsebro.no/CodeSystem/release-status';
 
 describe('clinician login (HelseID, user/ scopes) and the clinician actor', function () {
+  this.timeout(120_000); // a world build takes 30 s on a loaded machine, like the other world tests
   let s: AuthTestServer;
   let appId: string;
 

@@ -31,7 +31,8 @@ async function stored(db: Db): Promise<Record<string, string[]>> {
   return out;
 }
 
-describe('bench: the search loader stores what the server stores', () => {
+describe('bench: the search loader stores what the server stores', function () {
+  this.timeout(120_000); // two stores of the same resources; 30 s is not enough on a loaded machine
   let http: TestContext;
   let direct: TestContext;
   before(async () => {
