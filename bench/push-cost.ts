@@ -14,51 +14,29 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
 import type { BridgeResponse } from '../src/bridges/router.js';
-import type { Db, Queryable } from '../src/db/db.js';
+import type { Row } from '../src/db/db.js';
 import { BRIDGE_SCOPE, createPatient, startBridgeServer, tokenFor } from '../test/bridges/http-support.js';
+import { countStatements, type AroundStatement } from '../test/support/count-statements.js';
 import { syntheticSamples } from './bridges.js';
 
-/** Counts statements sent through `db` (the same wrapping as test/access/statements.test.ts, which cannot be imported outside mocha). */
+/** Time per statement text (its first 110 characters); BENCH_EXPLAIN=prefix prints the plan of every statement starting with that text, as it ran. */
 const timeOf = new Map<string, number>();
-function countStatements(db: Db): { take(): string[]; stop(): void } {
-  const seen: string[] = [];
-  const timed = async <T>(text: string, p: Promise<T>): Promise<T> => {
-    const t0 = performance.now();
-    try {
-      return await p;
-    } finally {
-      const k = text.slice(0, 110);
-      timeOf.set(k, (timeOf.get(k) ?? 0) + performance.now() - t0);
-    }
-  };
-  const original = { query: db.query, transaction: db.transaction };
-  const wrap = (q: Queryable): Queryable => ({
-    query: (<T extends Record<string, unknown>>(text: string, params?: readonly unknown[], opts?: Parameters<Queryable['query']>[2]): Promise<T[]> => {
-      const t = text.replace(/\s+/g, ' ').trim();
-      seen.push(t);
-      const result = timed(t, q.query<T>(text, params, opts));
-      // BENCH_EXPLAIN=prefix: the plan of every statement starting with that text, as it ran.
-      const explain = process.env.BENCH_EXPLAIN;
-      if (!explain || !t.startsWith(explain)) return result;
-      return result.then(async (rows) => {
-        const plan = await q.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF) ${text}`, params);
-        console.log(plan.map((r) => r['QUERY PLAN']).join('\n'));
-        return rows;
-      });
-    }) as Queryable['query'],
-    exec: (script) => {
-      seen.push(script.replace(/\s+/g, ' ').trim());
-      return q.exec(script);
-    },
-  });
-  const mutable = db as { -readonly [K in keyof Db]: Db[K] };
-  mutable.query = wrap({ query: original.query.bind(db), exec: db.exec.bind(db) }).query;
-  mutable.transaction = <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
-    seen.push('BEGIN');
-    return original.transaction.call<Db, [(tx: Queryable) => Promise<T>], Promise<T>>(db, (tx) => fn(wrap(tx))).finally(() => seen.push('COMMIT'));
-  };
-  return { take: () => seen.splice(0), stop: () => Object.assign(mutable, original) };
-}
+const timeAndExplain: AroundStatement = async (t, running, q, params) => {
+  const t0 = performance.now();
+  let rows: Row[];
+  try {
+    rows = await running;
+  } finally {
+    const k = t.slice(0, 110);
+    timeOf.set(k, (timeOf.get(k) ?? 0) + performance.now() - t0);
+  }
+  const explain = process.env.BENCH_EXPLAIN;
+  if (explain && t.startsWith(explain)) {
+    const plan = await q.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF) ${t}`, params);
+    console.log(plan.map((r) => r['QUERY PLAN']).join('\n'));
+  }
+  return rows;
+};
 
 const PUSHES = Number(process.env.BENCH_PUSHES ?? 5);
 const SAMPLES = Number(process.env.BENCH_PUSH_SAMPLES ?? 1000);
@@ -84,7 +62,7 @@ if (session) {
   await session.post('Profiler.enable');
   await session.post('Profiler.start');
 }
-const counter = countStatements(server.db);
+const counter = countStatements(server.db, timeAndExplain);
 const measure = async (label: string, body: () => Promise<BridgeResponse>, n: number) => {
   counter.take();
   const cpu0 = process.cpuUsage();

@@ -43,7 +43,7 @@ const HEADER = `<?xml version="1.0" encoding="UTF-8"?>
 `;
 
 /** A small deterministic PRNG (mulberry32), so generated files are reproducible. */
-function random(seed: number): () => number {
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -117,7 +117,7 @@ function element(i: number, t: number, rnd: () => number): { xml: string; mapped
 
 /** Streams the file; resolves when it is fully written. Case 12 writes two records, counted as two. */
 export async function writeExport(file: string, opts: GenerateOptions): Promise<GenerateStats> {
-  const rnd = random(opts.seed ?? 1);
+  const rnd = seededRandom(opts.seed ?? 1);
   const out = fs.createWriteStream(file, 'utf8');
   const stats: GenerateStats = { records: 0, mapped: 0, rejected: 0, correlations: 0, bytes: 0 };
   const write = async (text: string) => {

@@ -9,10 +9,8 @@ import { expect } from 'chai';
 import type { Bundle } from 'fhir/r4';
 import { buildWorld, type World } from '../access/world.js';
 import { clinicianToken } from '../portal/clinician-token.js';
+import { withAttachment } from '../portal/attachment-bundle.js';
 import { call, diag } from '../portal/http.js';
-
-const B = 'urn:uuid:7a1f0c4e-3a55-4c3e-9b0e-1d2a3b4c5d21';
-const C = 'urn:uuid:7a1f0c4e-3a55-4c3e-9b0e-1d2a3b4c5d22';
 
 describe('a message attachment is logged under its patient through every door (row 28, S23)', function () {
   this.timeout(300_000);
@@ -23,13 +21,7 @@ describe('a message attachment is logged under its patient through every door (r
   before(async () => {
     w = await buildWorld();
     clin = await clinicianToken(w);
-    const r = await call(w, w.tokens.self, 'POST', '', {
-      resourceType: 'Bundle', type: 'transaction',
-      entry: [
-        { fullUrl: C, request: { method: 'POST', url: 'Communication' }, resource: { resourceType: 'Communication', status: 'completed', subject: { reference: 'Patient/kari-nordmann' }, recipient: [{ reference: 'Organization/helsebro-legesenter' }], payload: [{ contentString: 'Se vedlegg' }, { contentAttachment: { contentType: 'application/pdf', url: B, title: 'brev.pdf' } }] } },
-        { fullUrl: B, request: { method: 'POST', url: 'Binary' }, resource: { resourceType: 'Binary', contentType: 'application/pdf', securityContext: { reference: C }, data: Buffer.from('%PDF-1.4 vedlegg').toString('base64') } },
-      ],
-    });
+    const r = await call(w, w.tokens.self, 'POST', '', withAttachment());
     if (r.status !== 200) throw new Error(diag(r));
     binaryId = String((r.body as Bundle).entry!.map((e) => e.response!.location!).find((l) => l.startsWith('Binary/'))!.split('/')[1]);
   });

@@ -10,25 +10,14 @@ import type { Binary, Bundle, Communication, DocumentReference, Resource } from 
 import { SYSTEM_ACCESS } from '../../src/access/access-context.js';
 import { buildWorld, type TestedActor, type World } from '../access/world.js';
 import { call, diag, type Res } from './http.js';
+import { ATTACHMENT_URL as B, withAttachment } from './attachment-bundle.js';
 import { clinicianToken } from './clinician-token.js';
 
 const KARI = { reference: 'Patient/kari-nordmann' };
 const CLINIC = { reference: 'Organization/helsebro-legesenter' };
 const CAP = 64 * 1024;
-const B = 'urn:uuid:6f1f0c4e-3a55-4c3e-9b0e-1d2a3b4c5d01';
-const C = 'urn:uuid:6f1f0c4e-3a55-4c3e-9b0e-1d2a3b4c5d02';
 const b64 = (s: string | Buffer) => Buffer.from(s).toString('base64');
 
-/** A new message and its Binary in one transaction, each naming the other by fullUrl. */
-function withAttachment(binary: Partial<Binary>, attachment: Record<string, unknown> = {}, message: Partial<Communication> = {}): Bundle {
-  return {
-    resourceType: 'Bundle', type: 'transaction',
-    entry: [
-      { fullUrl: C, request: { method: 'POST', url: 'Communication' }, resource: { resourceType: 'Communication', status: 'completed', subject: KARI, recipient: [CLINIC], payload: [{ contentString: 'Se vedlegg' }, { contentAttachment: { contentType: 'application/pdf', url: B, title: 'brev.pdf', ...attachment } }], ...message } },
-      { fullUrl: B, request: { method: 'POST', url: 'Binary' }, resource: { resourceType: 'Binary', contentType: 'application/pdf', securityContext: { reference: C }, data: b64('%PDF-1.4 brev'), ...binary } as Binary },
-    ],
-  };
-}
 const idsOf = (r: Res): string[] => ((r.body as Bundle).entry ?? []).map((e) => `${e.resource?.resourceType}/${e.resource?.id}`);
 const createdId = (r: Res, type: string) => String(r.body.entry.find((e: { response: { location: string } }) => e.response.location.startsWith(type)).response.location.split('/')[1]);
 

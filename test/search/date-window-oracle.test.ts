@@ -12,28 +12,17 @@ import type { Bundle, BundleEntry, Observation } from 'fhir/r4';
 import { compileParam, type CompileCtx } from '../../src/fhir/search/compile.js';
 import { parseQuery } from '../../src/fhir/search/parse.js';
 import { FHIR, q, sorted, useSearchServer } from './support.js';
+import { seededRandom } from '../../src/bridges/generate-export.js';
 
 const SEED = Number(process.env.DATE_ORACLE_SEED ?? 20261203);
 const RESOURCES = 200;
 const QUERIES = Number(process.env.DATE_ORACLE_QUERIES ?? 160);
 
-/** mulberry32: a small seeded generator, so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const DAY = 86_400_000;
 const ZONES = ['Z', '+14:00', '-12:00', '+02:00', '-02:00', '+05:30'];
 
 function generator(seed: number) {
-  const r = rng(seed);
+  const r = seededRandom(seed); // a failing run can be replayed with its seed
   const int = (n: number) => Math.floor(r() * n);
   const one = <T>(list: readonly T[]): T => list[int(list.length)]!;
   // Mostly inside one month of 2024 (so windows cut through values and their edges), sometimes far.

@@ -2,17 +2,22 @@
  * Counts the SQL statements sent through a database handle (and the transactions it opens), at the
  * driver, while a test runs requests over HTTP (test/access/statements.test.ts, the push tests,
  * bench/push-cost.ts). Statements keep their options, so prepared statements stay prepared.
+ * `around` may watch each statement as it runs (the push bench times them and explains some).
  */
-import type { Db, Queryable } from '../../src/db/db.js';
+import type { Db, Queryable, Row } from '../../src/db/db.js';
 
-export function countStatements(db: Db): { take(): string[]; stop(): void } {
+export type AroundStatement = (text: string, running: Promise<Row[]>, q: Queryable, params?: readonly unknown[]) => Promise<Row[]>;
+
+export function countStatements(db: Db, around?: AroundStatement): { take(): string[]; stop(): void } {
   const seen: string[] = [];
   const original = { query: db.query, transaction: db.transaction };
   const wrap = (q: Queryable): Queryable => ({
-    query: (text, params, opts) => {
-      seen.push(text.replace(/\s+/g, ' ').trim());
-      return q.query(text, params, opts);
-    },
+    query: (<T extends Row>(text: string, params?: readonly unknown[], opts?: Parameters<Queryable['query']>[2]): Promise<T[]> => {
+      const t = text.replace(/\s+/g, ' ').trim();
+      seen.push(t);
+      const running = q.query<T>(text, params, opts);
+      return (around ? around(t, running, q, params) : running) as Promise<T[]>;
+    }) as Queryable['query'],
     exec: (script) => {
       seen.push(script.replace(/\s+/g, ' ').trim());
       return q.exec(script);
