@@ -50,6 +50,14 @@ describe('a message attachment is logged under its patient through every door (r
     });
   }
 
+  it('a clinician\'s batch with a read of the attachment lands in Kari\'s log', async () => {
+    const before = await inKarisLog();
+    const res = await call(w, clin, 'POST', '', { resourceType: 'Bundle', type: 'batch', entry: [{ request: { method: 'GET', url: `Binary/${binaryId}/_history` } }] });
+    expect(res.status, diag(res)).to.equal(200);
+    expect(JSON.stringify(res.body), 'the attachment was shown').to.include(binaryId);
+    expect(await inKarisLog(), 'the batch is in Kari\'s access log').to.equal(before + 1);
+  });
+
   it('a Binary whose message is gone, or that names none, is shown to the system client and logged under no patient', async () => {
     const lone = await call(w, w.tokens.system, 'POST', 'Binary', { resourceType: 'Binary', contentType: 'application/pdf', data: Buffer.from('%PDF-1.4 alene').toString('base64') });
     expect(lone.status, diag(lone)).to.equal(201);
