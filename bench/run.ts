@@ -178,22 +178,49 @@ async function measure(base: string, s: Scenario, connections: number, tokens: R
   const answer = await fetch(`${base}${probe.path}`, { method: probe.method, headers, ...(probe.body ? { body: probe.body } : {}) });
   if (!answer.ok) process.stderr.write(`bench: ${s.name} answers ${answer.status}: ${(await answer.text()).slice(0, 400)}\n`);
   else await answer.arrayBuffer();
-  // A heavy write (a Bundle of 100, a push of 1,000) may take longer than a short row: those run a
-  // fixed number of requests instead, so the rate is never "0 in the window".
-  const heavy = s.per > 1;
   const cpuBefore = treeCpuMs(pid);
-  const r = await autocannon({
-    url: base,
-    connections,
-    ...(heavy ? { amount: Math.max(connections, 4) } : { duration: SECONDS }),
-    timeout: 120,
-    headers,
-    requests: [{ setupRequest: (req) => ({ ...req, ...s.request(n++) }) }],
-  });
+  // A heavy write (a Bundle of 100, a push of 1,000) takes longer than autocannon's one-second tick, which
+  // rounds a short run's duration up (4 transactions in 0.25 s read as 400 resources/s, whatever the
+  // server): those rows run a fixed number of requests from this process's own clock instead.
+  const r = s.per > 1 ? await fixedCount(base, s, connections, headers, () => n++) : await timed(base, s, connections, headers, () => n++);
   const cpuAfter = treeCpuMs(pid);
+  const cpuPerRequest = cpuBefore !== null && cpuAfter !== null && r.total > 0 ? (cpuAfter - cpuBefore) / r.total : null;
+  return { rate: (r.total / Math.max(r.seconds, 0.001)) * s.per, p50: r.p50, p99: r.p99, errors: r.errors, cpuPerRequest };
+}
+
+interface Run { total: number; seconds: number; p50: number; p99: number; errors: string }
+
+/** A row measured by autocannon for SECONDS. */
+async function timed(base: string, s: Scenario, connections: number, headers: Record<string, string>, next: () => number): Promise<Run> {
+  const r = await autocannon({ url: base, connections, duration: SECONDS, timeout: 120, headers, requests: [{ setupRequest: (req) => ({ ...req, ...s.request(next()) }) }] });
   const errors = r.non2xx === 0 && r.errors === 0 && r.timeouts === 0 ? '' : `${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`;
-  const cpuPerRequest = cpuBefore !== null && cpuAfter !== null && r.requests.total > 0 ? (cpuAfter - cpuBefore) / r.requests.total : null;
-  return { rate: (r.requests.total / Math.max(r.duration, 0.001)) * s.per, p50: r.latency.p50, p99: r.latency.p99, errors, cpuPerRequest };
+  return { total: r.requests.total, seconds: r.duration, p50: r.latency.p50, p99: r.latency.p99, errors };
+}
+
+/** A row of `max(3 × connections, 12)` requests, `connections` at a time, timed by this process's clock. */
+async function fixedCount(base: string, s: Scenario, connections: number, headers: Record<string, string>, next: () => number): Promise<Run> {
+  const count = Math.max(3 * connections, 12);
+  const latencies: number[] = [];
+  let started = 0;
+  let failed = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (started < count) {
+        started++;
+        const q = s.request(next());
+        const t = performance.now();
+        const answer = await fetch(`${base}${q.path}`, { method: q.method, headers, ...(q.body ? { body: q.body } : {}) }).catch(() => null);
+        if (!answer?.ok) failed++;
+        await answer?.arrayBuffer();
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0);
+  return { total: latencies.length - failed, seconds, p50: at(0.5), p99: at(0.99), errors: failed ? `${failed} failed` : '' };
 }
 
 async function main(): Promise<void> {
