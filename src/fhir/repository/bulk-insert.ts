@@ -87,17 +87,23 @@ function oneVersion(v: NewVersion, params: unknown[]): string[] {
   const r = v.resource;
   const at = params.length;
   params.push(r.resourceType, r.id, Number(r.meta!.versionId), r.meta!.lastUpdated, r, patientCompartmentsOf(r), v.method);
+  return [...oneVersionSql(v.update === true, at), ...indexInsertCtes([{ type: r.resourceType, id: r.id!, seq: 0, rows: extractIndexRows(r) }], params, '(SELECT seq FROM s)')];
+}
+
+/** The statement text of a single write depends only on its kind and where its parameters start: made once per shape. */
+const oneVersionTexts = new Map<string, readonly string[]>();
+function oneVersionSql(update: boolean, at: number): readonly string[] {
+  const key = `${update}|${at}`;
+  let ctes = oneVersionTexts.get(key);
+  if (ctes) return ctes;
   const [rt, id, vid, lu, content, comp, method] = [1, 2, 3, 4, 5, 6, 7].map((i) => `$${at + i}`);
-  const ctes = [`s AS MATERIALIZED (SELECT nextval('history_seq') AS seq)`];
-  ctes.push(
-    v.update
-      ? `r AS (UPDATE resources SET version_id = ${vid}::int4, last_updated = ${lu}::timestamptz, deleted = false, content = ${content}::jsonb, compartments = ${comp}::text[], seq = s.seq
-          FROM s WHERE resource_type = ${rt}::text AND id = ${id}::text)`
-      : `r AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq)
-          SELECT ${rt}::text, ${id}::text, ${vid}::int4, ${lu}::timestamptz, false, ${content}::jsonb, ${comp}::text[], seq FROM s)`,
-  );
-  ctes.push(`h AS (INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq)
-        SELECT seq, ${rt}::text, ${id}::text, ${vid}::int4, ${lu}::timestamptz, false, ${method}::text, ${content}::jsonb, ${comp}::text[], seq FROM s)`);
-  ctes.push(...indexInsertCtes([{ type: r.resourceType, id: r.id!, seq: 0, rows: extractIndexRows(r) }], params, '(SELECT seq FROM s)'));
+  ctes = [
+    `s AS MATERIALIZED (SELECT nextval('history_seq') AS seq)`,
+    update
+      ? `r AS (UPDATE resources SET version_id = ${vid}::int4, last_updated = ${lu}::timestamptz, deleted = false, content = ${content}::jsonb, compartments = ${comp}::text[], seq = s.seq FROM s WHERE resource_type = ${rt}::text AND id = ${id}::text)`
+      : `r AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq) SELECT ${rt}::text, ${id}::text, ${vid}::int4, ${lu}::timestamptz, false, ${content}::jsonb, ${comp}::text[], seq FROM s)`,
+    `h AS (INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq) SELECT seq, ${rt}::text, ${id}::text, ${vid}::int4, ${lu}::timestamptz, false, ${method}::text, ${content}::jsonb, ${comp}::text[], seq FROM s)`,
+  ];
+  if (oneVersionTexts.size < 64) oneVersionTexts.set(key, ctes);
   return ctes;
 }
