@@ -104,9 +104,16 @@ export class Repository {
       const result = await fn(repo);
       unit.deferInserts = true;
       for (const work of repo.beforeCommitWork.values()) await work(repo);
-      const probed = [...repo.probedWork].filter(([key]) => !repo.beforeCommitWork.has(key)).map(([, p]) => p);
-      const answers = await unit.settle(probed.map((p) => p.probe));
-      for (let i = 0; i < probed.length; i++) if (answers[i]) await probed[i]!.work(repo);
+      // Probed work registered by probed work (none today) is asked about in a further round.
+      const asked = new Set<object>();
+      for (;;) {
+        const round = [...repo.probedWork].filter(([key]) => !asked.has(key) && !repo.beforeCommitWork.has(key));
+        if (round.length === 0 && asked.size > 0) break;
+        round.forEach(([key]) => asked.add(key));
+        const answers = await unit.settle(round.map(([, p]) => p.probe));
+        for (let i = 0; i < round.length; i++) if (answers[i]) await round[i]![1].work(repo);
+        if (round.length === 0) break;
+      }
       await unit.commit();
       return result;
     } catch (err) {
