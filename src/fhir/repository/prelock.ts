@@ -3,7 +3,7 @@
  * entries). Each PUT used to send its own `SELECT … FOR UPDATE` and visibility check, and each such
  * read stored the update before it, so a Bundle of a hundred PUTs cost three hundred statements. Here
  * one statement per resource type locks every target row in id order (two transactions locking
- * overlapping sets cannot deadlock) and says which the access context may see; each write then takes
+ * overlapping sets cannot deadlock) and one more says which the access context may see; each write then takes
  * its row from here once (repository.ts lockCurrent), and the version writes wait for one statement.
  * The rows cannot change under us until commit (they are locked); an entry of the same transaction
  * that writes one of them (a DELETE before the PUT, a second PUT) takes it out, and the next write of
@@ -30,16 +30,23 @@ export class Prelocked {
   async lock(q: Queryable, type: string, ids: readonly string[], access: AccessContext): Promise<void> {
     const wanted = [...new Set(ids)].filter((id) => ID_PATTERN.test(id) && !this.entries.has(`${type}/${id}`)).sort();
     if (wanted.length === 0) return;
-    const params: unknown[] = [type, wanted];
-    const rows = await q.query<ResourceRow & { visible: boolean } & Record<string, unknown>>(
-      `SELECT ${RESOURCE_COLUMNS}, (h.seq IS NOT NULL) AS visible FROM resources r LEFT JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq
-        WHERE r.resource_type = $1 AND r.id = ANY($2::text[]) ORDER BY r.id FOR UPDATE OF r`,
+    const rows = await q.query<ResourceRow & Record<string, unknown>>(
+      `SELECT ${RESOURCE_COLUMNS} FROM resources r WHERE r.resource_type = $1 AND r.id = ANY($2::text[]) ORDER BY r.id FOR UPDATE`,
+      [type, wanted],
+    );
+    // Judged by a statement of its own, after the lock: a lock that waited for another transaction
+    // returns the row it committed, whose history row a snapshot taken before that commit does not
+    // hold, so one statement joining both would find a concurrently updated row invisible (→ 403).
+    const params: unknown[] = [type, rows.map((r) => r.id)];
+    const visible = rows.length === 0 ? [] : await q.query<{ id: string }>(
+      `SELECT r.id FROM resources r JOIN ${visibleVersionsFrom(type, access, params)} ON h.seq = r.seq WHERE r.resource_type = $1 AND r.id = ANY($2::text[])`,
       params,
     );
+    const seen = new Set(visible.map((v) => v.id));
     const found = new Map(rows.map((r) => [r.id, r]));
     for (const id of wanted) {
       const row = found.get(id);
-      this.entries.set(`${type}/${id}`, { row, visible: row?.visible === true, access });
+      this.entries.set(`${type}/${id}`, { row, visible: row !== undefined && seen.has(id), access });
     }
   }
 
