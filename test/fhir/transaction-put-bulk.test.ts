@@ -51,7 +51,7 @@ describe('transactions of many PUT entries, written in bulk', function () {
     // The token check, BEGIN, the lock, its visibility check, sequence numbers, the writes, COMMIT and the access log — plus
     // one insert per update-as-create (a client-chosen id is inserted at once: a concurrent create → 409).
     expect(sql.filter((s) => /FOR UPDATE/.test(s)), sql.join('\n')).to.have.length(1);
-    expect(sql.length, sql.join("\n")).to.be.at.most(9 + fresh.length);
+    expect(sql.length, sql.join('\n')).to.be.at.most(9 + fresh.length);
     const entries = (res.body as Bundle).entry!;
     entries.slice(0, 50).forEach((e, i) => {
       expect(e.response!.status).to.equal('200 OK');
