@@ -3,6 +3,9 @@ import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable, Row } from './db.js';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
 
+/** A statement that may write (a data-modifying CTE starts with WITH). */
+const WRITES = /^\s*(INSERT|UPDATE|DELETE|WITH)\b/i;
+
 export async function openPglite(dataDir: string | null, onLocked?: () => void): Promise<Db> {
   // PGlite takes no lock of its own: a second process on the same folder would corrupt it.
   const lock: DataDirLock | null = dataDir ? await acquireDataDirLock(dataDir) : null;
@@ -48,7 +51,12 @@ export async function openPglite(dataDir: string | null, onLocked?: () => void):
 
   return {
     kind: 'pglite',
-    query: <T extends Row = Row>(text: string, params?: readonly unknown[]) => exclusive(() => query<T>(pg, text, params)),
+    query: async <T extends Row = Row>(text: string, params?: readonly unknown[]) => {
+      const rows = await exclusive(() => query<T>(pg, text, params));
+      // A write committed by one statement of its own (the repository's one-statement create) counts as a transaction.
+      if (WRITES.test(text)) analyzeWhenDue();
+      return rows;
+    },
     exec: (script: string) =>
       exclusive(async () => {
         await pg.exec(script);

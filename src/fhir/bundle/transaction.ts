@@ -91,6 +91,12 @@ async function processTransaction(deps: BundleDeps, entries: ParsedEntry[], acce
       });
     }
 
+    // The rows the PUT entries write, locked together (one statement per type), so each PUT costs no
+    // statement of its own and their new versions are stored together at commit (repository/prelock.ts).
+    const puts = new Map<string, string[]>();
+    for (const e of entries) if (e.method === 'PUT' && e.id) puts.set(e.type, [...(puts.get(e.type) ?? []), e.id]);
+    for (const [type, ids] of [...puts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) await withTypeOf(entries, type, () => repo.prelock(type, ids, access));
+
     const resolveConditional = async (reference: string, where: string): Promise<string> => {
       const [type, query] = [reference.slice(0, reference.indexOf('?')), reference.slice(reference.indexOf('?') + 1)];
       const ids = await findMatchingIds(repo.queryable, type, query, access, 2);
@@ -161,6 +167,12 @@ async function withEntry<T>(e: ParsedEntry, fn: () => Promise<T>): Promise<T> {
     );
     throw followUp ? withFollowUp(named, followUp) : named;
   }
+}
+
+/** A prelock's failure (an unknown type) names the first entry of that type, as the entry itself would have. */
+async function withTypeOf(entries: ParsedEntry[], type: string, fn: () => Promise<void>): Promise<void> {
+  const first = entries.find((e) => e.method === 'PUT' && e.type === type);
+  return first ? withEntry(first, fn) : fn();
 }
 
 /** `ifNoneExist` may repeat the type (`Observation?identifier=…`); the condition is the query. */

@@ -10,11 +10,11 @@ import type { AccessContext } from '../../access/access-context.js';
 import { isUniqueViolation, type Db, type Queryable } from '../../db/db.js';
 import { badRequest, FhirError, forbidden, gone, notFound, preconditionFailed, unprocessable } from '../errors.js';
 import { isResourceType } from '../definitions/registry.js';
-import { patientCompartmentsOf } from '../search/compartments.js';
 import { findMatchingIds } from '../search/find-ids.js';
-import { writeSearchIndex } from '../search/index-writer.js';
 import { validateResource } from '../validation/validate.js';
-import { insertFirstVersions, type NewVersion } from './bulk-insert.js';
+import { insertVersions } from './bulk-insert.js';
+import { Prelocked } from './prelock.js';
+import { UnitOfWork, type CommitProbe } from './unit-of-work.js';
 import { readVersion, readVersionStored } from './history.js';
 import { applyJsonPatch } from './json-patch.js';
 import { ID_PATTERN, readMany, readStored, visibleRow } from './reads.js';
@@ -49,12 +49,20 @@ export const CENSUS_SQL = `SELECT (SELECT count(*) FROM resources)::int AS resou
 export interface RepositoryOptions {
   /** Business rules run on every write inside its transaction (write-rules.ts). */
   rules?: readonly WriteRule[];
-  /** Set when this repository is bound to an open transaction (batch/transaction bundles). */
+  /** Set when this repository is bound to an open transaction (batch/transaction bundles): a unit of work. */
   tx?: Queryable | null;
+}
+
+/** Work that runs before commit only when its probe, answered by the commit's own statement, is true (unit-of-work.ts). */
+interface ProbedWork {
+  probe: CommitProbe;
+  work: (tx: Repository) => Promise<void>;
 }
 
 export class Repository {
   private readonly tx: Queryable | null;
+  /** The transaction's unit of work: versions and before-commit inserts wait in it for one statement (unit-of-work.ts). */
+  private readonly unit: UnitOfWork | null;
   private readonly rules: readonly WriteRule[];
 
   constructor(
@@ -62,20 +70,8 @@ export class Repository {
     opts: RepositoryOptions = {},
   ) {
     this.tx = opts.tx ?? null;
+    this.unit = this.tx instanceof UnitOfWork ? this.tx : null;
     this.rules = opts.rules ?? [];
-    const tx = this.tx;
-    if (tx) {
-      this.txView = {
-        query: async (text, params) => {
-          await this.flush();
-          return tx.query(text, params);
-        },
-        exec: async (script) => {
-          await this.flush();
-          return tx.exec(script);
-        },
-      };
-    }
   }
 
   get kind(): Db['kind'] {
@@ -83,44 +79,45 @@ export class Repository {
   }
 
   /**
-   * Queryable for reads: the database, or in a transaction a view of it that first stores the
-   * buffered creates, so whatever a rule, a lookup or a later entry reads sees every earlier write.
+   * Queryable for reads and writes: the database, or in a transaction its unit of work, which first
+   * stores the buffered writes, so whatever a rule, a lookup or a later entry reads sees every earlier write.
    */
   get queryable(): Queryable {
-    return this.txView ?? this.db;
-  }
-
-  /**
-   * Creates with server-assigned ids, validated, checked and judged by the rules but not yet stored:
-   * they are written together by one statement (bulk-insert.ts) before the next read, or before
-   * the commit (issue 11 §4), so a transaction Bundle of a thousand Observations is one INSERT.
-   */
-  private pending: NewVersion[] = [];
-  private readonly txView: Queryable | null = null;
-
-  /** Stores the buffered creates now (one statement). */
-  async flush(): Promise<void> {
-    if (!this.tx || this.pending.length === 0) return;
-    const list = this.pending;
-    this.pending = [];
-    await insertFirstVersions(this.tx, list);
+    return this.tx ?? this.db;
   }
 
   /** Work registered during a transaction to run just before it commits (e.g. the access log of its writes). */
   private readonly beforeCommitWork = new Map<object, (tx: Repository) => Promise<void>>();
+  private readonly probedWork = new Map<object, ProbedWork>();
 
-  /** Runs `fn` with a repository whose every operation shares one database transaction. */
+  /**
+   * Runs `fn` with a repository whose every operation shares one database transaction. The
+   * transaction begins with the first statement that needs it; a write that needs none before its
+   * commit is stored by one statement that commits by itself (unit-of-work.ts). Either way the result
+   * is returned only once the commit is acknowledged.
+   */
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.tx) return fn(this);
+    const unit = new UnitOfWork(this.db);
+    const repo = new Repository(this.db, { tx: unit, rules: this.rules });
     try {
-      return await this.db.transaction(async (tx) => {
-        const repo = new Repository(this.db, { tx, rules: this.rules });
-        const result = await fn(repo);
-        for (const work of repo.beforeCommitWork.values()) await work(repo);
-        await repo.flush();
-        return result;
-      });
+      const result = await fn(repo);
+      unit.deferInserts = true;
+      for (const work of repo.beforeCommitWork.values()) await work(repo);
+      // Probed work registered by probed work (none today) is asked about in a further round.
+      const asked = new Set<object>();
+      for (;;) {
+        const round = [...repo.probedWork].filter(([key]) => !asked.has(key) && !repo.beforeCommitWork.has(key));
+        if (round.length === 0 && asked.size > 0) break;
+        round.forEach(([key]) => asked.add(key));
+        const answers = await unit.settle(round.map(([, p]) => p.probe));
+        for (let i = 0; i < round.length; i++) if (answers[i]) await round[i]![1].work(repo);
+        if (round.length === 0) break;
+      }
+      await unit.commit();
+      return result;
     } catch (err) {
+      await unit.rollback(err);
       // A rule's refusal may carry what must hold even though the write rolled back (a lost offer is
       // cancelled: write-rules.ts afterRollbackOf); it runs in a transaction of its own, then the refusal stands.
       const followUp = afterRollbackOf(err);
@@ -151,6 +148,16 @@ export class Repository {
   beforeCommit(key: object, work: (tx: Repository) => Promise<void>): void {
     if (!this.tx) throw new Error('beforeCommit needs an open transaction');
     if (!this.beforeCommitWork.has(key)) this.beforeCommitWork.set(key, work);
+  }
+
+  /**
+   * Like beforeCommit, but the work runs only if `probe` is true when the transaction commits; the
+   * commit's own statement answers it, so when it is false the work costs no statement at all. The
+   * same key registered with beforeCommit as well runs unconditionally.
+   */
+  beforeCommitIf(key: object, probe: CommitProbe, work: (tx: Repository) => Promise<void>): void {
+    if (!this.tx) throw new Error('beforeCommitIf needs an open transaction');
+    if (!this.probedWork.has(key)) this.probedWork.set(key, { probe, work });
   }
 
   async read<T extends Resource = Resource>(type: string, id: string, access: AccessContext): Promise<T> {
@@ -234,7 +241,7 @@ export class Repository {
       const previous = current.deleted ? undefined : resourceFromRow(current);
       // Writing over a resource the caller may not see is refused, not answered with "not found",
       // because 404 to a PUT would imply the caller may create it (access-spec §4.7).
-      if (!(await repo.visibleRow(type, id, access))) throw forbidden(`Not allowed to update ${type}/${id}`);
+      if (!(await repo.visibleForWrite(type, id, access))) throw forbidden(`Not allowed to update ${type}/${id}`);
       const stored = await repo.insertVersion(resource, previous, Number(current.version_id), access, 'PUT');
       return { resource: stored, created: current.deleted, written: true };
     });
@@ -245,7 +252,7 @@ export class Repository {
     assertType(type);
     return this.transaction(async (repo) => {
       const current = await repo.lockCurrent(type, id);
-      if (!current || !(await repo.visibleRow(type, id, access))) throw notFound(`${type}/${id} is not known`);
+      if (!current || !(await repo.visibleForWrite(type, id, access))) throw notFound(`${type}/${id} is not known`);
       if (current.deleted) throw gone(`${type}/${id} was deleted`);
       if (opts.ifMatch !== undefined && String(current.version_id) !== opts.ifMatch) {
         throw preconditionFailed(`If-Match version ${opts.ifMatch} does not match the current version ${current.version_id} of ${type}/${id}`);
@@ -261,7 +268,7 @@ export class Repository {
     assertType(type);
     return this.transaction(async (repo) => {
       const current = await repo.lockCurrent(type, id);
-      if (!current || !(await repo.visibleRow(type, id, access))) throw notFound(`${type}/${id} is not known`);
+      if (!current || !(await repo.visibleForWrite(type, id, access))) throw notFound(`${type}/${id} is not known`);
       if (opts.ifMatch !== undefined && String(current.version_id) !== opts.ifMatch) {
         throw preconditionFailed(`If-Match version ${opts.ifMatch} does not match the current version ${current.version_id} of ${type}/${id}`);
       }
@@ -293,17 +300,44 @@ export class Repository {
       const now = new Date().toISOString();
       const prepared = resources.map((r) => prepareForWrite({ ...r, id: randomUUID() }, 1, now));
       prepared.forEach(assertInvariants);
-      await insertFirstVersions(repo.queryable, prepared.map((resource) => ({ resource, method: 'POST' })));
+      if (repo.unit) for (const resource of prepared) repo.unit.add({ resource, method: 'POST' });
+      else await insertVersions(repo.queryable, prepared.map((resource) => ({ resource, method: 'POST' })));
     });
   }
 
   /** The current version of a resource for writing; the row lock serialises concurrent writers. */
   private async lockCurrent(type: string, id: string): Promise<ResourceRow | undefined> {
+    const prelocked = this.prelocked.take(type, id);
+    this.visibility = prelocked ? { type, id, ...prelocked } : null;
+    if (prelocked) return prelocked.row;
     const rows = await this.queryable.query<ResourceRow & Record<string, unknown>>(
       `SELECT ${RESOURCE_COLUMNS} FROM resources r WHERE r.resource_type = $1 AND r.id = $2 FOR UPDATE`,
       [type, id],
     );
     return rows[0];
+  }
+
+  /** Rows locked ahead of the writes of this transaction (prelock.ts). */
+  private readonly prelocked = new Prelocked();
+  /** What the prelock said about the row lockCurrent just took, for the visibility check that follows it. */
+  private visibility: { type: string; id: string; visible: boolean; access: AccessContext } | null = null;
+
+  /**
+   * Locks the current rows of `ids` now, in one statement, for writes later in this transaction (a
+   * transaction Bundle's PUT entries): each of those writes then costs no statement before the commit.
+   */
+  async prelock(type: string, ids: readonly string[], access: AccessContext): Promise<void> {
+    if (!this.tx) throw new Error('prelock needs an open transaction');
+    assertType(type);
+    await this.prelocked.lock(this.queryable, type, ids, access);
+  }
+
+  /** Whether `access` may see the row lockCurrent just locked (from the prelock when it came from there). */
+  private async visibleForWrite(type: string, id: string, access: AccessContext): Promise<boolean> {
+    const v = this.visibility;
+    this.visibility = null;
+    if (v && v.type === type && v.id === id && v.access === access) return v.visible;
+    return (await this.visibleRow(type, id, access)) !== undefined;
   }
 
   /**
@@ -334,13 +368,13 @@ export class Repository {
     await access.checkWrite('create', prepared, undefined);
     await this.applyRules({ interaction: 'create', resource: prepared, previous: undefined, access });
     assertInvariants(prepared);
-    if (method === 'POST' && this.tx) {
+    if (method === 'POST' && this.unit) {
       // A server-assigned id cannot collide, so the row can wait for the next flush (one statement
       // for the whole transaction); a client-chosen id (PUT) is inserted now, where a concurrent
       // create of the same id is answered 409 (update above).
-      this.pending.push({ resource: prepared, method });
+      this.unit.add({ resource: prepared, method });
     } else {
-      await insertFirstVersions(this.queryable, [{ resource: prepared, method }]);
+      await insertVersions(this.queryable, [{ resource: prepared, method }]);
     }
     await access.recordWrite?.(this, 'create', prepared);
     return prepared;
@@ -352,15 +386,12 @@ export class Repository {
     await access.checkWrite(previous ? 'update' : 'create', prepared, previous);
     await this.applyRules({ interaction: previous ? (method === 'PATCH' ? 'patch' : 'update') : 'create', resource: prepared, previous, access });
     assertInvariants(prepared);
-    const [row] = await this.queryable.query<{ seq: number | string }>(
-      `WITH s AS (SELECT nextval('history_seq') AS seq),
-        r AS (UPDATE resources SET version_id = $3, last_updated = $4, deleted = false, content = $5, compartments = $6, seq = s.seq FROM s WHERE resource_type = $1 AND id = $2)
-       INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq) SELECT s.seq, $1, $2, $3, $4, false, $7, $5, $6, s.seq FROM s
-       RETURNING seq`,
-      [prepared.resourceType, prepared.id, versionId, prepared.meta!.lastUpdated, prepared, patientCompartmentsOf(prepared), method],
-    );
-    // The new version's own index rows; the previous version keeps its rows for vread/_history.
-    await writeSearchIndex(this.queryable, [{ resource: prepared, seq: Number(row!.seq) }]);
+    // The row is locked by this transaction (lockCurrent), so the new version can wait for the next
+    // flush: a transaction Bundle's updates are stored together, by one statement (bulk-insert.ts).
+    // The previous version keeps its index rows for vread/_history.
+    const version = { resource: prepared, method, update: true };
+    if (this.unit) this.unit.add(version);
+    else await insertVersions(this.queryable, [version]);
     await access.recordWrite?.(this, previous ? 'update' : 'create', prepared);
     return prepared;
   }

@@ -13,6 +13,7 @@ import type { Resource, Subscription } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../../access/access-context.js';
 import { businessRule, FhirError, forbidden } from '../../fhir/errors.js';
 import type { Repository } from '../../fhir/repository/repository.js';
+import type { CommitProbe } from '../../fhir/repository/unit-of-work.js';
 import type { WriteRule } from '../../fhir/repository/write-rules.js';
 import { findMatchingIds } from '../../fhir/search/find-ids.js';
 import { enqueue } from '../outbox-store.js';
@@ -71,7 +72,33 @@ async function checkSubscription(sub: Subscription, previous: Subscription | und
 
 /** Changes waiting for the Subscription match of their transaction, by transaction. */
 const PENDING = new WeakMap<Repository, Map<string, string>>();
+/** Transactions that write a Subscription: their changes are matched without the probe below. */
+const WRITES_SUBSCRIPTIONS = new WeakSet<Repository>();
 const MATCH_KEY = {};
+
+/**
+ * "Could an active rest-hook Subscription watch one of these types?" — asked by the commit's own
+ * statement (repository.ts beforeCommitIf), so a write no Subscription watches costs no search
+ * (issue 11 "create"). A superset of what matchChanges looks for: `criteria` is `Type` or `Type?…`
+ * (criteria.ts), so its part before the first `?` is the type whenever parseCriteria finds one. It
+ * reads committed Subscriptions in the statement's snapshot, as the search it stands in for did — one
+ * created by another process a moment before is seen (test/notify/subscription-probe.test.ts).
+ * A Subscription written in the same transaction would not be (a statement does not see its own
+ * inserts): such transactions match without the probe.
+ */
+function watchedTypes(pending: Map<string, string>): CommitProbe {
+  const types = () => [...new Set([...pending.keys()].map((ref) => ref.slice(0, ref.indexOf('/'))))].sort();
+  return {
+    get hint() {
+      return `rest-hook:${types().join(',')}`;
+    },
+    sql(params) {
+      params.push(types());
+      return `EXISTS (SELECT 1 FROM resources s WHERE s.resource_type = 'Subscription' AND NOT s.deleted AND s.content->>'status' IN ('active', 'error')
+        AND s.content->'channel'->>'type' = 'rest-hook' AND split_part(s.content->>'criteria', '?', 1) = ANY($${params.length}::text[]))`;
+    },
+  };
+}
 
 async function matchPending(tx: Repository): Promise<void> {
   const pending = PENDING.get(tx);
@@ -106,6 +133,8 @@ export function subscriptionRule(mode: EndpointMode): WriteRule {
     if (r.resourceType === 'Subscription') {
       if (change.access.side !== 'system') throw forbidden('Subscriptions are for backend clients (system/ scopes)');
       if (change.interaction !== 'delete') await checkSubscription(r as Subscription, change.previous as Subscription | undefined, change.access.actor === null, mode, tx);
+      WRITES_SUBSCRIPTIONS.add(tx);
+      if (PENDING.has(tx)) tx.beforeCommit(MATCH_KEY, matchPending);
       return;
     }
     const ref = `${r.resourceType}/${r.id}`;
@@ -119,6 +148,7 @@ export function subscriptionRule(mode: EndpointMode): WriteRule {
     let pending = PENDING.get(tx);
     if (!pending) PENDING.set(tx, (pending = new Map()));
     pending.set(ref, change.interaction === 'create' ? 'create' : 'update');
-    tx.beforeCommit(MATCH_KEY, matchPending);
+    if (WRITES_SUBSCRIPTIONS.has(tx)) tx.beforeCommit(MATCH_KEY, matchPending);
+    else tx.beforeCommitIf(MATCH_KEY, watchedTypes(pending), matchPending);
   };
 }
