@@ -143,9 +143,18 @@ function addToken(rows: IndexRows, code: string, v: unknown, element: number | u
   if (typeof v === 'string' || typeof v === 'number') return void rows.token.push(tag({ code, system: null, value: String(v), text: null }, element));
   if (!isObj(v)) return;
   if (Array.isArray(v.coding) || 'text' in v) {
-    // CodeableConcept
-    for (const c of (v.coding as Obj[] | undefined) ?? []) rows.token.push(tag({ code, system: str(c.system), value: str(c.code), text: textOf(str(c.display)) }, element));
-    if (str(v.text)) rows.token.push(tag({ code, system: null, value: null, text: textOf(v.text as string) }, element));
+    // CodeableConcept. Its text gets a row of its own (no system, no value) unless a coding with a
+    // system or code already carries the same normalised text: only `:text` reads a row's text, and
+    // the coding's row answers it for the same resource, parameter and element (issue 11 §4: a
+    // device reading's code text repeats the LOINC display under code, combo-code and the composites).
+    const text = str(v.text) ? textOf(v.text as string) : null;
+    let repeated = false;
+    for (const c of (v.coding as Obj[] | undefined) ?? []) {
+      const row = tag({ code, system: str(c.system), value: str(c.code), text: textOf(str(c.display)) }, element);
+      if (text !== null && row.text === text && (row.system !== null || row.value !== null)) repeated = true;
+      rows.token.push(row);
+    }
+    if (text !== null && !repeated) rows.token.push(tag({ code, system: null, value: null, text }, element));
     return;
   }
   if ('code' in v || 'display' in v) return void rows.token.push(tag({ code, system: str(v.system), value: str(v.code), text: textOf(str(v.display)) }, element));

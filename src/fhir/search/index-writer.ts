@@ -101,21 +101,19 @@ const NEEDS_ESCAPE = /["\\]/;
  * per-element conversion and two regular-expression replacements on every value of every index row.
  */
 export class ArrayLiteral {
-  private out = '{';
-  private empty = true;
+  /** Elements as they appear in the literal, joined once at the end: one flat string, no rope. */
+  private readonly parts: string[] = [];
 
   add(v: string | number | null | undefined): void {
-    if (this.empty) this.empty = false;
-    else this.out += ',';
     if (v === null || v === undefined) {
-      this.out += 'NULL';
+      this.parts.push('NULL');
       return;
     }
     const s = typeof v === 'string' ? v : String(v);
-    this.out += NEEDS_ESCAPE.test(s) ? `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${s}"`;
+    this.parts.push(NEEDS_ESCAPE.test(s) ? `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${s}"`);
   }
 
   text(): string {
-    return `${this.out}}`;
+    return `{${this.parts.join(',')}}`;
   }
 }
