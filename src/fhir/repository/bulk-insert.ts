@@ -9,7 +9,7 @@
 import type { Resource } from 'fhir/r4';
 import type { Queryable } from '../../db/db.js';
 import { patientCompartmentsOf } from '../search/compartments.js';
-import { extractIndexRows } from '../search/extract.js';
+import { storedIndexRows } from '../search/extract.js';
 import { indexInsertCtes } from '../search/index-writer.js';
 
 export interface NewVersion {
@@ -35,7 +35,7 @@ export async function insertFirstVersions(tx: Queryable, list: readonly NewVersi
     seq: seqs[i],
   }));
   const params: unknown[] = [JSON.stringify(rows)];
-  const index = indexInsertCtes(list.map((v, i) => ({ type: v.resource.resourceType, id: v.resource.id!, seq: seqs[i]!, rows: extractIndexRows(v.resource) })), params);
+  const index = indexInsertCtes(list.map((v, i) => ({ type: v.resource.resourceType, id: v.resource.id!, seq: seqs[i]!, rows: storedIndexRows(v.resource) })), params);
   await tx.query(
     `WITH d AS MATERIALIZED (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(rt text, id text, lu timestamptz, content jsonb, comp text[], method text, seq int8)),
       r AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq)
@@ -53,7 +53,7 @@ export async function insertFirstVersions(tx: Queryable, list: readonly NewVersi
 async function insertOne(tx: Queryable, v: NewVersion): Promise<void> {
   const r = v.resource;
   const params: unknown[] = [r.resourceType, r.id, r.meta!.lastUpdated, r, patientCompartmentsOf(r), v.method];
-  const index = indexInsertCtes([{ type: r.resourceType, id: r.id!, seq: 0, rows: extractIndexRows(r) }], params, '(SELECT seq FROM s)');
+  const index = indexInsertCtes([{ type: r.resourceType, id: r.id!, seq: 0, rows: storedIndexRows(r) }], params, '(SELECT seq FROM s)');
   await tx.query(
     `WITH s AS MATERIALIZED (SELECT nextval('history_seq') AS seq),
       r AS (INSERT INTO resources (resource_type, id, version_id, last_updated, deleted, content, compartments, seq)
