@@ -20,8 +20,24 @@ export function versionIdentifier(key: string, version: number): { system: strin
 /** The standard extension for the body position during the measurement (R4 core extension). */
 const BODY_POSITION_URL = 'http://hl7.org/fhir/StructureDefinition/observation-bodyPosition';
 
+/**
+ * The Device entries of one push (its context), by source: a push's samples mostly share one source,
+ * and each entry costs two SHA-256 digests and a Device resource (issue 11 §4: a quarter of converting
+ * a HealthKit sample). Keyed by every field the entry is built from, so a hit is the same entry.
+ */
+const devicesOfPush = new WeakMap<BridgeContext, Map<string, DeviceEntry>>();
+
+function deviceFor(source: SourceDescription, ctx: BridgeContext): DeviceEntry {
+  let devices = devicesOfPush.get(ctx);
+  if (!devices) devicesOfPush.set(ctx, (devices = new Map()));
+  const key = JSON.stringify([ctx.patientId, source.platform, source.identity, source.appName, source.deviceName, source.manufacturer, source.model, source.hardwareVersion, source.dataSource]);
+  let device = devices.get(key);
+  if (!device) devices.set(key, (device = deviceEntry(source, ctx.patientId)));
+  return device;
+}
+
 export function toValidSample(sample: MeasuredSample, ctx: BridgeContext): ValidSample {
-  const device = deviceEntry(sample.source, ctx.patientId);
+  const device = deviceFor(sample.source, ctx);
   const id = sample.identifiers[0];
   return {
     index: sample.index,

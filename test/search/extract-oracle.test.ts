@@ -13,7 +13,8 @@ import { expect } from 'chai';
 import type { Bundle, Resource } from 'fhir/r4';
 import { searchParamsFor } from '../../src/fhir/definitions/registry.js';
 import { accessCompartmentParams, patientCompartmentsOf } from '../../src/fhir/search/compartments.js';
-import { extractIndexRows } from '../../src/fhir/search/extract.js';
+import { extractIndexRows, storedIndexRows } from '../../src/fhir/search/extract.js';
+import { unionDefinitions } from '../../src/fhir/search/row-sources.js';
 import { ArrayLiteral, indexInsertCtes } from '../../src/fhir/search/index-writer.js';
 import { normalizeString } from '../../src/fhir/search/normalize.js';
 import { referenceColumns, referenceCompartments, referenceIndexRows } from './extract-reference.js';
@@ -73,6 +74,31 @@ describe('index extraction on the write path equals the plain reference', () => 
       const only = new Set(codes.filter((_, i) => i % 3 === 0));
       expect(JSON.stringify(extractIndexRows(r, only)), `${r.resourceType}/${r.id ?? '(edge case)'}`).to.equal(JSON.stringify(referenceIndexRows(r, only)));
     }
+  });
+
+  it('a union parameter’s rows are exactly its sources’ rows, so the stored rows leave it out', function () {
+    this.timeout(600_000);
+    const unions = unionDefinitions();
+    expect(unions.map((u) => `${u.type}.${u.code}`)).to.include('Observation.combo-code');
+    const keyOf = (row: object, code: string) => JSON.stringify({ ...row, code });
+    let compared = 0;
+    for (const r of resources) {
+      const all = referenceIndexRows(r);
+      for (const u of unions.filter((x) => x.type === r.resourceType)) {
+        // Rows are matched as sets per table; `code` and `code:of-type` map to the union's name.
+        const rename = (code: string, from: string) => (code === from ? u.code : code.startsWith(`${from}:`) ? `${u.code}${code.slice(from.length)}` : null);
+        for (const table of Object.keys(all) as Array<keyof typeof all>) {
+          const own = new Set((all[table] as Array<{ code: string }>).flatMap((row) => (rename(row.code, u.code) ? [keyOf(row, row.code)] : [])));
+          const fromSources = new Set((all[table] as Array<{ code: string }>).flatMap((row) => u.sources.flatMap((src) => { const to = rename(row.code, src); return to ? [keyOf(row, to)] : []; })));
+          expect([...fromSources].sort(), `${r.resourceType}/${r.id ?? '(edge case)'} ${u.code} (${table})`).to.deep.equal([...own].sort());
+          compared += own.size;
+        }
+      }
+      const unionCodes = new Set(unions.filter((x) => x.type === r.resourceType).map((x) => x.code));
+      const expected = Object.fromEntries(Object.entries(all).map(([t, list]) => [t, (list as Array<{ code: string }>).filter((row) => !unionCodes.has(row.code.split(':')[0]!))]));
+      expect(JSON.stringify(storedIndexRows(r)), `${r.resourceType}/${r.id ?? '(edge case)'} stored`).to.equal(JSON.stringify(expected));
+    }
+    expect(compared).to.be.greaterThan(50);
   });
 
   it('binds the index columns exactly as pg serialises the row arrays', function () {

@@ -90,8 +90,11 @@ function addValue(rows: IndexRows, type: string, code: string, v: unknown, targe
     if (typeof v === 'boolean' || typeof v === 'string' || typeof v === 'number') return void rows.token.push({ code, system: null, value: String(v), text: null });
     if (!isObj(v)) return;
     if (Array.isArray(v.coding) || 'text' in v) {
-      for (const c of (v.coding as Obj[] | undefined) ?? []) rows.token.push({ code, system: str(c.system), value: str(c.code), text: textOf(str(c.display)) });
-      if (str(v.text)) rows.token.push({ code, system: null, value: null, text: textOf(v.text as string) });
+      const codings = ((v.coding as Obj[] | undefined) ?? []).map((c) => ({ code, system: str(c.system), value: str(c.code), text: textOf(str(c.display)) }));
+      rows.token.push(...codings);
+      // The text's own row only when no coding with a system or code has the same normalised text (:text finds it there).
+      const text = str(v.text) ? textOf(v.text as string) : null;
+      if (text !== null && !codings.some((c) => c.text === text && (c.system !== null || c.value !== null))) rows.token.push({ code, system: null, value: null, text });
       return;
     }
     if ('code' in v || 'display' in v) return void rows.token.push({ code, system: str(v.system), value: str(v.code), text: textOf(str(v.display)) });

@@ -11,7 +11,7 @@
 import type { Resource } from 'fhir/r4';
 import type { Queryable } from '../../db/db.js';
 import { patientCompartmentsOf } from '../search/compartments.js';
-import { extractIndexRows } from '../search/extract.js';
+import { storedIndexRows } from '../search/extract.js';
 import { indexInsertCtes } from '../search/index-writer.js';
 
 export interface NewVersion {
@@ -75,7 +75,7 @@ export function versionCtes(list: readonly NewVersion[], params: unknown[], seqs
   }
   ctes.push(`h AS (INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq)
         SELECT seq, rt, id, vid, lu, false, method, content, comp, seq FROM d)`);
-  ctes.push(...indexInsertCtes(list.map((v, i) => ({ type: v.resource.resourceType, id: v.resource.id!, seq: seqs[i]!, rows: extractIndexRows(v.resource) })), params));
+  ctes.push(...indexInsertCtes(list.map((v, i) => ({ type: v.resource.resourceType, id: v.resource.id!, seq: seqs[i]!, rows: storedIndexRows(v.resource) })), params));
   return ctes;
 }
 
@@ -87,7 +87,7 @@ function oneVersion(v: NewVersion, params: unknown[]): string[] {
   const r = v.resource;
   const at = params.length;
   params.push(r.resourceType, r.id, Number(r.meta!.versionId), r.meta!.lastUpdated, r, patientCompartmentsOf(r), v.method);
-  return [...oneVersionSql(v.update === true, at), ...indexInsertCtes([{ type: r.resourceType, id: r.id!, seq: 0, rows: extractIndexRows(r) }], params, '(SELECT seq FROM s)')];
+  return [...oneVersionSql(v.update === true, at), ...indexInsertCtes([{ type: r.resourceType, id: r.id!, seq: 0, rows: storedIndexRows(r) }], params, '(SELECT seq FROM s)')];
 }
 
 /** The statement text of a single write depends only on its kind and where its parameters start: made once per shape. */

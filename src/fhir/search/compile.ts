@@ -11,6 +11,7 @@ import type { AccessFilter } from '../../access/access-context.js';
 import { badRequest } from '../errors.js';
 import { isResourceType, searchParam, searchParamByUrl, type SearchParamDef } from '../definitions/registry.js';
 import { dateRange, normalizeString } from './normalize.js';
+import { rowCodes } from './row-sources.js';
 import { splitPrefix, splitValues, type ParamNode } from './parse.js';
 
 export interface CompileCtx {
@@ -70,8 +71,17 @@ export function compileParam(type: string, node: ParamNode, alias: string, ctx: 
   const table = tableFor(def);
   const sub = nextAlias('i');
   const ors = node.values.map((v) => valuePredicate(def, node, v, sub, ctx));
-  const inner = `SELECT ${sub}.seq FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${sub}.code = ${bind(ctx, codeFor(def, node))} AND (${ors.join(' OR ')})`;
+  const codes = rowCodes(type, def.code).map((c) => (codeFor(def, node) === def.code ? c : `${c}:of-type`));
+  const inner = `SELECT ${sub}.seq FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${codeIs(`${sub}.code`, codes, ctx)} AND (${ors.join(' OR ')})`;
   return node.modifier === 'not' ? `${alias}.seq NOT IN (${inner})` : `${alias}.seq IN (${inner})`;
+}
+
+/**
+ * `column = code`, or `column = ANY(codes)` for a parameter whose rows live under its sources too
+ * (row-sources.ts); every other parameter keeps its one-code predicate and so its plan.
+ */
+export function codeIs(column: string, codes: readonly string[], ctx: CompileCtx): string {
+  return codes.length === 1 ? `${column} = ${bind(ctx, codes[0])}` : `${column} = ANY(${bind(ctx, codes)}::text[])`;
 }
 
 function tableFor(def: SearchParamDef): string {
@@ -89,8 +99,8 @@ function missingPredicate(type: string, def: SearchParamDef, node: ParamNode, al
   if (v !== 'true' && v !== 'false') throw badRequest(`${node.raw} takes true or false`, node.raw);
   const sub = nextAlias('m');
   // A composite is present when its first component is (its rows live under `<code>$0`).
-  const [table, code] = def.type === 'composite' ? [tableFor(componentDefs(def, node)[0]!), `${def.code}$0`] : [tableFor(def), def.code];
-  const inner = `SELECT ${sub}.seq FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${sub}.code = ${bind(ctx, code)}`;
+  const [table, codes] = def.type === 'composite' ? [tableFor(componentDefs(def, node)[0]!), [`${def.code}$0`]] : [tableFor(def), rowCodes(type, def.code)];
+  const inner = `SELECT ${sub}.seq FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${codeIs(`${sub}.code`, codes, ctx)}`;
   return v === 'true' ? `${alias}.seq NOT IN (${inner})` : `${alias}.seq IN (${inner})`;
 }
 

@@ -7,6 +7,7 @@ import type { Resource } from 'fhir/r4';
 import { searchParamsFor } from '../definitions/registry.js';
 import { compiledComposite, typedParam, type CompiledComposite, type TypedParam } from './expressions.js';
 import { dateRangeIso, normalizeString } from './normalize.js';
+import { unionParams } from './row-sources.js';
 import { hasAnyKey } from './simple-path.js';
 
 /** `element`: ordinal of the composite element a component row came from (null for ordinary rows). */
@@ -58,8 +59,32 @@ function planFor(type: string): Plan {
 
 /** `only`: just these parameters' rows (the access check's slice queries name a few; slices.ts). */
 export function extractIndexRows(resource: Resource, only?: ReadonlySet<string>): IndexRows {
+  return rowsOf(resource, planFor(resource.resourceType), only);
+}
+
+/**
+ * The rows the database keeps for a version: every parameter's but those of parameters that are the
+ * union of others (row-sources.ts), whose searches read their sources' rows.
+ */
+export function storedIndexRows(resource: Resource): IndexRows {
+  return rowsOf(resource, storedPlanFor(resource.resourceType));
+}
+
+const storedPlans = new Map<string, Plan>();
+
+function storedPlanFor(type: string): Plan {
+  let plan = storedPlans.get(type);
+  if (!plan) {
+    const unions = unionParams(type);
+    plan = planFor(type).filter((p) => !unions.has(p.code));
+    storedPlans.set(type, plan);
+  }
+  return plan;
+}
+
+function rowsOf(resource: Resource, plan: Plan, only?: ReadonlySet<string>): IndexRows {
   const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
-  for (const { code, param, composite, parts } of planFor(resource.resourceType)) {
+  for (const { code, param, composite, parts } of plan) {
     if (only && !only.has(code)) continue;
     if (composite) addComposite(rows, resource, composite, parts);
     else if (param && (param.keys === null || hasAnyKey(resource, param.keys))) {
@@ -143,9 +168,18 @@ function addToken(rows: IndexRows, code: string, v: unknown, element: number | u
   if (typeof v === 'string' || typeof v === 'number') return void rows.token.push(tag({ code, system: null, value: String(v), text: null }, element));
   if (!isObj(v)) return;
   if (Array.isArray(v.coding) || 'text' in v) {
-    // CodeableConcept
-    for (const c of (v.coding as Obj[] | undefined) ?? []) rows.token.push(tag({ code, system: str(c.system), value: str(c.code), text: textOf(str(c.display)) }, element));
-    if (str(v.text)) rows.token.push(tag({ code, system: null, value: null, text: textOf(v.text as string) }, element));
+    // CodeableConcept. Its text gets a row of its own (no system, no value) unless a coding with a
+    // system or code already carries the same normalised text: only `:text` reads a row's text, and
+    // the coding's row answers it for the same resource, parameter and element (issue 11 §4: a
+    // device reading's code text repeats the LOINC display under code, combo-code and the composites).
+    const text = str(v.text) ? textOf(v.text as string) : null;
+    let repeated = false;
+    for (const c of (v.coding as Obj[] | undefined) ?? []) {
+      const row = tag({ code, system: str(c.system), value: str(c.code), text: textOf(str(c.display)) }, element);
+      if (text !== null && row.text === text && (row.system !== null || row.value !== null)) repeated = true;
+      rows.token.push(row);
+    }
+    if (text !== null && !repeated) rows.token.push(tag({ code, system: null, value: null, text }, element));
     return;
   }
   if ('code' in v || 'display' in v) return void rows.token.push(tag({ code, system: str(v.system), value: str(v.code), text: textOf(str(v.display)) }, element));

@@ -7,6 +7,7 @@ import { compileAccessPredicate } from './access-sql.js';
 import { bind, compileParam, hasPredicate, type CompileCtx } from './compile.js';
 import { accessPredicateFor } from './access-sql.js';
 import { parseQuery } from './parse.js';
+import { rowCodes } from './row-sources.js';
 
 export async function findMatchingIds(q: Queryable, resourceType: string, query: string, access: AccessContext, limit = 2): Promise<string[]> {
   const parsed = parseQuery([...new URLSearchParams(query)]);
@@ -94,6 +95,8 @@ function simpleToken(c: Condition): { param: string; system: string; code: strin
   const node = parsed.params[0]!;
   if (node.modifier || node.chain.length > 0 || node.values.length !== 1 || node.code.startsWith('_')) return null;
   if (searchParam(c.type, node.code)?.type !== 'token') return null;
+  // A union parameter's rows live under its sources too (row-sources.ts): findMatchingIds reads them all.
+  if (rowCodes(c.type, node.code).length > 1) return null;
   // As valuePredicate and tokenPredicate read the value: `\$` unescaped, split at the first `|`.
   const value = node.values[0]!.replace(/\\\$/g, '$');
   const bar = value.indexOf('|');

@@ -10,7 +10,7 @@
  */
 import type { Resource } from 'fhir/r4';
 import type { Queryable } from '../../db/db.js';
-import { extractIndexRows, type IndexRows } from './extract.js';
+import { storedIndexRows, type IndexRows } from './extract.js';
 
 export const INDEX_TABLES = ['sp_token', 'sp_string', 'sp_reference', 'sp_date', 'sp_number', 'sp_quantity', 'sp_uri'] as const;
 
@@ -31,7 +31,7 @@ export interface VersionRows {
 /** The index rows of the given stored versions, all in one statement. */
 export async function writeSearchIndex(tx: Queryable, versions: readonly StoredVersion[]): Promise<void> {
   const params: unknown[] = [];
-  const ctes = indexInsertCtes(versions.map((v) => ({ type: v.resource.resourceType, id: v.resource.id!, seq: v.seq, rows: extractIndexRows(v.resource) })), params);
+  const ctes = indexInsertCtes(versions.map((v) => ({ type: v.resource.resourceType, id: v.resource.id!, seq: v.seq, rows: storedIndexRows(v.resource) })), params);
   if (ctes.length === 0) return;
   await tx.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
 }
@@ -101,21 +101,19 @@ const NEEDS_ESCAPE = /["\\]/;
  * per-element conversion and two regular-expression replacements on every value of every index row.
  */
 export class ArrayLiteral {
-  private out = '{';
-  private empty = true;
+  /** Elements as they appear in the literal, joined once at the end: one flat string, no rope. */
+  private readonly parts: string[] = [];
 
   add(v: string | number | null | undefined): void {
-    if (this.empty) this.empty = false;
-    else this.out += ',';
     if (v === null || v === undefined) {
-      this.out += 'NULL';
+      this.parts.push('NULL');
       return;
     }
     const s = typeof v === 'string' ? v : String(v);
-    this.out += NEEDS_ESCAPE.test(s) ? `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${s}"`;
+    this.parts.push(NEEDS_ESCAPE.test(s) ? `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${s}"`);
   }
 
   text(): string {
-    return `${this.out}}`;
+    return `{${this.parts.join(',')}}`;
   }
 }

@@ -1,7 +1,8 @@
 /** `_sort=a,-b` → ORDER BY over index rows (the smallest value per resource), then a stable tiebreak. */
 import { badRequest } from '../errors.js';
 import { searchParam } from '../definitions/registry.js';
-import { bind, type CompileCtx } from './compile.js';
+import { codeIs, type CompileCtx } from './compile.js';
+import { rowCodes } from './row-sources.js';
 
 const SORT_COLUMN: Record<string, [string, string]> = {
   date: ['sp_date', 'low'], string: ['sp_string', 'norm'], token: ['sp_token', 'value'], number: ['sp_number', 'value'],
@@ -21,7 +22,7 @@ export function compileSort(value: string | undefined, type: string, ctx: Compil
       const col = def ? SORT_COLUMN[def.type] : undefined;
       if (!def || !col) throw badRequest(`Cannot sort by "${code}" on ${type}`, '_sort');
       const agg = desc && col[0] === 'sp_date' ? 'max(s.high)' : desc ? `max(s.${col[1]})` : `min(s.${col[1]})`;
-      keys.push(`(SELECT ${agg} FROM ${col[0]} s WHERE s.seq = r.seq AND s.code = ${bind(ctx, code)}) ${dir} NULLS LAST`);
+      keys.push(`(SELECT ${agg} FROM ${col[0]} s WHERE s.seq = r.seq AND ${codeIs('s.code', rowCodes(type, code), ctx)}) ${dir} NULLS LAST`);
     }
   }
   keys.push('r.last_updated DESC', 'r.id ASC');

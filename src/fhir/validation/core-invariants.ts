@@ -45,12 +45,36 @@ export const CODE_RULES = new Set(['bdl-7', 'dom-3']);
  */
 const has = (v: Json, key: string) => v[key] !== undefined || v[`_${key}`] !== undefined;
 const hasChoice = (v: Json, stem: string) => Object.keys(v).some((k) => (k.startsWith(stem) || k.startsWith(`_${stem}`)) && k.length > stem.length);
+/**
+ * per-1's last clause `start <= end` holds, without FHIRPath, when both are instants of the same
+ * precision (seconds, or milliseconds) in the same zone and `start` is not later (the same zone: fhirpath.js
+ * compares `Z` with `-00:30` otherwise than the instants do, and its verdict is the one kept): a device reading over a
+ * span (steps, distance) otherwise costs a FHIRPath date comparison, ~100 µs (issue 11 §4). Any other
+ * pair (partial dates, mixed precision, start after end) is still judged by the expression.
+ */
+const INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{3})?(Z|[+-](\d{2}):(\d{2}))$/;
+/** Epoch ms of a well-formed instant; null for anything else (V8's Date.parse would take 2024-02-30 or 24:00). */
+function instantMs(value: unknown): { ms: number; fraction: boolean; zone: string } | null {
+  const m = typeof value === 'string' ? INSTANT.exec(value) : null;
+  if (!m) return null;
+  const [y, mo, d, h, mi, sec] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i]));
+  const offset = m[9] === undefined ? 0 : Number(m[9]) * 60 + Number(m[10]);
+  if (mo! < 1 || mo! > 12 || d! < 1 || d! > new Date(Date.UTC(y!, mo!, 0)).getUTCDate() || h! > 23 || mi! > 59 || sec! > 59 || offset > 14 * 60) return null;
+  const ms = Date.parse(value as string);
+  return Number.isFinite(ms) ? { ms, fraction: m[7] !== undefined, zone: m[8]! } : null;
+}
+function instantsInOrder(start: unknown, end: unknown): boolean {
+  const a = instantMs(start);
+  const b = instantMs(end);
+  return a !== null && b !== null && a.fraction === b.fraction && a.zone === b.zone && a.ms <= b.ms;
+}
+
 const GUARDS: Readonly<Record<string, (value: Json) => boolean>> = {
   'dom-2': (v) => v.contained !== undefined,
   'dom-4': (v) => v.contained !== undefined,
   'dom-5': (v) => v.contained !== undefined,
   'ref-1': (v) => typeof v.reference === 'string' && v.reference.startsWith('#'),
-  'per-1': (v) => v.start !== undefined && v.end !== undefined,
+  'per-1': (v) => v.start !== undefined && v.end !== undefined && !instantsInOrder(v.start, v.end),
   'obs-6': (v) => v.dataAbsentReason !== undefined,
   'obs-7': (v) => v.component !== undefined && hasChoice(v, 'value'),
   'qty-3': (v) => has(v, 'code') && typeof v.system !== 'string',
