@@ -1,6 +1,7 @@
 /** PGlite driver: real Postgres compiled to WASM, in-process, data in a folder or in memory. */
 import { PGlite } from '@electric-sql/pglite';
-import type { Db, Queryable, Row } from './db.js';
+import type { Db, Queryable, QueryOptions, Row } from './db.js';
+import { PreparedStatements } from './pglite-prepared.js';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
 
 export async function openPglite(dataDir: string | null, onLocked?: () => void): Promise<Db> {
@@ -46,9 +47,13 @@ export async function openPglite(dataDir: string | null, onLocked?: () => void):
     return res.rows;
   };
 
+  // QueryOptions.prepare: parsed and planned once, not on every call (pglite-prepared.ts).
+  const prepared = new PreparedStatements(pg);
+
   return {
     kind: 'pglite',
-    query: <T extends Row = Row>(text: string, params?: readonly unknown[]) => exclusive(() => query<T>(pg, text, params)),
+    query: <T extends Row = Row>(text: string, params?: readonly unknown[], opts?: QueryOptions) =>
+      exclusive(() => (opts?.prepare ? prepared.query<T>(text, params ?? []) : query<T>(pg, text, params))),
     exec: (script: string) =>
       exclusive(async () => {
         await pg.exec(script);
