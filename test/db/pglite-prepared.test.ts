@@ -28,8 +28,9 @@ describe('db: prepared statements answer as unprepared ones', function () {
       const prepared = await db.query(text, [ids, echo], { prepare: true });
       expect(prepared).to.deep.equal(plain);
     }
-    const [row] = await db.query<{ at: Date; doc: unknown; tags: string[] }>(text, [[1], 'x'], { prepare: true });
-    expect(row!.at).to.be.instanceOf(Date);
+    // Each driver parses timestamptz its own way (pg.ts keeps text); both paths of one driver agree (above).
+    const [row] = await db.query<{ at: unknown; doc: unknown; tags: string[] }>(text, [[1], 'x'], { prepare: true });
+    expect(new Date(row!.at as string).toISOString()).to.equal('2024-03-05T10:30:00.000Z');
     expect(row!.doc).to.deep.equal({ a: [1, 'x'] });
     expect(row!.tags).to.deep.equal(['p', 'q']);
   });
