@@ -58,6 +58,16 @@ function fromDb(r: DbRow): StoredAccessLogRow {
 
 const bind = (params: unknown[], value: unknown): string => `$${params.push(value)}`;
 
+/**
+ * One patient is an equality, not `= ANY(array)`: with an equality on its leading column the
+ * `access_log_patient (patient_id, recorded, seq)` index gives the rows in date order, so a page is
+ * read from the index and stops after `_count` rows; with `= ANY` the planner reads all of the
+ * patient's entries and sorts them (issue 11: a citizen's log grows with every look at the record).
+ */
+function patientIs(ids: readonly string[], params: unknown[]): string {
+  return ids.length === 1 ? `l.patient_id = ${bind(params, ids[0])}::text` : `l.patient_id = ANY(${bind(params, [...ids])}::text[])`;
+}
+
 /** `GET AuditEvent/{id}`: the entry, if the caller may see it. */
 export async function readLogEntry(q: Queryable, id: string, access: AccessContext): Promise<AuditEvent> {
   const params: unknown[] = [];
@@ -130,6 +140,8 @@ export async function searchLog(q: Queryable, pairs: ReadonlyArray<readonly [str
     const rows = await q.query<DbRow & { snap: number | string | null }>(
       `SELECT ${COLUMNS}, ${snap} AS snap FROM access_log l WHERE ${whereSql} AND l.seq <= ${snap} ORDER BY l.recorded ${dir}, l.seq ${dir} LIMIT ${bind(pageParams, count + 1)} OFFSET ${bind(pageParams, offset)}`,
       pageParams,
+      // Kept prepared (db.ts) when confined to patients' logs, as searches are (search/execute.ts).
+      { prepare: opts.compartmentPatient !== undefined || access.filters.some((f) => f.kind === 'compartment') },
     );
     const pinned = rows[0]?.snap !== undefined && rows[0]?.snap !== null ? Number(rows[0].snap) : snapshot;
     const hasNext = count > 0 && rows.length > count;
@@ -175,7 +187,7 @@ export function compileLogParam(node: ParamNode, params: unknown[]): string {
     case 'patient': {
       plain([undefined, 'Patient']);
       const ids = values.map(refValue).map((v) => (v.startsWith('Patient/') ? v.slice('Patient/'.length) : v.includes('/') ? '' : v));
-      return `l.patient_id = ANY(${bind(params, ids)}::text[])`;
+      return patientIs(ids, params);
     }
     case 'date': {
       plain([undefined]);
@@ -230,7 +242,7 @@ export function logAccessPredicate(filters: readonly AccessFilter[], params: unk
         if (f.resourceType === AUDIT_TYPE) return 'FALSE';
         break;
       case 'compartment':
-        parts.push(`l.patient_id = ANY(${bind(params, [...f.patientIds])}::text[])`);
+        parts.push(patientIs(f.patientIds, params));
         break;
       case 'query':
       case 'predicate': {

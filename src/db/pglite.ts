@@ -1,6 +1,7 @@
 /** PGlite driver: real Postgres compiled to WASM, in-process, data in a folder or in memory. */
 import { PGlite } from '@electric-sql/pglite';
-import type { Db, Queryable, Row } from './db.js';
+import type { Db, Queryable, QueryOptions, Row } from './db.js';
+import { PreparedStatements } from './pglite-prepared.js';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
 
 /** A statement that may write (a data-modifying CTE starts with WITH). */
@@ -49,10 +50,13 @@ export async function openPglite(dataDir: string | null, onLocked?: () => void):
     return res.rows;
   };
 
+  // QueryOptions.prepare: parsed and planned once, not on every call (pglite-prepared.ts).
+  const prepared = new PreparedStatements(pg);
+
   return {
     kind: 'pglite',
-    query: async <T extends Row = Row>(text: string, params?: readonly unknown[]) => {
-      const rows = await exclusive(() => query<T>(pg, text, params));
+    query: async <T extends Row = Row>(text: string, params?: readonly unknown[], opts?: QueryOptions) => {
+      const rows = await exclusive(() => (opts?.prepare ? prepared.query<T>(text, params ?? []) : query<T>(pg, text, params)));
       // A write committed by one statement of its own (the repository's one-statement create) counts as a transaction.
       if (WRITES.test(text)) analyzeWhenDue();
       return rows;
