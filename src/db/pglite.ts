@@ -1,7 +1,9 @@
 /** PGlite driver: real Postgres compiled to WASM, in-process, data in a folder or in memory. */
 import { PGlite } from '@electric-sql/pglite';
-import type { Db, Queryable, Row } from './db.js';
+import type { Db, Queryable, QueryOptions, Row } from './db.js';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
+import { PREPARED_TEXTS_MAX } from './pg.js';
+import { PgliteStatements } from './pglite-prepared.js';
 
 export async function openPglite(dataDir: string | null, onLocked?: () => void): Promise<Db> {
   // PGlite takes no lock of its own: a second process on the same folder would corrupt it.
@@ -45,10 +47,13 @@ export async function openPglite(dataDir: string | null, onLocked?: () => void):
     const res = await (q as PGlite).query<T>(text, params as unknown[] | undefined);
     return res.rows;
   };
+  // `prepare` (db.ts): parsed and planned once, not on every call (pglite-prepared.ts).
+  const statements = new PgliteStatements(pg, PREPARED_TEXTS_MAX);
 
   return {
     kind: 'pglite',
-    query: <T extends Row = Row>(text: string, params?: readonly unknown[]) => exclusive(() => query<T>(pg, text, params)),
+    query: <T extends Row = Row>(text: string, params?: readonly unknown[], opts?: QueryOptions) =>
+      exclusive(() => (opts?.prepare && statements.accepts(text) ? statements.query<T>(text, params) : query<T>(pg, text, params))),
     exec: (script: string) =>
       exclusive(async () => {
         await pg.exec(script);
