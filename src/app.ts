@@ -11,6 +11,7 @@ import type { Db } from './db/db.js';
 import { capabilityStatement } from './fhir/capability.js';
 import { publishedOperationDefinition } from './fhir/operation-definitions.js';
 import { binaryContent } from './fhir/interactions/binary-content.js';
+import { plainReadType } from './fhir/interactions/instance.js';
 import { notFound } from './fhir/errors.js';
 import type { Repository } from './fhir/repository/repository.js';
 import { createFhirRouter } from './fhir/routes.js';
@@ -20,7 +21,7 @@ import { negotiate } from './http/negotiate.js';
 import { designAssetsRouter } from './http/design-assets.js';
 import { cors, originAllowList, originOf } from './http/cors.js';
 import { fhirJsonDepthGuard } from './http/json-depth.js';
-import { accessLog, requestId, securityHeaders } from './http/middleware.js';
+import { accessLog, inOrder, requestId, securityHeaders } from './http/middleware.js';
 import { docsRouter } from './http/docs.js';
 import { metricsHandler, metricsMiddleware, registerPoolStats } from './http/metrics.js';
 import { errorHandler } from './http/render-error.js';
@@ -55,10 +56,22 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'extended');
   const fixedOrigins = [originOf(config.baseUrl), ...config.corsOrigins].filter((o): o is string => o !== null);
   const allowedOrigin = originAllowList(fixedOrigins, deps.registeredOrigins ?? (async () => []));
-  app.use(requestId, accessLog(logger), metricsMiddleware, securityHeaders, cors(allowedOrigin), compression());
+  app.use(inOrder(requestId, accessLog(logger), metricsMiddleware, securityHeaders, cors(allowedOrigin), compression()));
   // The Terms of Use in force, for the login flow and the access gate (issue 14, src/identity/terms.ts).
   configureTerms({ version: config.termsVersion, url: config.termsUrl });
   const fhir = express.Router();
+  const fhirRoutes = createFhirRouter({ config, repo, logger, ...(deps.onAccountChange ? { onAccountChange: deps.onAccountChange } : {}) });
+  // A plain read by id without a body (nearly all the traffic, issue 11) goes through the same
+  // negotiation and authentication straight to the FHIR router, whose first route is the read,
+  // instead of walking the layers below that do nothing for it (body parsers, /metadata,
+  // OperationDefinition, the paths answered elsewhere; a Binary read is not a plain read).
+  fhir.use((req: Request, res: Response, next: NextFunction) => {
+    if (plainReadType(req) === null || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) return next();
+    negotiate(req, res, (refused?: unknown) => {
+      if (refused) return next(refused);
+      void deps.authenticate(req, res, (failed?: unknown) => (failed ? next(failed) : fhirRoutes(req, res, next)));
+    });
+  });
   // Paths under /fhir answered by the routers mounted later (`deps.routers`): SMART discovery and
   // `$events-since`. They leave this router before authentication.
   fhir.use((req: Request, _res: Response, next: NextFunction) => next(ANSWERED_ELSEWHERE.test(req.path) ? 'router' : undefined));
@@ -70,7 +83,7 @@ export function createApp(deps: AppDeps): Express {
   fhir.get('/metadata', (req, res) => sendJson(req, res, 200, capabilityStatement(config)));
   fhir.get('/OperationDefinition/:id', publishedOperationDefinition);
   fhir.use(deps.authenticate);
-  fhir.use(createFhirRouter({ config, repo, logger, ...(deps.onAccountChange ? { onAccountChange: deps.onAccountChange } : {}) }));
+  fhir.use(fhirRoutes);
 
   // The FHIR API first: its requests are nearly all the traffic, and each router mounted before it is
   // entered and walked on every one of them (issue 11, read profile: ~15 % in the routers).

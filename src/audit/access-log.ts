@@ -5,12 +5,17 @@
  *
  * Writes are group-committed: requests arriving while a batch is being written join the next batch,
  * and a batch is ONE multi-row INSERT (no transaction of its own, no resource or index rows), so
- * under load one statement records many accesses and an idle request waits for one.
+ * under load one statement records many accesses and an idle request waits for one. A batch starts
+ * one event-loop turn after its first entry (setImmediate), so the requests whose bytes arrived in the
+ * same turn join it: with PGlite, whose statements run synchronously in this process, a request
+ * otherwise went from its read to its own INSERT without ever yielding, and every read paid for a
+ * one-row INSERT (issue 11, bench/read-cost.ts "rows per access-log insert").
  */
 import type { AuditEvent, Bundle, Parameters, Resource } from 'fhir/r4';
 import type { Queryable } from '../db/db.js';
 import { StoredResource } from '../fhir/repository/stored.js';
 import { patientCompartmentsOf } from '../fhir/search/compartments.js';
+import { observeAccessLogBatch } from '../http/metrics.js';
 import type { Logger } from '../log.js';
 import { actionOf, rowsFromAuditEvent, type AccessLogRow, type ActingRelation, type RestInteraction } from './audit-event.js';
 
@@ -62,7 +67,10 @@ export class AccessLog {
     if (rows.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.pending.push({ rows, resolve, reject });
-      if (!this.running) this.drained = this.drain();
+      if (!this.running) {
+        this.running = true;
+        this.drained = new Promise<void>((done) => setImmediate(() => void this.drain().then(done)));
+      }
     });
   }
 
@@ -72,12 +80,13 @@ export class AccessLog {
   }
 
   private async drain(): Promise<void> {
-    this.running = true;
     try {
       while (this.pending.length > 0) {
         const batch = this.pending.splice(0);
         try {
-          await insertRows(this.q, batch.flatMap((p) => p.rows));
+          const rows = batch.flatMap((p) => p.rows);
+          await insertRows(this.q, rows);
+          observeAccessLogBatch(rows.length);
           batch.forEach((p) => p.resolve());
         } catch (err) {
           this.logger.error('access log write failed', { error: (err as Error).message, rows: batch.reduce((n, p) => n + p.rows.length, 0) });

@@ -7,7 +7,7 @@ export type Row = Record<string, unknown>;
 
 export interface QueryOptions {
   /**
-   * Keep the statement prepared on the connection (PostgreSQL; PGlite ignores it): for the few
+   * Keep the statement prepared on the connection (PostgreSQL; PGlite too, pglite-prepared.ts): for the few
    * statements every request sends with the same text — the live-grant check, the read by id — so
    * the server parses and plans them once per connection instead of on every request (issue 11: the
    * planning cost more than the execution). Searches only when confined to patients' records (a patient

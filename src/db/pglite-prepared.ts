@@ -1,25 +1,24 @@
 /**
- * Prepared statements on PGlite (QueryOptions.prepare, db.ts). PGlite's `query` parses, analyses and
- * plans its text on every call (an unnamed statement), and in-process that is the server's own CPU:
- * measured on a search by a patient token, parsing and planning were about two thirds of the
- * statement's cost (issue 11; docs/search.md "Cost on PGlite"). Here a text is parsed once into a
- * named statement over PGlite's wire protocol, and each call only binds and executes it, as the `pg`
- * driver does on PostgreSQL. Rows are parsed by PGlite's own result parser with the instance's type
- * parsers, so they come back exactly as `query` returns them.
+ * Prepared statements for PGlite (db.ts `prepare`). PGlite's `query` parses, analyses and plans its
+ * text on every call (an unnamed statement each time); for the read by id with its folded grant check
+ * that was 4–8 ms of CPU per read against under 1 ms executing a kept plan (issue 11, bench/read-cost.ts),
+ * and in PGlite that CPU is the server's own. Here a text is parsed once into a named statement
+ * (Parse + Describe over PGlite's wire-protocol entry point, which it documents for uses its `query`
+ * does not cover), and each call is one Bind/Describe/Execute/Sync message. PostgreSQL then plans it as
+ * it does any prepared statement (custom plans first, a generic one once that is no worse) and
+ * replans it by itself after DDL or ANALYZE.
+ *
+ * Parameters are serialised and rows parsed with PGlite's own type maps, as its `query` does, so a
+ * prepared and an unprepared statement answer alike. As for pg (pg.ts), a bounded number of texts is
+ * kept; later texts run unprepared.
  */
 import { parse, protocol, type PGlite } from '@electric-sql/pglite';
 import type { Row } from './db.js';
 
-/** How many texts stay prepared (as pg.ts PREPARED_TEXTS_MAX); the oldest is closed beyond it. */
-const PREPARED_MAX = 256;
-
-type Messages = Awaited<ReturnType<PGlite['execProtocolStream']>>;
-
 interface Prepared {
   name: string;
-  paramTypes: number[];
-  /** The statement's row description (text format), put before each execution's data rows for the parser. */
-  description: Messages;
+  /** The parameter types PostgreSQL inferred, to serialise values as PGlite's `query` would. */
+  types: number[];
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {
@@ -32,56 +31,52 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-export class PreparedStatements {
-  private readonly statements = new Map<string, Prepared>();
-  private counter = 0;
+export class PgliteStatements {
+  private readonly prepared = new Map<string, Prepared>();
+  /** Texts being prepared, so two first calls of one text prepare it once. */
+  private readonly preparing = new Map<string, Promise<Prepared>>();
+  private named = 0;
 
-  constructor(private readonly pg: PGlite) {}
+  constructor(
+    private readonly pg: PGlite,
+    private readonly max: number,
+  ) {}
 
-  /** Runs `text` as a prepared statement; the caller serialises calls (pglite.ts `exclusive`), outside any transaction. */
-  async query<T extends Row>(text: string, params: readonly unknown[]): Promise<T[]> {
-    return this.pg.runExclusive(async () => {
-      const st = this.statements.get(text) ?? (await this.prepare(text));
-      const values = params.map((v, i) => {
-        if (v === null || v === undefined) return null;
-        const serialize = this.pg.serializers[st.paramTypes[i]!];
-        return serialize ? serialize(v) : String(v);
-      });
-      const s = protocol.serialize;
-      let messages: Messages;
-      try {
-        messages = await this.pg.execProtocolStream(concat([s.bind({ statement: st.name, values }), s.execute({}), s.sync()]), { syncToFs: false });
-      } catch (err) {
-        // A plan invalidated in an incompatible way (a migration changed a table): prepare afresh next time.
-        if ((err as { code?: string }).code === '0A000') await this.close(text, st);
-        throw Object.assign(err as object, { query: text, params });
-      }
-      // As PGlite's `query` does outside a transaction: an acknowledged write reaches the data folder.
-      if (!this.pg.isInTransaction()) await this.pg.syncToFs();
-      return parse.parseResults([...st.description, ...messages], this.pg.parsers)[0]!.rows as T[];
+  /** Whether `text` runs as a prepared statement (it is, or there is room to make it one). */
+  accepts(text: string): boolean {
+    return this.prepared.has(text) || this.preparing.has(text) || this.prepared.size + this.preparing.size < this.max;
+  }
+
+  /** Runs `text` as a named prepared statement; the caller serialises calls (pglite.ts `exclusive`). */
+  async query<T extends Row>(text: string, params: readonly unknown[] = []): Promise<T[]> {
+    const statement = this.prepared.get(text) ?? (await this.prepare(text));
+    const values = params.map((value, i) => {
+      if (value === null || value === undefined) return null;
+      const serialize = this.pg.serializers[statement.types[i]!];
+      return serialize ? serialize(value) : String(value as string);
     });
+    const S = protocol.serialize;
+    const { messages } = await this.pg.runExclusive(() =>
+      this.pg.execProtocol(concat([S.bind({ statement: statement.name, values }), S.describe({ type: 'P' }), S.execute({}), S.sync()])),
+    );
+    return parse.parseResults(messages, this.pg.parsers)[0]!.rows as T[];
   }
 
-  private async prepare(text: string): Promise<Prepared> {
-    if (this.statements.size >= PREPARED_MAX) {
-      const [oldest, st] = this.statements.entries().next().value as [string, Prepared];
-      await this.close(oldest, st);
+  private prepare(text: string): Promise<Prepared> {
+    let pending = this.preparing.get(text);
+    if (!pending) {
+      const name = `p${this.named++}`;
+      const S = protocol.serialize;
+      pending = this.pg
+        .runExclusive(() => this.pg.execProtocol(concat([S.parse({ name, text }), S.describe({ type: 'S', name }), S.sync()]), { syncToFs: false }))
+        .then(({ messages }) => {
+          const prepared = { name, types: parse.parseDescribeStatementResults(messages) };
+          this.prepared.set(text, prepared);
+          return prepared;
+        })
+        .finally(() => this.preparing.delete(text));
+      this.preparing.set(text, pending);
     }
-    const name = `hb${++this.counter}`;
-    const s = protocol.serialize;
-    const messages = await this.pg.execProtocolStream(concat([s.parse({ name, text }), s.describe({ type: 'S', name }), s.sync()]), { syncToFs: false });
-    const st: Prepared = {
-      name,
-      paramTypes: parse.parseDescribeStatementResults(messages),
-      description: messages.filter((m) => m.name === 'rowDescription'),
-    };
-    this.statements.set(text, st);
-    return st;
-  }
-
-  private async close(text: string, st: Prepared): Promise<void> {
-    this.statements.delete(text);
-    const s = protocol.serialize;
-    await this.pg.execProtocolStream(concat([s.close({ type: 'S', name: st.name }), s.sync()]), { syncToFs: false });
+    return pending;
   }
 }

@@ -1,8 +1,9 @@
 /** PGlite driver: real Postgres compiled to WASM, in-process, data in a folder or in memory. */
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, Queryable, QueryOptions, Row } from './db.js';
-import { PreparedStatements } from './pglite-prepared.js';
 import { acquireDataDirLock, type DataDirLock } from './lock.js';
+import { PREPARED_TEXTS_MAX } from './pg.js';
+import { PgliteStatements } from './pglite-prepared.js';
 
 /** A statement that may write (a data-modifying CTE starts with WITH). */
 const WRITES = /^\s*(INSERT|UPDATE|DELETE|WITH)\b/i;
@@ -49,14 +50,13 @@ export async function openPglite(dataDir: string | null, onLocked?: () => void):
     const res = await (q as PGlite).query<T>(text, params as unknown[] | undefined);
     return res.rows;
   };
-
-  // QueryOptions.prepare: parsed and planned once, not on every call (pglite-prepared.ts).
-  const prepared = new PreparedStatements(pg);
+  // `prepare` (db.ts): parsed and planned once, not on every call (pglite-prepared.ts).
+  const statements = new PgliteStatements(pg, PREPARED_TEXTS_MAX);
 
   return {
     kind: 'pglite',
     query: async <T extends Row = Row>(text: string, params?: readonly unknown[], opts?: QueryOptions) => {
-      const rows = await exclusive(() => (opts?.prepare ? prepared.query<T>(text, params ?? []) : query<T>(pg, text, params)));
+      const rows = await exclusive(() => (opts?.prepare && statements.accepts(text) ? statements.query<T>(text, params) : query<T>(pg, text, params)));
       // A write committed by one statement of its own (the repository's one-statement create) counts as a transaction.
       if (WRITES.test(text)) analyzeWhenDue();
       return rows;

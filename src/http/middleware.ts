@@ -1,6 +1,6 @@
 /** Cross-cutting HTTP concerns: request ids, access logs, security headers (CORS: cors.ts). */
 import { randomUUID } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../log.js';
 
 export function requestId(req: Request, res: Response, next: NextFunction): void {
@@ -45,4 +45,32 @@ export function securityHeaders(_req: Request, res: Response, next: NextFunction
   res.setHeader('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
   res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; form-action 'self' http: https:; frame-ancestors 'none'");
   next();
+}
+
+/**
+ * Middleware run one after another inside ONE router layer. Express walks each layer of a stack with
+ * its own matching, prefix trimming and parameter processing; for the few handlers every request
+ * passes (request id, logs, metrics, headers, CORS, compression) that walk cost more than most of
+ * them (issue 11, read profile). An error, passed or thrown, goes to `next` as from any layer.
+ */
+export function inOrder(...handlers: RequestHandler[]): RequestHandler {
+  return (req, res, next) => {
+    let i = 0;
+    const step = (err?: unknown): void => {
+      if (err !== undefined && err !== null) return next(err);
+      const handler = handlers[i++];
+      if (!handler) return next();
+      const at = i;
+      try {
+        const returned: unknown = handler(req, res, step);
+        // As Express 5 does for a layer: an async handler's rejection is its error.
+        if (returned instanceof Promise) returned.catch(next);
+      } catch (thrown) {
+        // Only a throw of this handler itself (not of what it handed on to) is its error.
+        if (i === at) next(thrown);
+        else throw thrown;
+      }
+    };
+    step();
+  };
 }

@@ -9,7 +9,8 @@ import type { AuditEvent, Bundle, Observation, Resource } from 'fhir/r4';
 import { AccessLog } from '../../src/audit/access-log.js';
 import { createLogger } from '../../src/log.js';
 import { APP_REDIRECT, createCitizen, exchange, launch, registerApp } from '../auth/support.js';
-import { buildWorld, portalToken, type TestedActor, type World } from '../access/world.js';
+import { buildWorld, logSampleRow, portalToken, type TestedActor, type World } from '../access/world.js';
+import { countStatements } from '../support/count-statements.js';
 
 const KARI = 'Patient/kari-nordmann';
 
@@ -259,6 +260,34 @@ describe('the access log as a read-only FHIR view (issue 11 §1)', function () {
     expect(found[0]!.subtype).to.deep.equal([{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110122' }]);
     expect(found[0]!.agent[0]!.who).to.deep.equal({ reference: KARI });
     expect(clientDisplay(found[0]!)).to.equal('Helsebro');
+  });
+
+  it('entries recorded in the same event-loop turn are written by one INSERT, and each caller waits for it', async () => {
+    const log = new AccessLog(w.s.db, createLogger('silent'));
+    const counter = countStatements(w.s.db);
+    try {
+      const recorded = new Date().toISOString();
+      const row = (i: number) => ({ ...logSampleRow('kari-nordmann'), recorded, query: `turn-${i}` });
+      const settled: number[] = [];
+      await Promise.all(Array.from({ length: 10 }, (_, i) => log.recordRows([row(i)]).then(() => settled.push(i))));
+      expect(settled).to.have.length(10);
+      expect(counter.take().filter((s) => s.startsWith('INSERT INTO access_log'))).to.have.length(1);
+      const stored = await w.s.db.query<{ query: string }>('SELECT query FROM access_log WHERE recorded = $1 ORDER BY seq', [recorded]);
+      expect(stored.map((r) => r.query)).to.deep.equal(Array.from({ length: 10 }, (_, i) => `turn-${i}`));
+    } finally {
+      counter.stop();
+    }
+  });
+
+  it('reads answered at the same time are each in the log, under the reader who made them', async () => {
+    const since = stamp();
+    const paths = [KARI, KARI, KARI, KARI, KARI];
+    const answers = await Promise.all([...paths.map((p) => as(w, 'self', 'GET', p)), ...paths.map((p) => as(w, 'standard', 'GET', p))]);
+    expect(answers.map((a) => a.status)).to.deep.equal(Array(10).fill(200));
+    const reads = (await karisLog(w, since)).filter((e) => e.subtype?.[0]?.code === 'read');
+    const byActor = (ref: string) => reads.filter((e) => e.agent[0]?.who?.reference === ref).length;
+    expect(byActor(KARI)).to.equal(5);
+    expect(byActor('RelatedPerson/fullmakt-kari-ola')).to.equal(5);
   });
 
   it('the database itself refuses UPDATE, DELETE and TRUNCATE on the log table', async () => {

@@ -32,6 +32,8 @@ export async function openTestDatabase(): Promise<Db> {
   if (url && /^postgres(ql)?:\/\//.test(url)) {
     return openDatabase({ kind: 'postgres', url }, { schema: `t_${randomBytes(6).toString('hex')}`, max: 5 });
   }
+  // A PGlite folder, as `npm start` runs it (the in-process benches: writes cost file I/O there, not in memory).
+  if (url?.startsWith('pglite://') && url !== 'pglite://memory') return openDatabase({ kind: 'pglite', dataDir: url.slice('pglite://'.length) });
   return openDatabase({ kind: 'pglite', dataDir: null });
 }
 

@@ -1,0 +1,116 @@
+/**
+ * What one read by id costs, measured in-process (issue 11 "read by id ≥ 0.5 × ceiling"): this
+ * process's CPU time per read, the SQL statements per read and the time each statement took, for a
+ * patient token and a proxy token from the portal's SMART launch (test/access/world.ts), at 1 and
+ * BENCH_READ_CONCURRENCY requests in flight. CPU/read stays meaningful on a loaded machine where
+ * req/s does not; with PGlite the database runs in this process, so its share is in the figure.
+ *
+ *   npx tsx bench/read-cost.ts                                  # PGlite in memory
+ *   DATABASE_URL=pglite:///tmp/rc npx tsx bench/read-cost.ts    # PGlite in a folder, as `npm start` runs it
+ *   DATABASE_URL=postgres://… npx tsx bench/read-cost.ts        # a throwaway schema on that server
+ *   BENCH_READS=2000 BENCH_SQL=1 BENCH_EXPLAIN=1 BENCH_PROFILE=/tmp/prof npx tsx bench/read-cost.ts
+ *
+ * BENCH_SQL=1 lists the statements with their time per read; BENCH_EXPLAIN=1 prints the plan of
+ * each distinct statement once, as it ran (EXPLAIN ANALYZE); BENCH_PROFILE=dir writes a V8 CPU
+ * profile of the measured reads only.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Session } from 'node:inspector/promises';
+import type { Observation } from 'fhir/r4';
+import { SYSTEM_ACCESS } from '../src/access/access-context.js';
+import type { Row } from '../src/db/db.js';
+import { countStatements, type AroundStatement } from '../test/support/count-statements.js';
+import { buildWorld } from '../test/access/world.js';
+
+const READS = Number(process.env.BENCH_READS ?? 1000);
+const CONCURRENCY = Number(process.env.BENCH_READ_CONCURRENCY ?? 32);
+const OBSERVATIONS = 100;
+
+const timeOf = new Map<string, number>();
+const explained = new Set<string>();
+let logInserts = 0;
+let logRows = 0;
+const timeAndExplain: AroundStatement = async (t, running, q, params) => {
+  if (t.startsWith('INSERT INTO access_log')) {
+    logInserts++;
+    logRows += (JSON.parse(String(params?.[0])) as unknown[]).length;
+  }
+  const t0 = performance.now();
+  let rows: Row[];
+  try {
+    rows = await running;
+  } finally {
+    const k = t.slice(0, 140);
+    timeOf.set(k, (timeOf.get(k) ?? 0) + performance.now() - t0);
+  }
+  if (process.env.BENCH_DUMP && !explained.has('dump' + t.slice(0, 140))) {
+    explained.add('dump' + t.slice(0, 140));
+    fs.appendFileSync(process.env.BENCH_DUMP, JSON.stringify({ text: t, params }) + '\n');
+  }
+  if (process.env.BENCH_EXPLAIN === '1' && !explained.has(t.slice(0, 140))) {
+    explained.add(t.slice(0, 140));
+    const plan = await q.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF) ${t}`, params);
+    console.log(`\n${t}\n${plan.map((r) => r['QUERY PLAN']).join('\n')}`);
+  }
+  return rows;
+};
+
+const w = await buildWorld();
+const ids: string[] = [];
+for (let i = 0; i < OBSERVATIONS; i++) {
+  const o: Observation = { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, subject: { reference: 'Patient/kari-nordmann' }, performer: [{ reference: 'Patient/kari-nordmann' }], valueQuantity: { value: 60 + (i % 30), unit: '/min' } };
+  ids.push((await w.s.repo.create(o, SYSTEM_ACCESS)).resource.id!);
+}
+
+async function read(token: string, i: number): Promise<void> {
+  const res = await fetch(`${w.s.fhirBase}/Observation/${ids[i % ids.length]}`, { headers: { authorization: `Bearer ${token}` } });
+  if (res.status !== 200) throw new Error(`read failed: ${res.status} ${await res.text()}`);
+  await res.arrayBuffer();
+}
+
+async function run(token: string, n: number, concurrency: number): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: concurrency }, async () => {
+    while (next < n) await read(token, next++);
+  }));
+}
+
+// Warm-up: JIT, compiled access SQL, prepared statements, token caches.
+for (const token of [w.tokens.self, w.tokens.standard]) await run(token, 300, 4);
+
+const session = process.env.BENCH_PROFILE ? new Session() : null;
+if (session) {
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+}
+const counter = countStatements(w.s.db, timeAndExplain);
+for (const [who, token] of [['patient', w.tokens.self], ['proxy', w.tokens.standard]] as const) {
+  for (const c of [1, CONCURRENCY]) {
+    counter.take();
+    timeOf.clear();
+    logInserts = logRows = 0;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    await run(token, READS, c);
+    const ms = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const sql = counter.take();
+    console.log(`${w.s.db.kind} read by id, ${who} token, ${c} in flight: ${Math.round(READS / (ms / 1000))} req/s, CPU ${((cpu.user + cpu.system) / 1000 / READS).toFixed(2)} ms/read, ${(sql.length / READS).toFixed(2)} statements/read, ${(logRows / Math.max(1, logInserts)).toFixed(1)} rows per access-log insert`);
+    if (process.env.BENCH_SQL === '1') {
+      const kinds = new Map<string, number>();
+      for (const s of sql) kinds.set(s.slice(0, 140), (kinds.get(s.slice(0, 140)) ?? 0) + 1);
+      for (const [s, k] of [...kinds].sort((a, b) => b[1] - a[1])) console.log(`  ${(k / READS).toFixed(2).padStart(6)} × ${((timeOf.get(s) ?? 0) / k).toFixed(3).padStart(7)} ms  ${s}`);
+    }
+  }
+}
+counter.stop();
+if (session) {
+  const { profile } = await session.post('Profiler.stop');
+  fs.mkdirSync(process.env.BENCH_PROFILE!, { recursive: true });
+  const file = path.join(process.env.BENCH_PROFILE!, `read-${w.s.db.kind}-${Date.now()}.cpuprofile`);
+  fs.writeFileSync(file, JSON.stringify(profile));
+  console.log(`profile: ${file}`);
+}
+await w.s.close();
