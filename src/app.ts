@@ -66,7 +66,9 @@ export function createApp(deps: AppDeps): Express {
   // instead of walking the layers below that do nothing for it (body parsers, /metadata,
   // OperationDefinition, the paths answered elsewhere; a Binary read is not a plain read).
   fhir.use((req: Request, res: Response, next: NextFunction) => {
-    if (plainReadType(req) === null || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) return next();
+    const type = plainReadType(req);
+    // A published OperationDefinition is answered before authentication (below), so it leaves this path.
+    if (type === null || type === 'OperationDefinition' || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) return next();
     negotiate(req, res, (refused?: unknown) => {
       if (refused) return next(refused);
       void deps.authenticate(req, res, (failed?: unknown) => (failed ? next(failed) : fhirRoutes(req, res, next)));

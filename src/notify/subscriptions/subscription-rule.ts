@@ -16,6 +16,7 @@ import type { Repository } from '../../fhir/repository/repository.js';
 import type { CommitProbe } from '../../fhir/repository/unit-of-work.js';
 import type { WriteRule } from '../../fhir/repository/write-rules.js';
 import { findMatchingIds } from '../../fhir/search/find-ids.js';
+import { restHookWatchCondition } from '../../fhir/search/subscription-watch.js';
 import { enqueue } from '../outbox-store.js';
 import { parseCriteria, queryForOne } from './criteria.js';
 import { endpointVerdict, type EndpointMode } from './ssrf.js';
@@ -93,9 +94,7 @@ function watchedTypes(pending: Map<string, string>): CommitProbe {
       return `rest-hook:${types().join(',')}`;
     },
     sql(params) {
-      params.push(types());
-      return `EXISTS (SELECT 1 FROM resources s WHERE s.resource_type = 'Subscription' AND NOT s.deleted AND s.content->>'status' IN ('active', 'error')
-        AND s.content->'channel'->>'type' = 'rest-hook' AND split_part(s.content->>'criteria', '?', 1) = ANY($${params.length}::text[]))`;
+      return restHookWatchCondition(types(), params);
     },
   };
 }
