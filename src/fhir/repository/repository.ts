@@ -104,16 +104,17 @@ export class Repository {
       const result = await fn(repo);
       unit.deferInserts = true;
       for (const work of repo.beforeCommitWork.values()) await work(repo);
-      // Probed work registered by probed work (none today) is asked about in a further round.
+      // The probes are settled at least once (settling stores the buffered writes); probed work
+      // registered by probed work (none today) is asked about in a further round.
       const asked = new Set<object>();
-      for (;;) {
-        const round = [...repo.probedWork].filter(([key]) => !asked.has(key) && !repo.beforeCommitWork.has(key));
-        if (round.length === 0 && asked.size > 0) break;
+      const unasked = () => [...repo.probedWork].filter(([key]) => !asked.has(key) && !repo.beforeCommitWork.has(key));
+      let round = unasked();
+      do {
         round.forEach(([key]) => asked.add(key));
         const answers = await unit.settle(round.map(([, p]) => p.probe));
         for (let i = 0; i < round.length; i++) if (answers[i]) await round[i]![1].work(repo);
-        if (round.length === 0) break;
-      }
+        round = unasked();
+      } while (round.length > 0);
       await unit.commit();
       return result;
     } catch (err) {
