@@ -74,6 +74,18 @@ describe('patient-side writes: server-owned fields, confinement, authors, unique
       expect(expressions(r.body)).to.include('Patient.gender');
     });
 
+    it("a citizen's transaction PUT entry to another person's record (locked in bulk with the other PUTs) → 403, and neither entry is stored", async () => {
+      const me = await read<Patient>('Patient', KARI);
+      const ola = await read<Patient>('Patient', 'ola-nordmann');
+      const r = await transaction('self', [
+        { resource: { ...me, telecom: [{ system: 'phone', value: '+4791111111' }] } as Patient, request: { method: 'PUT', url: `Patient/${KARI}` } },
+        { resource: { ...ola, telecom: [{ system: 'phone', value: '+4792222222' }] } as Patient, request: { method: 'PUT', url: 'Patient/ola-nordmann' } },
+      ]);
+      expect(r.status).to.equal(403);
+      expect((await read<Patient>('Patient', 'ola-nordmann')).meta?.versionId).to.equal(ola.meta?.versionId);
+      expect((await read<Patient>('Patient', KARI)).meta?.versionId).to.equal(me.meta?.versionId);
+    });
+
     it('a citizen setting the account-state or address-protection extension → 403', async () => {
       const r = await patch('self', `Patient/${KARI}`, [{ op: 'add', path: '/extension', value: [{ url: 'https://fhir.helsebro.no/StructureDefinition/address-protection', valueCode: 'ugradert' }] }]);
       expect(r.status).to.equal(403);
