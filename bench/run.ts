@@ -48,7 +48,9 @@ const OLA_PROXY_FOR_KARI = { pid: '03897302801', patient: 'kari-nordmann' };
 const APP_REDIRECT = 'http://localhost:9/bench/callback';
 const APP_SCOPE = 'launch/patient openid fhirUser patient/*.rs patient/Observation.c';
 
-type Who = 'patient' | 'proxy' | 'system' | 'pusher';
+type Who = 'patient' | 'proxy' | 'system' | `pusher${number}`;
+/** Citizens pushing at once in the push row: one per connection, as many phones syncing (issue 11 "push ≥ 5,000 samples/s"). */
+const PUSHERS = 4;
 interface Scenario {
   name: string;
   who: Who;
@@ -57,7 +59,8 @@ interface Scenario {
   per: number;
   /** Fewer connections than BENCH_CONNECTIONS where more would only queue on one record. */
   maxConnections?: number;
-  request: (i: number) => { method: 'GET' | 'POST'; path: string; body?: string };
+  /** Request i; `conn` is the connection sending it (fixed-count rows only), for rows with a login per connection. */
+  request: (i: number, conn: number) => { method: 'GET' | 'POST'; path: string; body?: string; who?: Who };
 }
 
 async function freePort(): Promise<number> {
@@ -174,15 +177,15 @@ async function measure(base: string, s: Scenario, connections: number, tokens: R
   const headers: Record<string, string> = { 'content-type': 'application/fhir+json', accept: 'application/fhir+json' };
   if (tokens) headers.authorization = `Bearer ${tokens[s.who]}`;
   // One probe first: a row that only measures refusals says why, once.
-  const probe = s.request(n++);
-  const answer = await fetch(`${base}${probe.path}`, { method: probe.method, headers, ...(probe.body ? { body: probe.body } : {}) });
+  const probe = s.request(n++, 0);
+  const answer = await fetch(`${base}${probe.path}`, { method: probe.method, headers: withWho(headers, tokens, probe.who), ...(probe.body ? { body: probe.body } : {}) });
   if (!answer.ok) process.stderr.write(`bench: ${s.name} answers ${answer.status}: ${(await answer.text()).slice(0, 400)}\n`);
   else await answer.arrayBuffer();
   const cpuBefore = treeCpuMs(pid);
   // A heavy write (a Bundle of 100, a push of 1,000) takes longer than autocannon's one-second tick, which
   // rounds a short run's duration up (4 transactions in 0.25 s read as 400 resources/s, whatever the
   // server): those rows run a fixed number of requests from this process's own clock instead.
-  const r = s.per > 1 ? await fixedCount(base, s, connections, headers, () => n++) : await timed(base, s, connections, headers, () => n++);
+  const r = s.per > 1 ? await fixedCount(base, s, connections, headers, tokens, () => n++) : await timed(base, s, connections, headers, () => n++);
   const cpuAfter = treeCpuMs(pid);
   const cpuPerRequest = cpuBefore !== null && cpuAfter !== null && r.total > 0 ? (cpuAfter - cpuBefore) / r.total : null;
   return { rate: (r.total / Math.max(r.seconds, 0.001)) * s.per, p50: r.p50, p99: r.p99, errors: r.errors, cpuPerRequest };
@@ -192,25 +195,30 @@ interface Run { total: number; seconds: number; p50: number; p99: number; errors
 
 /** A row measured by autocannon for SECONDS. */
 async function timed(base: string, s: Scenario, connections: number, headers: Record<string, string>, next: () => number): Promise<Run> {
-  const r = await autocannon({ url: base, connections, duration: SECONDS, timeout: 120, headers, requests: [{ setupRequest: (req) => ({ ...req, ...s.request(next()) }) }] });
+  const r = await autocannon({ url: base, connections, duration: SECONDS, timeout: 120, headers, requests: [{ setupRequest: (req) => ({ ...req, ...s.request(next(), 0) }) }] });
   const errors = r.non2xx === 0 && r.errors === 0 && r.timeouts === 0 ? '' : `${r.non2xx} non-2xx, ${r.errors} errors, ${r.timeouts} timeouts`;
   return { total: r.requests.total, seconds: r.duration, p50: r.latency.p50, p99: r.latency.p99, errors };
 }
 
 /** A row of `max(3 × connections, 12)` requests, `connections` at a time, timed by this process's clock. */
-async function fixedCount(base: string, s: Scenario, connections: number, headers: Record<string, string>, next: () => number): Promise<Run> {
+/** The headers of a request sent as `who` (the row's own login when the request names none; no login for the ceiling). */
+function withWho(headers: Record<string, string>, tokens: Record<Who, string> | null, who: Who | undefined): Record<string, string> {
+  return tokens && who ? { ...headers, authorization: `Bearer ${tokens[who]}` } : headers;
+}
+
+async function fixedCount(base: string, s: Scenario, connections: number, headers: Record<string, string>, tokens: Record<Who, string> | null, next: () => number): Promise<Run> {
   const count = Math.max(3 * connections, 12);
   const latencies: number[] = [];
   let started = 0;
   let failed = 0;
   const t0 = performance.now();
   await Promise.all(
-    Array.from({ length: connections }, async () => {
+    Array.from({ length: connections }, async (_, conn) => {
       while (started < count) {
         started++;
-        const q = s.request(next());
+        const q = s.request(next(), conn);
         const t = performance.now();
-        const answer = await fetch(`${base}${q.path}`, { method: q.method, headers, ...(q.body ? { body: q.body } : {}) }).catch(() => null);
+        const answer = await fetch(`${base}${q.path}`, { method: q.method, headers: withWho(headers, tokens, q.who), ...(q.body ? { body: q.body } : {}) }).catch(() => null);
         if (!answer?.ok) failed++;
         await answer?.arrayBuffer();
         latencies.push(performance.now() - t);
@@ -288,16 +296,15 @@ async function main(): Promise<void> {
     if (reg.status !== 201) throw new Error(`registration failed: ${reg.status} ${await reg.text()}`);
     const { client_id: clientId } = (await reg.json()) as { client_id: string };
     const s = { baseUrl: base, fhirBase: `${base}/fhir` };
-    const pusherPid = PATIENT_FNR(0);
     const tokens: Record<Who, string> = {
       patient: await launchToken(s, clientId, KARI.pid),
       proxy: await launchToken(s, clientId, OLA_PROXY_FOR_KARI.pid, OLA_PROXY_FOR_KARI.patient),
       system,
-      // Pushes go to another citizen's record (the first bench patient), so Kari's record, which the
-      // read rows use, is the same for helsebro and for the ceiling.
-      pusher: await launchToken(s, clientId, pusherPid),
     };
-    const pusher = patientIds[0]!;
+    // Pushes go to other citizens' records (the first bench patients, one per connection: one citizen's
+    // pushes queue on their record for sample de-duplication, many phones syncing at once do not), so
+    // Kari's record, which the read rows use, is the same for helsebro and for the ceiling.
+    for (let k = 0; k < PUSHERS; k++) tokens[`pusher${k}`] = await launchToken(s, clientId, PATIENT_FNR(k));
     const code = 'http://loinc.org|8867-4';
     const all: Scenario[] = [
       { name: 'read Observation by id, patient token', who: 'patient', unit: 'req/s', per: 1, request: (i) => ({ method: 'GET', path: `/fhir/Observation/${kariObs[i % kariObs.length]}` }) },
@@ -307,13 +314,13 @@ async function main(): Promise<void> {
       { name: 'search AuditEvent?patient, patient token', who: 'patient', unit: 'req/s', per: 1, request: () => ({ method: 'GET', path: `/fhir/AuditEvent?patient=${KARI.patient}` }) },
       { name: 'create Observation, system client', who: 'system', unit: 'req/s', per: 1, request: (i) => ({ method: 'POST', path: '/fhir/Observation', body: JSON.stringify(observation(patientIds[1 + (i % (patientIds.length - 1))]!, i)) }) },
       { name: 'transaction of 100 Observations, system client', who: 'system', unit: 'resources/s', per: 100, request: (i) => ({ method: 'POST', path: '/fhir', body: JSON.stringify(observationBundle(patientIds[1 + (i % (patientIds.length - 1))]!, 100)) }) },
-      { name: `HealthKit push of ${SAMPLES} samples, patient token`, who: 'pusher', unit: 'samples/s', per: SAMPLES, maxConnections: 4, request: () => ({ method: 'POST', path: `/bridges/healthkit?patient=${pusher}`, body: JSON.stringify({ samples: syntheticSamples(SAMPLES) }) }) },
+      { name: `HealthKit push of ${SAMPLES} samples, patient token, a citizen per connection`, who: 'pusher0', unit: 'samples/s', per: SAMPLES, maxConnections: PUSHERS, request: (_, conn) => ({ method: 'POST', path: `/bridges/healthkit?patient=${patientIds[conn]!}`, body: JSON.stringify({ samples: syntheticSamples(SAMPLES) }), who: `pusher${conn}` }) },
     ];
     const scenarios = all.filter((x) => ONLY.length === 0 || ONLY.some((w) => x.name.toLowerCase().includes(w.toLowerCase())));
 
     const results = new Map<string, { server?: Measured; ceiling?: Measured }>();
     const key = (sc: Scenario, c: number) => `${sc.name}|${c}`;
-    // One citizen's pushes queue on their record (sample de-duplication), so 32 at once only measures the queue.
+    // The push row has a citizen per connection, and PUSHERS logins.
     const connsOf = (sc: Scenario) => [...new Set(CONNECTIONS.map((c) => Math.min(c, sc.maxConnections ?? c)))];
     const cport = await freePort();
     const cbase = `http://127.0.0.1:${cport}`;
