@@ -243,16 +243,20 @@ function writeCtes(b: Buffered, params: unknown[], seqs: readonly number[] | und
   return ctes;
 }
 
-/** shiftPlaceholders of the few texts every write defers (the access log, outbox rows), each worked out once per offset. */
-const shiftedTexts = new Map<string, string>();
+/**
+ * shiftPlaceholders of the few texts every write defers (the access log, outbox rows), each worked out
+ * once per offset. Keyed by the text itself, then the offset: a text is the same string on every call
+ * (a literal of its module), whose hash V8 keeps, so a lookup builds no key.
+ */
+const shiftedTexts = new Map<string, Map<number, string>>();
 function shifted(text: string, offset: number): string {
-  const key = `${offset}|${text}`;
-  let out = shiftedTexts.get(key);
-  if (out === undefined) {
-    out = shiftPlaceholders(text, offset);
-    if (shiftedTexts.size >= 256) shiftedTexts.clear();
-    shiftedTexts.set(key, out);
+  let byOffset = shiftedTexts.get(text);
+  if (!byOffset) {
+    if (shiftedTexts.size >= 64) shiftedTexts.clear();
+    shiftedTexts.set(text, (byOffset = new Map()));
   }
+  let out = byOffset.get(offset);
+  if (out === undefined) byOffset.set(offset, (out = shiftPlaceholders(text, offset)));
   return out;
 }
 
