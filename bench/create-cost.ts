@@ -18,6 +18,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
+import type { Patient } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../src/access/access-context.js';
 import { getDevSystemToken, startAuthTestServer } from '../test/auth/support.js';
 import { countStatements, type AroundStatement } from '../test/support/count-statements.js';
@@ -40,7 +41,7 @@ const timed: AroundStatement = async (t, running) => {
 const s = await startAuthTestServer();
 const token = await getDevSystemToken(s.baseUrl);
 const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' };
-const patientId = (await s.repo.create({ resourceType: 'Patient', name: [{ family: 'Bench' }] }, SYSTEM_ACCESS)).resource.id!;
+const patientId = (await s.repo.create<Patient>({ resourceType: 'Patient', name: [{ family: 'Bench' }] }, SYSTEM_ACCESS)).resource.id!;
 const created: string[] = [];
 
 async function create(i: number): Promise<void> {
