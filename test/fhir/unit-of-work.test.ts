@@ -80,6 +80,39 @@ describe('the unit of work of a repository transaction', function () {
     });
   }
 
+  it('a deletion is stored by the commit statement, and a deletion and a create stored together keep their order in history', async () => {
+    const [first, second] = [(await repo.create(observation('to-delete-1'), SYSTEM_ACCESS)).resource.id!, (await repo.create(observation('to-delete-2'), SYSTEM_ACCESS)).resource.id!];
+    const seqOf = async (id: string, method: string) => Number((await db.query<{ seq: number }>('SELECT seq FROM resource_history WHERE id = $1 AND method = $2', [id, method]))[0]!.seq);
+    const counter = countStatements(db);
+    let createdAfter = '';
+    let createdBefore = '';
+    try {
+      // Deleted first, then created: one statement stores both (after the lock and its visibility check).
+      await repo.transaction(async (tx) => {
+        await tx.delete('Observation', first, SYSTEM_ACCESS);
+        createdAfter = (await tx.create(observation('after-delete'), SYSTEM_ACCESS)).resource.id!;
+      });
+      const sql = counter.take();
+      expect(sql.filter((s) => /UPDATE resources/.test(s)), sql.join('\n')).to.have.length(1);
+      expect(sql.filter((s) => /UPDATE resources/.test(s))[0]).to.match(/INSERT INTO resources/);
+      // Created first (buffered), then deleted: the lock of the deletion stores the create first.
+      await repo.transaction(async (tx) => {
+        createdBefore = (await tx.create(observation('before-delete'), SYSTEM_ACCESS)).resource.id!;
+        await tx.delete('Observation', second, SYSTEM_ACCESS);
+      });
+    } finally {
+      counter.stop();
+    }
+    expect(await seqOf(first, 'DELETE')).to.be.below(await seqOf(createdAfter, 'POST'));
+    expect(await seqOf(createdBefore, 'POST')).to.be.below(await seqOf(second, 'DELETE'));
+    for (const id of [first, second]) {
+      const [row] = await db.query<{ deleted: boolean; version_id: number; content: unknown }>("SELECT deleted, version_id, content FROM resources WHERE resource_type = 'Observation' AND id = $1", [id]);
+      expect(row).to.deep.include({ deleted: true, version_id: 2, content: null });
+    }
+    expect(await stored('after-delete')).to.equal(1);
+    expect(await stored('before-delete')).to.equal(1);
+  });
+
   it('renumbers $n outside literals, quoted identifiers and comments', () => {
     expect(shiftPlaceholders(`INSERT INTO t ("a$1", b) VALUES ($1, '$2 it''s $1') -- $3\n, ($2::jsonb)`, 5)).to.equal(`INSERT INTO t ("a$1", b) VALUES ($6, '$2 it''s $1') -- $3\n, ($7::jsonb)`);
     expect(() => shiftPlaceholders('SELECT $$x$$', 1)).to.throw(/dollar-quoted/);

@@ -14,6 +14,7 @@ import { findMatchingIds } from '../search/find-ids.js';
 import { validateResource } from '../validation/validate.js';
 import { insertVersions } from './bulk-insert.js';
 import { Prelocked } from './prelock.js';
+import { storeTombstones } from './tombstone.js';
 import { UnitOfWork, type CommitProbe } from './unit-of-work.js';
 import { readVersion, readVersionStored } from './history.js';
 import { applyJsonPatch } from './json-patch.js';
@@ -278,13 +279,11 @@ export class Repository {
       await access.checkWrite('delete', previous, previous);
       await repo.applyRules({ interaction: 'delete', resource: previous, previous, access });
       const versionId = Number(current.version_id) + 1;
-      const lastUpdated = new Date().toISOString();
-      const seq = await repo.nextSeq();
-      await repo.queryable.query(
-        'UPDATE resources SET version_id = $3, last_updated = $4, deleted = true, content = NULL, seq = $5 WHERE resource_type = $1 AND id = $2',
-        [type, id, versionId, lastUpdated, seq],
-      );
-      await repo.insertTombstone(seq, type, id, versionId, lastUpdated, Number(current.seq));
+      // The row is locked by this transaction: its deletion waits for the next flush (tombstone.ts),
+      // usually the statement that stores the access log just before COMMIT.
+      const tombstone = { type, id, versionId, lastUpdated: new Date().toISOString(), deletedSeq: Number(current.seq) };
+      if (repo.unit) repo.unit.addTombstone(tombstone);
+      else await storeTombstones(repo.queryable, [tombstone]);
       await access.recordWrite?.(repo, 'delete', previous);
       return { deleted: true, versionId };
     });
@@ -359,21 +358,17 @@ export class Repository {
     for (const rule of this.rules) await rule(change, this);
   }
 
-  private async nextSeq(): Promise<number> {
-    const rows = await this.queryable.query<{ seq: number | string }>("SELECT nextval('history_seq') AS seq");
-    return Number(rows[0]!.seq);
-  }
-
   private async insertNew<T extends Resource>(resource: T, access: AccessContext, method: string): Promise<T> {
     const prepared = prepareForWrite(resource, 1);
     await access.checkWrite('create', prepared, undefined);
     await this.applyRules({ interaction: 'create', resource: prepared, previous: undefined, access });
     assertInvariants(prepared);
-    if (method === 'POST' && this.unit) {
+    if (this.unit) {
       // A server-assigned id cannot collide, so the row can wait for the next flush (one statement
-      // for the whole transaction); a client-chosen id (PUT) is inserted now, where a concurrent
+      // for the whole transaction); a client-chosen id (PUT) is stored now, where a concurrent
       // create of the same id is answered 409 (update above).
       this.unit.add({ resource: prepared, method });
+      if (method !== 'POST') await this.unit.flushNow();
     } else {
       await insertVersions(this.queryable, [{ resource: prepared, method }]);
     }
@@ -395,15 +390,6 @@ export class Repository {
     else await insertVersions(this.queryable, [version]);
     await access.recordWrite?.(this, previous ? 'update' : 'create', prepared);
     return prepared;
-  }
-
-  /** A delete's version: no content, judged by the version it deleted (`access_seq`, access-spec §5.1). */
-  private async insertTombstone(seq: number, type: string, id: string, versionId: number, lastUpdated: string, deletedSeq: number): Promise<void> {
-    await this.queryable.query(
-      `INSERT INTO resource_history (seq, resource_type, id, version_id, last_updated, deleted, method, content, compartments, access_seq)
-       SELECT $1, $2, $3, $4, $5, true, 'DELETE', NULL, p.compartments, p.seq FROM resource_history p WHERE p.seq = $6`,
-      [seq, type, id, versionId, lastUpdated, deletedSeq],
-    );
   }
 }
 

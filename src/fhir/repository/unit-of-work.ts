@@ -19,6 +19,7 @@
  */
 import type { Db, Queryable, QueryOptions, Row } from '../../db/db.js';
 import { drawSeqs, versionCtes, type NewVersion } from './bulk-insert.js';
+import { tombstoneCtes, type Tombstone } from './tombstone.js';
 
 /** A yes/no question answered at commit, in the commit's own statement. */
 export interface CommitProbe {
@@ -46,6 +47,9 @@ const READS_RESULT = /\bRETURNING\b/i;
 export class UnitOfWork implements Queryable {
   private readonly lazy: LazyTransaction;
   private versions: NewVersion[] = [];
+  private tombstones: Tombstone[] = [];
+  /** Whether a tombstone was buffered before the first buffered version (their history seqs keep that order). */
+  private tombstonesFirst = false;
   private deferred: Deferred[] = [];
   /** Set for the commit phase: plain INSERTs of before-commit work are deferred (joined to the commit statement). */
   deferInserts = false;
@@ -81,7 +85,18 @@ export class UnitOfWork implements Queryable {
   /** Buffers a version to be stored by the next flush (one statement for all of them). */
   add(version: NewVersion): void {
     if (this.committedAlone) throw new Error('the unit of work has committed');
+    if (this.versions.length === 0) this.tombstonesFirst = this.tombstones.length > 0;
     this.versions.push(version);
+  }
+
+  /** Buffers a deletion (its row locked by this transaction) to be stored by the next flush (tombstone.ts). */
+  addTombstone(tombstone: Tombstone): void {
+    if (this.committedAlone) throw new Error('the unit of work has committed');
+    this.tombstones.push(tombstone);
+  }
+
+  private get buffered(): number {
+    return this.versions.length + this.tombstones.length + this.deferred.length;
   }
 
   /**
@@ -89,18 +104,19 @@ export class UnitOfWork implements Queryable {
    * is expected to be true, this is the whole write: one statement that commits by itself.
    */
   async settle(probes: readonly CommitProbe[]): Promise<boolean[]> {
-    if (!this.lazy.begun && this.versions.length + this.deferred.length === 0 && probes.length === 0) return [];
+    // Nothing to store and nothing to ask: no statement (commit() ends a begun transaction).
+    if (this.buffered === 0 && probes.length === 0) return [];
     let seqs: number[] | undefined;
     if (!this.lazy.begun && !probes.some((p) => hints.get(p.hint) === true)) {
-      const { versions, deferred } = this;
-      seqs = versions.length > 1 ? await drawSeqs(this.db, versions.length) : undefined; // a sequence is not transactional
+      const buffered = this.peek();
+      const n = seqsNeeded(buffered);
+      seqs = n > 0 ? await drawSeqs(this.db, n) : undefined; // a sequence is not transactional
       const params: unknown[] = [];
-      const ctes = writeCtes(versions, deferred, params, seqs);
+      const ctes = writeCtes(buffered, params, seqs);
       const guard = probes.length > 0 ? `write_guard(NOT (${probes.map((p) => `(${p.sql(params)})`).join(' OR ')}))` : '1';
       try {
-        await this.db.query(ctes.length > 0 ? `WITH ${ctes.join(', ')} SELECT ${guard}` : `SELECT ${guard}`, params);
-        this.versions = [];
-        this.deferred = [];
+        await this.db.query(ctes.length > 0 ? `WITH ${ctes.join(', ')} SELECT ${guard}` : `SELECT ${guard}`, params, preparing(buffered));
+        this.take();
         this.committedAlone = true;
         for (const p of probes) remember(p.hint, false);
         return probes.map(() => false);
@@ -112,12 +128,13 @@ export class UnitOfWork implements Queryable {
     }
     const tx = await this.begin();
     await this.flushing;
-    const { versions, deferred } = this.take();
+    const buffered = this.take();
+    const n = seqsNeeded(buffered);
     const params: unknown[] = [];
-    const ctes = writeCtes(versions, deferred, params, seqs ?? (versions.length > 1 ? await drawSeqs(tx, versions.length) : undefined));
+    const ctes = writeCtes(buffered, params, seqs ?? (n > 0 ? await drawSeqs(tx, n) : undefined));
     const answers = probes.map((p, i) => `(${p.sql(params)}) AS a${i}`);
     const select = answers.length > 0 ? answers.join(', ') : '1';
-    const [row] = await tx.query<Record<string, boolean>>(ctes.length > 0 ? `WITH ${ctes.join(', ')} SELECT ${select}` : `SELECT ${select}`, params);
+    const [row] = await tx.query<Record<string, boolean>>(ctes.length > 0 ? `WITH ${ctes.join(', ')} SELECT ${select}` : `SELECT ${select}`, params, preparing(buffered));
     return probes.map((p, i) => {
       const answer = row?.[`a${i}`] === true;
       remember(p.hint, answer);
@@ -127,8 +144,8 @@ export class UnitOfWork implements Queryable {
 
   /** Stores what is still buffered and commits, if a transaction was begun; resolves once the commit is acknowledged. */
   async commit(): Promise<void> {
-    if (this.committedAlone && this.versions.length + this.deferred.length === 0) return;
-    if (!this.lazy.begun && this.versions.length + this.deferred.length === 0) return;
+    if (this.committedAlone && this.buffered === 0) return;
+    if (!this.lazy.begun && this.buffered === 0) return;
     await this.flush(await this.begin());
     await this.lazy.commit();
   }
@@ -138,6 +155,11 @@ export class UnitOfWork implements Queryable {
     await this.lazy.rollback(err);
   }
 
+  /** Stores what is buffered now, in the transaction (a client-chosen id's create, whose conflict must surface here). */
+  async flushNow(): Promise<void> {
+    await this.flush(await this.begin());
+  }
+
   private begin(): Promise<Queryable> {
     if (this.committedAlone) throw new Error('the unit of work has committed');
     return this.lazy.open();
@@ -145,19 +167,26 @@ export class UnitOfWork implements Queryable {
 
   private flush(tx: Queryable): Promise<void> {
     const run = this.flushing.then(async () => {
-      const { versions, deferred } = this.take();
-      if (versions.length + deferred.length === 0) return;
+      const buffered = this.take();
+      if (buffered.versions.length + buffered.tombstones.length + buffered.deferred.length === 0) return;
+      const n = seqsNeeded(buffered);
       const params: unknown[] = [];
-      const ctes = writeCtes(versions, deferred, params, versions.length > 1 ? await drawSeqs(tx, versions.length) : undefined);
-      await tx.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
+      const ctes = writeCtes(buffered, params, n > 0 ? await drawSeqs(tx, n) : undefined);
+      await tx.query(`WITH ${ctes.join(', ')} SELECT 1`, params, preparing(buffered));
     });
     this.flushing = run.catch(() => undefined);
     return run;
   }
 
-  private take(): { versions: NewVersion[]; deferred: Deferred[] } {
-    const taken = { versions: this.versions, deferred: this.deferred };
+  private peek(): Buffered {
+    return { versions: this.versions, tombstones: this.tombstones, tombstonesFirst: this.tombstonesFirst, deferred: this.deferred };
+  }
+
+  private take(): Buffered {
+    const taken = this.peek();
     this.versions = [];
+    this.tombstones = [];
+    this.tombstonesFirst = false;
     this.deferred = [];
     return taken;
   }
@@ -168,14 +197,67 @@ interface Deferred {
   params: readonly unknown[];
 }
 
-/** Buffered versions and deferred inserts as the CTEs of one statement. */
-function writeCtes(versions: readonly NewVersion[], deferred: readonly Deferred[], params: unknown[], seqs: readonly number[] | undefined): string[] {
-  const ctes = versionCtes(versions, params, seqs);
-  deferred.forEach((d, i) => {
-    ctes.push(`w${i} AS (${shiftPlaceholders(d.text, params.length)})`);
+interface Buffered {
+  versions: readonly NewVersion[];
+  tombstones: readonly Tombstone[];
+  /** A tombstone was buffered before the first version: it gets the lower sequence number. */
+  tombstonesFirst: boolean;
+  deferred: readonly Deferred[];
+}
+
+/**
+ * How many sequence numbers must be drawn before the statement: several versions (bulk-insert.ts), or
+ * versions and deletions together, whose history must keep the order they were made in.
+ */
+function seqsNeeded(b: Buffered): number {
+  const v = b.versions.length;
+  const t = b.tombstones.length;
+  return v > 1 || (v > 0 && t > 0) ? v + t : 0;
+}
+
+/**
+ * The everyday statements — one create, update or delete with its access-log and outbox inserts —
+ * have a text that depends only on their shape (which index tables, which inserts), so they are kept
+ * prepared: PostgreSQL (and PGlite, in this process) then parses and plans each shape once per
+ * connection instead of on every write (issue 11 "create"). Larger combinations run unprepared, so
+ * Bundles of varying make-up do not fill the bounded set of prepared texts (pg.ts).
+ */
+function preparing(b: Buffered): { prepare: boolean } {
+  return { prepare: b.versions.length <= 1 && b.tombstones.length <= 1 && b.deferred.length <= 2 };
+}
+
+/** Buffered writes and deferred inserts as the CTEs of one statement; `seqs` as seqsNeeded asked for. */
+function writeCtes(b: Buffered, params: unknown[], seqs: readonly number[] | undefined): string[] {
+  let versionSeqs = seqs;
+  let tombstoneSeqs: readonly number[] | undefined;
+  if (seqs && b.tombstones.length > 0) {
+    const t = b.tombstones.length;
+    tombstoneSeqs = b.tombstonesFirst ? seqs.slice(0, t) : seqs.slice(seqs.length - t);
+    versionSeqs = b.tombstonesFirst ? seqs.slice(t) : seqs.slice(0, seqs.length - t);
+  }
+  const ctes = [...versionCtes(b.versions, params, versionSeqs), ...tombstoneCtes(b.tombstones, params, tombstoneSeqs)];
+  b.deferred.forEach((d, i) => {
+    ctes.push(`w${i} AS (${shifted(d.text, params.length)})`);
     params.push(...d.params);
   });
   return ctes;
+}
+
+/**
+ * shiftPlaceholders of the few texts every write defers (the access log, outbox rows), each worked out
+ * once per offset. Keyed by the text itself, then the offset: a text is the same string on every call
+ * (a literal of its module), whose hash V8 keeps, so a lookup builds no key.
+ */
+const shiftedTexts = new Map<string, Map<number, string>>();
+function shifted(text: string, offset: number): string {
+  let byOffset = shiftedTexts.get(text);
+  if (!byOffset) {
+    if (shiftedTexts.size >= 64) shiftedTexts.clear();
+    shiftedTexts.set(text, (byOffset = new Map()));
+  }
+  let out = byOffset.get(offset);
+  if (out === undefined) byOffset.set(offset, (out = shiftPlaceholders(text, offset)));
+  return out;
 }
 
 /**

@@ -16,7 +16,7 @@ import type { Repository } from '../../fhir/repository/repository.js';
 import type { CommitProbe } from '../../fhir/repository/unit-of-work.js';
 import type { WriteRule } from '../../fhir/repository/write-rules.js';
 import { findMatchingIds } from '../../fhir/search/find-ids.js';
-import { restHookWatchCondition } from '../../fhir/search/subscription-watch.js';
+import { restHookWatchCondition, restHookWatched } from '../../fhir/search/subscription-watch.js';
 import { enqueue } from '../outbox-store.js';
 import { parseCriteria, queryForOne } from './criteria.js';
 import { endpointVerdict, type EndpointMode } from './ssrf.js';
@@ -140,8 +140,10 @@ export function subscriptionRule(mode: EndpointMode): WriteRule {
     if (change.interaction === 'delete') {
       // A deletion is matched now, while the version being deleted is still the current one the search
       // engine sees: a Subscription that matched the resource hears that it is gone (README "Decisions").
+      // Asked first by the cheap watch condition creates and updates use at commit: a deletion of a
+      // type no active rest-hook Subscription names runs no Subscription search (issue 11).
       PENDING.get(tx)?.delete(ref);
-      await matchChanges(tx, new Map([[ref, 'delete']]));
+      if (await restHookWatched(tx.queryable, [r.resourceType])) await matchChanges(tx, new Map([[ref, 'delete']]));
       return;
     }
     let pending = PENDING.get(tx);
