@@ -127,13 +127,19 @@ describe('a search carries its grant check, and every change acts on the very ne
     expect(ids((await fhirGet(w.s, path, token)).body)).to.deep.equal([message.id]);
     const consent = await activeConsentOf(PERSONAS.communicate.rp);
     const level = (c: Consent, code: string): Consent => ({ ...c, policyRule: { ...c.policyRule, coding: (c.policyRule?.coding ?? []).map((x) => (x.system === CS.proxyLevel ? { ...x, code } : x)) } });
+    const read = `${message.type}/${message.id}`;
+    expect((await fhirGet(w.s, read, token)).status).to.equal(200);
     const lowered = await there('put', `Consent/${consent.id}`, w.tokens.system, level(consent, 'read'));
     expect(lowered.status, JSON.stringify(lowered.body)).to.equal(200);
+    // Decided afresh at once, though this server decided this token's requests a moment ago (engine.ts
+    // keeps a token's decision for the second it was made in, under the relation of that access version).
     const hidden = await fhirGet(w.s, path, token);
     expect(hidden.status).to.equal(200);
     expect(ids(hidden.body), 'a Read proxy sees no messages').to.deep.equal([]);
+    expect((await fhirGet(w.s, read, token)).status, 'nor reads one by id').to.equal(404);
     const raised = await there('put', `Consent/${consent.id}`, w.tokens.system, level(lowered.body as Consent, 'communicate'));
     expect(raised.status, JSON.stringify(raised.body)).to.equal(200);
+    expect((await fhirGet(w.s, read, token)).status, 'the very next read by id').to.equal(200);
     expect(ids((await fhirGet(w.s, path, token)).body)).to.deep.equal([message.id]);
   });
 
