@@ -69,7 +69,9 @@ export async function readStored(q: Queryable, type: string, id: string, access:
       const live = guard.sql(params);
       params.push(guard.version);
       const rows = await q.query<StoredRow & { access_version: number | string | null } & Record<string, unknown>>(
-        `SELECT x.*, live.access_version FROM (SELECT ${live} AS access_version) live LEFT JOIN (${read}) x ON live.access_version = $${params.length}`,
+        // OFFSET 0 keeps `live` a subquery of its own: flattened, its grant check was copied into both
+        // places that name it and ran twice per read (EXPLAIN ANALYZE, bench/read-cost.ts BENCH_EXPLAIN=1).
+        `SELECT x.*, live.access_version FROM (SELECT ${live} AS access_version OFFSET 0) live LEFT JOIN (${read}) x ON live.access_version = $${params.length}`,
         params,
         { prepare: true },
       );
