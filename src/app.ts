@@ -50,11 +50,12 @@ export interface AppDeps {
 const ANSWERED_ELSEWHERE = /^\/(?:\.well-known(?:\/|$)|\$events-since$)/;
 
 /**
- * Compression only for a client that accepts an encoding other than identity: the middleware otherwise still wrapped the
- * response's write/end and negotiated on every request (issue 11, read profile). Without
- * `Accept-Encoding` the answer is the identity encoding either way. Such an answer lacks the `Vary:
- * Accept-Encoding` the middleware adds, which is harmless: every client can read the identity encoding,
- * and a compressed answer still carries `Vary`, so a cache never hands it to a client that did not ask.
+ * Compression only for a client that accepts an encoding other than identity: the middleware otherwise
+ * still wrapped the response's write/end and negotiated on every request (issue 11, read profile).
+ * Without `Accept-Encoding` the answer is the identity encoding either way. Such an answer lacks the
+ * `Vary: Accept-Encoding` the middleware adds, which is harmless: every client can read the identity
+ * encoding, and a compressed answer still carries `Vary`, so a cache never hands it to a client that
+ * did not ask.
  */
 function compressionWhenAccepted(compress: RequestHandler): RequestHandler {
   return (req, res, next) => {

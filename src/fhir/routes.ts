@@ -38,11 +38,14 @@ export function createFhirRouter(deps: FhirDeps & { onAccountChange?: OnAccountC
     instance.read(deps, req, res, readType, p(req, 'id')).catch(next);
   });
   // And the everyday search of one type, or of one type in a Patient's compartment (below, as there).
-  router.get(['/:type', '/:compartment/:id/:type'], (req, res, next) => {
+  // Two routes, not one with a list of paths: the metrics label a request by its route's path.
+  const plainSearch = (req: Request, res: Response, next: NextFunction) => {
     const searchType = plainSearchType(req);
     if (searchType === null) return next();
     search(deps, req, res, searchType, req.params.compartment === undefined ? undefined : { resourceType: 'Patient', id: p(req, 'id') }).catch(next);
-  });
+  };
+  router.get('/:type', plainSearch);
+  router.get('/:compartment/:id/:type', plainSearch);
   // The access log is a read-only view of its own table, not a stored resource (src/audit).
   mountAuditEventRoutes(router, deps);
   // Bulk Data $export: jobs run in the background; the runner also resumes jobs a stopped process left.
