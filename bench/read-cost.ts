@@ -13,6 +13,11 @@
  * BENCH_SQL=1 lists the statements with their time per read; BENCH_EXPLAIN=1 prints the plan of
  * each distinct statement once, as it ran (EXPLAIN ANALYZE); BENCH_PROFILE=dir writes a V8 CPU
  * profile of the measured reads only.
+ *
+ * BENCH_SEARCH=1 measures the bench's compartment search instead (`Patient/{id}/Observation?_count=20`,
+ * 20 hits, issue 11 "compartment search ≥ 0.5 × ceiling"), per search. Sent with
+ * `Accept-Encoding: identity`, as autocannon in `npm run bench` sends no Accept-Encoding: the figure is
+ * the server's work, not this process gunzipping the Bundle.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -63,8 +68,13 @@ for (let i = 0; i < OBSERVATIONS; i++) {
   ids.push((await w.s.repo.create(o, SYSTEM_ACCESS)).resource.id!);
 }
 
+const SEARCH = process.env.BENCH_SEARCH === '1';
+const WHAT = SEARCH ? 'compartment search (20 hits)' : 'read by id';
+const UNIT = SEARCH ? 'search' : 'read';
 async function read(token: string, i: number): Promise<void> {
-  const res = await fetch(`${w.s.fhirBase}/Observation/${ids[i % ids.length]}`, { headers: { authorization: `Bearer ${token}` } });
+  const res = SEARCH
+    ? await fetch(`${w.s.fhirBase}/Patient/kari-nordmann/Observation?_count=20`, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'identity' } })
+    : await fetch(`${w.s.fhirBase}/Observation/${ids[i % ids.length]}`, { headers: { authorization: `Bearer ${token}` } });
   if (res.status !== 200) throw new Error(`read failed: ${res.status} ${await res.text()}`);
   await res.arrayBuffer();
 }
@@ -97,7 +107,7 @@ for (const [who, token] of [['patient', w.tokens.self], ['proxy', w.tokens.stand
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const sql = counter.take();
-    console.log(`${w.s.db.kind} read by id, ${who} token, ${c} in flight: ${Math.round(READS / (ms / 1000))} req/s, CPU ${((cpu.user + cpu.system) / 1000 / READS).toFixed(2)} ms/read, ${(sql.length / READS).toFixed(2)} statements/read, ${(logRows / Math.max(1, logInserts)).toFixed(1)} rows per access-log insert`);
+    console.log(`${w.s.db.kind} ${WHAT}, ${who} token, ${c} in flight: ${Math.round(READS / (ms / 1000))} req/s, CPU ${((cpu.user + cpu.system) / 1000 / READS).toFixed(2)} ms/${UNIT}, ${(sql.length / READS).toFixed(2)} statements/${UNIT}, ${(logRows / Math.max(1, logInserts)).toFixed(1)} rows per access-log insert`);
     if (process.env.BENCH_SQL === '1') {
       const kinds = new Map<string, number>();
       for (const s of sql) kinds.set(s.slice(0, 140), (kinds.get(s.slice(0, 140)) ?? 0) + 1);
@@ -109,7 +119,7 @@ counter.stop();
 if (session) {
   const { profile } = await session.post('Profiler.stop');
   fs.mkdirSync(process.env.BENCH_PROFILE!, { recursive: true });
-  const file = path.join(process.env.BENCH_PROFILE!, `read-${w.s.db.kind}-${Date.now()}.cpuprofile`);
+  const file = path.join(process.env.BENCH_PROFILE!, `${UNIT}-${w.s.db.kind}-${Date.now()}.cpuprofile`);
   fs.writeFileSync(file, JSON.stringify(profile));
   console.log(`profile: ${file}`);
 }

@@ -12,6 +12,7 @@ import { capabilityStatement } from './fhir/capability.js';
 import { publishedOperationDefinition } from './fhir/operation-definitions.js';
 import { binaryContent } from './fhir/interactions/binary-content.js';
 import { plainReadType } from './fhir/interactions/instance.js';
+import { plainSearchType } from './fhir/interactions/search-history.js';
 import { notFound } from './fhir/errors.js';
 import type { Repository } from './fhir/repository/repository.js';
 import { createFhirRouter } from './fhir/routes.js';
@@ -48,6 +49,21 @@ export interface AppDeps {
 /** `/fhir` paths whose routers are mounted after the FHIR API (auth/router.ts discovery, portal/messages/events-router.ts). */
 const ANSWERED_ELSEWHERE = /^\/(?:\.well-known(?:\/|$)|\$events-since$)/;
 
+/**
+ * Compression only for a client that accepts an encoding other than identity: the middleware otherwise
+ * still wrapped the response's write/end and negotiated on every request (issue 11, read profile).
+ * Without `Accept-Encoding` the answer is the identity encoding either way. Such an answer lacks the
+ * `Vary: Accept-Encoding` the middleware adds, which is harmless: every client can read the identity
+ * encoding, and a compressed answer still carries `Vary`, so a cache never hands it to a client that
+ * did not ask.
+ */
+function compressionWhenAccepted(compress: RequestHandler): RequestHandler {
+  return (req, res, next) => {
+    const accepted = req.headers['accept-encoding'];
+    return accepted && accepted !== 'identity' ? compress(req, res, next) : next();
+  };
+}
+
 export function createApp(deps: AppDeps): Express {
   const { config, db, logger } = deps;
   const repo = deps.repo;
@@ -56,7 +72,7 @@ export function createApp(deps: AppDeps): Express {
   app.set('query parser', 'extended');
   const fixedOrigins = [originOf(config.baseUrl), ...config.corsOrigins].filter((o): o is string => o !== null);
   const allowedOrigin = originAllowList(fixedOrigins, deps.registeredOrigins ?? (async () => []));
-  app.use(inOrder(requestId, accessLog(logger), metricsMiddleware, securityHeaders, cors(allowedOrigin), compression()));
+  app.use(inOrder(requestId, accessLog(logger), metricsMiddleware, securityHeaders, cors(allowedOrigin), compressionWhenAccepted(compression())));
   // The Terms of Use in force, for the login flow and the access gate (issue 14, src/identity/terms.ts).
   configureTerms({ version: config.termsVersion, url: config.termsUrl });
   const fhir = express.Router();
@@ -66,7 +82,8 @@ export function createApp(deps: AppDeps): Express {
   // instead of walking the layers below that do nothing for it (body parsers, /metadata,
   // OperationDefinition, the paths answered elsewhere; a Binary read is not a plain read).
   fhir.use((req: Request, res: Response, next: NextFunction) => {
-    const type = plainReadType(req);
+    // And so does a plain search of one type (routes.ts answers it with its second route).
+    const type = plainReadType(req) ?? plainSearchType(req);
     // A published OperationDefinition is answered before authentication (below), so it leaves this path.
     if (type === null || type === 'OperationDefinition' || req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined) return next();
     negotiate(req, res, (refused?: unknown) => {

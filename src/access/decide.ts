@@ -33,16 +33,31 @@ export interface DecideOptions {
   liveness?: LivenessGuard;
 }
 
+/** `now` and `recent` to the second, formatted once per second (every request of that second needs the same two). */
+let lastTimes = { second: Number.NaN, days: Number.NaN, now: '', recent: '' };
+function timesAt(now: Date, days: number): { now: string; recent: string } {
+  const second = Math.floor(now.getTime() / 1000);
+  if (second !== lastTimes.second || days !== lastTimes.days) {
+    const at = second * 1000;
+    lastTimes = {
+      second,
+      days,
+      now: new Date(at).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      recent: new Date(at - days * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    };
+  }
+  return lastTimes;
+}
+
 export function sliceVars(relation: Relation, opts: DecideOptions = {}): SliceVars {
-  const now = opts.now ?? new Date();
-  const days = opts.questionnaireRetentionDays ?? 365;
+  const times = timesAt(opts.now ?? new Date(), opts.questionnaireRetentionDays ?? 365);
   const actorId = relation.actorRef?.startsWith('RelatedPerson/') ? relation.actorRef.slice('RelatedPerson/'.length) : '';
   return {
     patient: relation.patientId ?? '',
     actor: relation.actorRef ?? '',
     actorId,
-    now: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
-    recent: new Date(now.getTime() - days * 86_400_000).toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    now: times.now,
+    recent: times.recent,
   };
 }
 
@@ -128,16 +143,41 @@ function scopesText(scopes: readonly unknown[]): string {
   return text;
 }
 
+/**
+ * The filter list of a scope half and a policy half, signed, made once per pair. Both halves are
+ * memoised lists (scope-access.ts per token scopes and patient; `memoPolicyFilters` per actor and
+ * slice variables), so a token's requests within one second get the very same frozen list and
+ * signature string, whose compiled SQL is then found without building and hashing a key from the
+ * signature again (access-sql.ts; issue 11, read profile). Keyed by the halves' identities, so an
+ * entry lives as long as both halves are remembered.
+ */
+const combined = new WeakMap<readonly AccessFilter[], WeakMap<readonly AccessFilter[], readonly AccessFilter[]>>();
+
+function signedFilters(principal: Principal, relation: Relation, vars: SliceVars, scopeHalf: readonly AccessFilter[]): readonly AccessFilter[] {
+  const policyHalf = memoPolicyFilters(relation.actor, vars);
+  let byPolicy = combined.get(scopeHalf);
+  const hit = byPolicy?.get(policyHalf);
+  if (hit) return hit;
+  const filters = Object.freeze([...scopeHalf, ...policyHalf]);
+  // Everything the filters are made of: the scope half depends on the token's kind, patient and
+  // scopes (scope-access.ts), the policy half on the actor and the slice variables. Equal signatures
+  // mean equal filters, so their compiled SQL can be reused (access-sql.ts). A pair of halves always
+  // gives the same signature: each half's memo key names what the signature names of it.
+  signFilters(filters, `${principal.kind}|${principal.patientId ?? ''}|${scopesText(principal.scopes)}|${relation.actor}|${JSON.stringify(vars)}`);
+  // Only memoised halves (frozen scope lists) are remembered: others are new on every request.
+  if (Object.isFrozen(principal.scopes)) {
+    if (!byPolicy) combined.set(scopeHalf, (byPolicy = new WeakMap()));
+    byPolicy.set(policyHalf, filters);
+  }
+  return filters;
+}
+
 /** The one AccessContext of a request: scopes ∩ policy ∩ (gates passed by the relation). */
 export function decideAccess(principal: Principal, relation: Relation, opts: DecideOptions = {}): AccessContext {
   const byScope = accessForPrincipal(principal);
   const vars = sliceVars(relation, opts);
   const patientSide = PATIENT_FACING.includes(relation.actor);
-  const filters = Object.freeze([...byScope.filters, ...memoPolicyFilters(relation.actor, vars)]);
-  // Everything the filters are made of: the scope half depends on the token's kind, patient and
-  // scopes (scope-access.ts), the policy half on the actor and the slice variables. Equal signatures
-  // mean equal filters, so their compiled SQL can be reused (access-sql.ts).
-  signFilters(filters, `${principal.kind}|${principal.patientId ?? ''}|${scopesText(principal.scopes)}|${relation.actor}|${JSON.stringify(vars)}`);
+  const filters = signedFilters(principal, relation, vars, byScope.filters);
   return buildAccessContext({
     relation,
     clientId: principal.clientId,

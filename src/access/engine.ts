@@ -15,6 +15,7 @@ import { AccessLog, responseRows, shownResources } from '../audit/access-log.js'
 import { binaryOwners } from '../fhir/repository/binary-owners.js';
 import { ClientNames } from '../audit/client-names.js';
 import { actorFacts } from '../audit/facts.js';
+import type { ActorFacts } from '../audit/access-log.js';
 import { decideAccess, type DecideOptions } from './decide.js';
 import { accessOptionsResolver } from './options.js';
 import { RelationCache } from './relation-cache.js';
@@ -45,6 +46,34 @@ export interface AccessEngine {
   accessLog: AccessLog;
 }
 
+/**
+ * The decision of a token's requests within one second, made once (issue 11 §1 "reuse the access
+ * decision"; a portal page's burst of reads and searches, or an app's, arrives within one). The
+ * decision is a function of the principal — fixed by the token id (its claims and grant) and the
+ * access version it was checked under —, of the relation, of the client's name and of the slice
+ * variables, whose clock reads to the second (decide.ts `sliceVars`). The relation is the object the
+ * relation cache keeps for that version, Oslo day and Terms version (relation-cache.ts), so a change
+ * to any access fact, a new day or new terms means another relation object and a fresh decision.
+ * Without an access version (a caller that read none) nothing is kept.
+ */
+class DecisionCache {
+  private readonly byRelation = new WeakMap<Relation, Map<string, { facts: ActorFacts; access: AccessContext }>>();
+
+  of(principal: Principal, relation: Relation, clientName: string | null, now: Date, decide: () => { facts: ActorFacts; access: AccessContext }): { facts: ActorFacts; access: AccessContext } {
+    if (principal.accessVersion === undefined) return decide();
+    const key = `${principal.tokenId}|${principal.accessVersion}|${Math.floor(now.getTime() / 1000)}|${clientName ?? ''}`;
+    let byKey = this.byRelation.get(relation);
+    const hit = byKey?.get(key);
+    if (hit) return hit;
+    const made = decide();
+    if (!byKey) this.byRelation.set(relation, (byKey = new Map()));
+    // One entry per token and second is live at a time; older seconds are dropped wholesale.
+    if (byKey.size >= 64) byKey.clear();
+    byKey.set(key, made);
+    return made;
+  }
+}
+
 /** A deactivated patient keeps exactly one door open: reactivating their own account (S14). */
 const REACTIVATE = /^\/Patient\/([^/]+)\/\$reactivate$/;
 
@@ -52,6 +81,7 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
   const accessLog = new AccessLog(db, logger);
   const clientNames = new ClientNames(db);
   const relations = new RelationCache();
+  const decided = new DecisionCache();
   return {
     accessLog,
     actingOptions: accessOptionsResolver(db, repo),
@@ -72,7 +102,11 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
       res.locals.relation = relation;
       // The app's registered name, looked up once per client and cached (issue 10 §6).
       const clientName = await clientNames.nameOf(principal.clientId);
-      const facts = actorFacts(relation, principal.clientId, clientName);
+      const now = opts.now ?? new Date();
+      const { facts, access } = decided.of(principal, relation, clientName, now, () => ({
+        facts: actorFacts(relation, principal.clientId, clientName),
+        access: decideAccess(principal, relation, { ...opts, clientName, now }),
+      }));
       // Every response with patient data is logged before it is sent (src/audit/access-log.ts).
       res.locals.auditor = async (r: RequestFacts, body: unknown, status: number) => {
         const q = r.originalUrl.indexOf('?');
@@ -82,7 +116,8 @@ export function createAccessEngine(db: Db, repo: Repository, logger: Logger, opt
         const owners = await binaryOwners(db, shownResources(body));
         return accessLog.recordRows(responseRows(facts, { method: r.method, path, query, ifNoneExist: r.get('if-none-exist') }, body, status, undefined, owners));
       };
-      return decideAccess(principal, relation, { ...opts, clientName, ...(liveness ? { liveness } : {}) });
+      // The grant check a read or search carries is this request's own (resource-server.ts).
+      return liveness ? Object.freeze({ ...access, liveness }) : access;
     },
   };
 }

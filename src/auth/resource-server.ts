@@ -15,6 +15,7 @@ import type { Db } from '../db/db.js';
 import { isResourceType } from '../fhir/definitions/registry.js';
 import { FhirError, unauthorized } from '../fhir/errors.js';
 import { plainReadType } from '../fhir/interactions/instance.js';
+import { plainSearchType } from '../fhir/interactions/search-history.js';
 import type { Repository } from '../fhir/repository/repository.js';
 import type { Logger } from '../log.js';
 import { requireScope } from '../access/scope-access.js';
@@ -61,6 +62,16 @@ const ACCOUNT_OPERATION = /^\/Patient\/[^/]+\/(\$deactivate|\$reactivate)$/;
 /** Whether the grant check may ride in the request's own statement: a plain read by id (instance.ts). */
 export function isDeferrableRead(req: { method: string; path: string }): boolean {
   return plainReadType(req) !== null;
+}
+
+/**
+ * Whether the grant check may ride in the statement of a plain search (search-history.ts
+ * `plainSearchType`): the search handler answers it with ONE statement (search/execute.ts), which
+ * carries the check as the read's does (issue 11 §2). Not AuditEvent: the access log has its own
+ * routes, which take only a fully checked context (audit-routes.ts).
+ */
+export function isDeferrableSearch(req: { method: string; path: string }): boolean {
+  return plainSearchType(req) !== null;
 }
 
 /** What a token's last full check established: its live grant and the access version it was decided under. */
@@ -120,14 +131,14 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
   };
 
   /**
-   * A read by id of a token whose last full check passed: decided under the access version found then,
-   * with the grant check left to the read's own statement (issue 11 §2: one round trip instead of two).
-   * The context is put where only the read handler takes it (`res.locals.guardedAccess`, interactions/
-   * context.ts), so any other handler finds no context and refuses (deny by default). Whatever cannot
-   * be decided from what is known — a gate now failing, e.g. after the Oslo day turned — goes through
-   * the full check instead, so no refusal rests on an old version.
+   * A read by id or a plain search of a token whose last full check passed: decided under the access
+   * version found then, with the grant check left to the request's own statement (issue 11 §2: one
+   * round trip instead of two). The context is put where only the read and search handlers take it
+   * (`res.locals.guardedAccess`, interactions/context.ts), so any other handler finds no context and
+   * refuses (deny by default). Whatever cannot be decided from what is known — a gate now failing, e.g.
+   * after the Oslo day turned — goes through the full check instead, so no refusal rests on an old version.
    */
-  const deferred = async (req: Request, res: Response, claims: AccessTokenClaims, hit: Known, readType: string): Promise<boolean> => {
+  const deferred = async (req: Request, res: Response, claims: AccessTokenClaims, hit: Known, readType: string | null): Promise<boolean> => {
     let decided: AccessContext | null = null;
     const guard: LivenessGuard = {
       version: hit.version,
@@ -172,8 +183,8 @@ export function authenticateFhir(deps: ResourceServerDeps): RequestHandler {
         throw err;
       }
       const readType = plainReadType(req);
-      const hit = readType !== null ? known.get(claims.jti) : undefined;
-      if (!(hit && readType !== null && hit.grant.grantId === claims.grant_id && (await deferred(req, res, claims, hit, readType)))) await authorise(req, res, claims, readType);
+      const hit = readType !== null || isDeferrableSearch(req) ? known.get(claims.jti) : undefined;
+      if (!(hit && hit.grant.grantId === claims.grant_id && (await deferred(req, res, claims, hit, readType)))) await authorise(req, res, claims, readType);
       next();
     } catch (err) {
       next(err);

@@ -10,7 +10,7 @@ import { processBundle } from './bundle/transaction.js';
 import { accessOf, type FhirDeps } from './interactions/context.js';
 import * as instance from './interactions/instance.js';
 import * as typeLevel from './interactions/type-level.js';
-import { history, search } from './interactions/search-history.js';
+import { history, plainSearchType, search } from './interactions/search-history.js';
 import { validateInteraction } from './interactions/validate.js';
 import { accountOperation, type OnAccountChange } from './interactions/account.js';
 import { mountAuditEventRoutes } from '../audit/audit-routes.js';
@@ -37,6 +37,15 @@ export function createFhirRouter(deps: FhirDeps & { onAccountChange?: OnAccountC
     if (readType === null) return next();
     instance.read(deps, req, res, readType, p(req, 'id')).catch(next);
   });
+  // And the everyday search of one type, or of one type in a Patient's compartment (below, as there).
+  // Two routes, not one with a list of paths: the metrics label a request by its route's path.
+  const plainSearch = (req: Request, res: Response, next: NextFunction) => {
+    const searchType = plainSearchType(req);
+    if (searchType === null) return next();
+    search(deps, req, res, searchType, req.params.compartment === undefined ? undefined : { resourceType: 'Patient', id: p(req, 'id') }).catch(next);
+  };
+  router.get('/:type', plainSearch);
+  router.get('/:compartment/:id/:type', plainSearch);
   // The access log is a read-only view of its own table, not a stored resource (src/audit).
   mountAuditEventRoutes(router, deps);
   // Bulk Data $export: jobs run in the background; the runner also resumes jobs a stopped process left.

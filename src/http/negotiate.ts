@@ -5,6 +5,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import { FhirError } from '../fhir/errors.js';
+import { namesParam } from './respond.js';
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json', 'application/x-www-form-urlencoded'];
 const FORMAT_ALIASES: Record<string, string> = {
@@ -15,7 +16,7 @@ const FORMAT_ALIASES: Record<string, string> = {
 };
 
 export function negotiate(req: Request, res: Response, next: NextFunction): void {
-  const format = typeof req.query._format === 'string' ? req.query._format : undefined;
+  const format = namesParam(req, '_format') && typeof req.query._format === 'string' ? req.query._format : undefined;
   if (format !== undefined && !FORMAT_ALIASES[format.split(';')[0]!.trim()]) {
     return next(new FhirError(406, { code: 'not-supported', diagnostics: `_format "${format}" is not supported; this server speaks application/fhir+json`, expression: ['_format'] }));
   }

@@ -1,6 +1,6 @@
 /** Writes FHIR responses: JSON, ETag/Location/Last-Modified, `Prefer: return=…`, `_pretty`. */
 import type { Request, Response } from 'express';
-import type { Bundle, OperationOutcome, Resource } from 'fhir/r4';
+import type { Bundle, BundleEntry, OperationOutcome, Resource } from 'fhir/r4';
 import { asDatabaseUnavailable, DATABASE_RETRY_AFTER } from '../db/unavailable.js';
 import { informationOutcome } from '../fhir/errors.js';
 import { StoredResource } from '../fhir/repository/stored.js';
@@ -10,9 +10,30 @@ export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 /** Records what a response shows in the access log; set on `res.locals.auditor` by authentication. */
 export type Auditor = (req: Request, body: unknown, status: number) => Promise<void>;
 
+/**
+ * Whether the URL's query may name `name` (then `req.query` says what it holds): Express 5 parses
+ * `req.query` (with `qs`) anew on every access, and nearly no request carries `_pretty` or `_format`
+ * (issue 11, per-request work). A query with a percent-escape may spell the name escaped, so it is parsed.
+ */
+export function namesParam(req: Pick<Request, 'originalUrl'>, name: string): boolean {
+  const url = req.originalUrl;
+  const q = url.indexOf('?');
+  return q >= 0 && (url.includes(name, q) || url.includes('%', q));
+}
+
+const isPretty = (req: Request): boolean => namesParam(req, '_pretty') && req.query._pretty === 'true';
+
 export function sendJson(req: Request, res: Response, status: number, body: unknown): void {
-  const pretty = req.query._pretty === 'true';
-  logThenSend(req, res, status, body, () => void res.status(status).type(FHIR_JSON).send(pretty ? JSON.stringify(body, null, 2) : stringify(body)));
+  const pretty = isPretty(req);
+  logThenSend(req, res, status, body, () => {
+    const text = pretty ? JSON.stringify(body, null, 2) : stringify(body);
+    // A resource with its version's ETag goes through Express, which answers a conditional request
+    // for it with 304. Anything else (a search or history Bundle, an OperationOutcome) is written as it
+    // is: Express would copy the whole text into a buffer and hash it for an ETag of its own (issue 11,
+    // search profile), an ETag that names no version and that no FHIR client uses.
+    if (res.getHeader('ETag') !== undefined) return void res.status(status).type(FHIR_JSON).send(text);
+    sendText(req, res, status, text);
+  });
 }
 
 /**
@@ -27,14 +48,22 @@ export function stringify(body: unknown): string {
   const entries = bundle?.resourceType === 'Bundle' ? (bundle.entry ?? []) : [];
   if (!entries.some((e) => e.resource instanceof StoredResource)) return JSON.stringify(body);
   const { entry: _entries, ...head } = bundle!;
-  const parts = entries.map((e) => {
-    if (!(e.resource instanceof StoredResource)) return JSON.stringify(e);
-    const { resource, ...rest } = e;
-    const tail = JSON.stringify(rest);
-    return tail === '{}' ? `{"resource":${(resource as StoredResource).json}}` : `{"resource":${(resource as StoredResource).json},${tail.slice(1)}`;
-  });
+  const parts = entries.map((e) => (e.resource instanceof StoredResource ? storedEntry(e) : JSON.stringify(e)));
   const start = JSON.stringify(head);
   return `${start === '{}' ? '{' : `${start.slice(0, -1)},`}"entry":[${parts.join(',')}]}`;
+}
+
+/**
+ * One entry holding stored text: its fields in their order, each stringified as JSON.stringify would
+ * (undefined ones left out), the resource as the stored text. A search page has twenty of these.
+ */
+function storedEntry(e: BundleEntry): string {
+  let out = '';
+  for (const [key, value] of Object.entries(e)) {
+    if (value === undefined) continue;
+    out += `${out === '' ? '{' : ','}${JSON.stringify(key)}:${key === 'resource' ? (value as StoredResource).json : JSON.stringify(value)}`;
+  }
+  return out === '' ? '{}' : `${out}}`;
 }
 
 /** Logged before shown: data whose access cannot be recorded is not sent (S23). */
@@ -65,7 +94,7 @@ export function sendResource(req: Request, res: Response, status: number, resour
  * StoredResource and takes whose data it is from its compartments. `_pretty` reformats, so it parses.
  */
 export function sendStored(req: Request, res: Response, status: number, stored: StoredResource): void {
-  if (req.query._pretty === 'true') return sendResource(req, res, status, stored.toResource());
+  if (isPretty(req)) return sendResource(req, res, status, stored.toResource());
   res.setHeader('ETag', `W/"${stored.versionId}"`);
   res.setHeader('Last-Modified', new Date(stored.lastUpdated).toUTCString());
   logThenSend(req, res, status, stored, () => sendText(req, res, status, stored.json));

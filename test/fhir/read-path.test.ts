@@ -67,4 +67,27 @@ describe('the read path (issue 11): short, with the same answers', function () {
     expect(count(after.text)).to.equal(count(before.text) + 1);
     expect(after.text).not.to.include(id);
   });
+
+  it('a plain search takes the short path too, with the same answer, headers and metrics series as before', async () => {
+    const created = await request(ctx.app).post('/fhir/Patient').set('content-type', 'application/fhir+json').send({ resourceType: 'Patient', name: [{ family: 'Kort' }] });
+    const patient = created.body.id as string;
+    expect((await request(ctx.app).post('/fhir/Observation').set('content-type', 'application/fhir+json').send({ resourceType: 'Observation', status: 'final', code: { text: 'Puls' }, subject: { reference: `Patient/${patient}` } })).status).to.equal(201);
+    const series = (route: string) => new RegExp(`helsebro_http_requests_total\\{method="GET",route="${route.replace(/\//g, '\\/')}",status="200"\\} (\\d+)`);
+    const count = (text: string, route: string) => Number(series(route).exec(text)?.[1] ?? 0);
+    const before = (await request(ctx.app).get('/metrics')).text;
+    const byType = await request(ctx.app).get(`/fhir/Observation?subject=Patient/${patient}`).set('x-request-id', 'search-path-1');
+    expect(byType.status).to.equal(200);
+    expect(byType.body.resourceType).to.equal('Bundle');
+    expect(byType.body.entry).to.have.length(1);
+    expect(byType.headers['x-request-id']).to.equal('search-path-1');
+    expect(byType.headers['cache-control']).to.equal('no-store');
+    expect(byType.headers['content-type']).to.match(/^application\/fhir\+json/);
+    const inCompartment = await request(ctx.app).get(`/fhir/Patient/${patient}/Observation`);
+    expect(inCompartment.status).to.equal(200);
+    expect(inCompartment.body.entry).to.have.length(1);
+    expect((await request(ctx.app).get('/fhir/Observation?_format=xml')).status, 'negotiation still refuses').to.equal(406);
+    const after = (await request(ctx.app).get('/metrics')).text;
+    expect(count(after, '/fhir/:type')).to.equal(count(before, '/fhir/:type') + 1);
+    expect(count(after, '/fhir/:compartment/:id/:type')).to.equal(count(before, '/fhir/:compartment/:id/:type') + 1);
+  });
 });

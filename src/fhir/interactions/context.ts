@@ -25,10 +25,10 @@ export function accessOf(res: Response): AccessContext {
 }
 
 /**
- * The access context of a read by id: the one the authentication step decided from what the token's
- * previous request established, whose grant check the read's own statement carries (access-context.ts
- * `liveness`, auth/resource-server.ts), or else the request's. Only the read handler takes the former;
- * every other handler finds no context (`accessOf`) and refuses.
+ * The access context of a read by id or a search: the one the authentication step decided from what
+ * the token's previous request established, whose grant check the read's or search's own statement
+ * carries (access-context.ts `liveness`, auth/resource-server.ts), or else the request's. Only the read
+ * and search handlers take the former; every other handler finds no context (`accessOf`) and refuses.
  */
 export function readAccessOf(res: Response): AccessContext {
   return (res.locals.guardedAccess as AccessContext | undefined) ?? accessOf(res);

@@ -1,10 +1,24 @@
 /** Search (GET and POST _search, type, system, compartment) and history handlers. */
 import type { Request, Response } from 'express';
+import { isResourceType } from '../definitions/registry.js';
 import { sendJson, preferStrictHandling } from '../../http/respond.js';
 import { parseHistoryPaging, readHistory } from '../repository/history.js';
 import { executeSearch } from '../search/execute.js';
-import { accessOf, type FhirDeps } from './context.js';
+import { accessOf, readAccessOf, type FhirDeps } from './context.js';
 import { assertOwnPatient } from '../../access/search-guard.js';
+
+/**
+ * `GET|HEAD /{type}?…` and `GET|HEAD /Patient/{id}/{type}?…`: a search of one resource type that the
+ * search handler answers (routes.ts sends it there first, issue 11). Not AuditEvent: the access log
+ * has its own routes (audit-routes.ts). The resource server lets its statement carry the grant check
+ * (auth/resource-server.ts). Returns the type, or null.
+ */
+const PLAIN_SEARCH = /^\/(?:Patient\/[A-Za-z0-9\-.]{1,64}\/)?([A-Z][A-Za-z]*)$/;
+export function plainSearchType(req: { method: string; path: string }): string | null {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return null;
+  const type = PLAIN_SEARCH.exec(req.path)?.[1];
+  return type !== undefined && type !== 'AuditEvent' && isResourceType(type) ? type : null;
+}
 
 /** Query pairs in order; a POST _search form body is appended to the URL's parameters. */
 export function searchParams(req: Request): Array<[string, string]> {
@@ -20,13 +34,14 @@ export function searchParams(req: Request): Array<[string, string]> {
 }
 
 export async function search(deps: FhirDeps, req: Request, res: Response, type: string | null, compartment?: { resourceType: 'Patient'; id: string }): Promise<void> {
-  const access = accessOf(res);
+  // The context whose grant check the search's own statement carries, if authentication left one (context.ts).
+  const access = readAccessOf(res);
   const params = searchParams(req);
-  assertOwnPatient(access, params, compartment?.id);
   const bundle = await executeSearch(deps.repo.queryable, {
     resourceType: type,
     params,
     access,
+    before: (decided) => assertOwnPatient(decided, params, compartment?.id),
     fhirBase: deps.config.fhirBase,
     strict: preferStrictHandling(req),
     compartment,

@@ -26,7 +26,8 @@ export function compileAccessPredicate(resourceType: string, filters: readonly A
  * statement's list stood, so that position is part of the key, and a hit appends the same values.
  */
 const signatures = new WeakMap<readonly AccessFilter[], string>();
-const compiled = new Map<string, { sql: string; values: unknown[] }>();
+/** Per signature (the same string object for a reused filter list, decide.ts), per type, alias, position and base. */
+const compiled = new Map<string, Map<string, { sql: string; values: unknown[] }>>();
 const COMPILED_MAX = 2_000;
 
 /** Marks a frozen filter list as fully described by `signature`: equal signatures must mean equal filters. */
@@ -40,16 +41,20 @@ export function accessPredicateFor(resourceType: string, alias: string, ctx: Com
   // Chains and `_has` (depth > 0) compile under fresh aliases each time: nothing there to reuse.
   const signature = ctx.depth === 0 ? signatures.get(ctx.access) : undefined;
   if (signature === undefined) return compileAccessFilters(resourceType, alias, ctx);
-  const key = `${resourceType}|${alias}|${ctx.params.length}|${ctx.fhirBase}|${signature}`;
-  const hit = compiled.get(key);
+  const key = `${resourceType}|${alias}|${ctx.params.length}|${ctx.fhirBase}`;
+  let bySignature = compiled.get(signature);
+  const hit = bySignature?.get(key);
   if (hit) {
     ctx.params.push(...hit.values);
     return hit.sql;
   }
   const start = ctx.params.length;
   const sql = withStableAliases(() => compileAccessFilters(resourceType, alias, ctx));
-  if (compiled.size >= COMPILED_MAX) compiled.delete(compiled.keys().next().value as string);
-  compiled.set(key, { sql, values: ctx.params.slice(start) });
+  if (!bySignature) {
+    if (compiled.size >= COMPILED_MAX) compiled.delete(compiled.keys().next().value as string);
+    compiled.set(signature, (bySignature = new Map()));
+  }
+  bySignature.set(key, { sql, values: ctx.params.slice(start) });
   return sql;
 }
 

@@ -5,10 +5,11 @@
  * history sequence number when the first page ran), so resources written meanwhile do not shift pages.
  */
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from 'fhir/r4';
-import type { AccessContext } from '../../access/access-context.js';
+import type { AccessContext, LivenessGuard } from '../../access/access-context.js';
 import type { Queryable } from '../../db/db.js';
 import { FhirError, badRequest, operationOutcome, type Issue } from '../errors.js';
 import { isResourceType, patientCompartmentParams, searchParam } from '../definitions/registry.js';
+import { settleLiveness } from '../repository/reads.js';
 import { resourceFromRow, type ResourceRow } from '../repository/rows.js';
 import { StoredResource, storedColumns, type StoredRow } from '../repository/stored.js';
 import { accessPredicateFor } from './access-sql.js';
@@ -36,12 +37,53 @@ export interface SearchRequest {
    * instead of objects. Callers that read the entries (terms, batch entries, export) leave it unset.
    */
   storedText?: boolean;
+  /**
+   * A refusal of the request by its access context (search-guard.ts), judged before anything is read:
+   * with a context whose grant check rides in the search's statement, only after that check (below).
+   */
+  before?: (access: AccessContext) => void;
 }
 
 /** A row of the search statement: the snapshot and count (on every row), then a match's columns (NULL when none). */
-type SearchRow = { search_snapshot: number | string | null; search_count: number | string | null; id: string | null } & Record<string, unknown>;
+type SearchRow = { search_snapshot: number | string | null; search_count: number | string | null; search_live?: number | string | null; id: string | null } & Record<string, unknown>;
 
+/** `live`: the token's access version while its grant is live (NULL otherwise), and whether it is the one the context was decided under. */
+function liveCte(guard: LivenessGuard, params: unknown[]): string {
+  const version = guard.sql(params);
+  params.push(guard.version);
+  return `live AS MATERIALIZED (SELECT x.v, x.v = $${params.length} AS ok FROM (SELECT ${version} AS v) x)`;
+}
+
+/**
+ * When the context carries the grant check (access-context.ts `liveness`: the token's previous request
+ * was fully checked, auth/resource-server.ts), the search's one statement also answers "is the grant
+ * still live, under which access version?" and reads no row unless the version is the one the context
+ * was decided under (issue 11 §2: one round trip instead of two, as for a read by id). The guard then
+ * confirms, refuses (401), or hands a context decided afresh, under which the search runs again. A
+ * refusal raised before that statement ran (a bad parameter, another patient named) is given only
+ * once the grant has been checked alone: an ended token gets its 401 first, and a changed access fact
+ * is decided afresh before anything is refused.
+ */
 export async function executeSearch(q: Queryable, req: SearchRequest): Promise<Bundle> {
+  const guard = req.access.liveness;
+  if (!guard) return searchOnce(q, req, null);
+  let settled = false;
+  const settle = (version: number | null): Promise<AccessContext | null> => {
+    settled = true;
+    return guard.settle(version);
+  };
+  try {
+    return await searchOnce(q, req, settle);
+  } catch (err) {
+    if (settled || !(err instanceof FhirError)) throw err;
+    const decided = await settleLiveness(q, guard);
+    if (decided) return executeSearch(q, { ...req, access: decided });
+    throw err;
+  }
+}
+
+async function searchOnce(q: Queryable, req: SearchRequest, settle: ((version: number | null) => Promise<AccessContext | null>) | null): Promise<Bundle> {
+  req.before?.(req.access);
   const parsed = parseQuery(req.params);
   const control = (name: string) => parsed.control.get(name)?.[0];
   const types = searchTypes(req, control('_type'));
@@ -77,6 +119,8 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   const pageParams = [...params];
   const sort = compileSort(control('_sort'), typeForParams, { ...ctx, params: pageParams });
   const whereSql = where.join(' AND ');
+  // Gated on the grant check the statement carries (`live`, below): no row is read unless it passed.
+  const firstWhere = settle ? `(SELECT live.ok FROM live) AND ${whereSql}` : whereSql;
 
   // What is counted (docs/search.md, "Totals"): everything for _total=accurate and _summary=count;
   // nothing when _total=none was asked (the page walks the sort order); otherwise up to
@@ -86,8 +130,8 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   const mode = summary === 'count' ? 'accurate' : totalMode;
   const counted = !(control('_total') === 'none' && mode !== 'accurate');
   const countSql = mode === 'accurate'
-    ? `SELECT count(*) AS n FROM resources r WHERE ${whereSql}`
-    : `SELECT count(*) AS n FROM (SELECT 1 FROM resources r WHERE ${whereSql} LIMIT ${COLLECT_FIRST_BELOW + 1}) m`;
+    ? `SELECT count(*) AS n FROM resources r WHERE ${firstWhere}`
+    : `SELECT count(*) AS n FROM (SELECT 1 FROM resources r WHERE ${firstWhere} LIMIT ${COLLECT_FIRST_BELOW + 1}) m`;
   const wantPage = summary !== 'count' && count > 0;
   // Entries as stored text (repository/stored.ts) when the caller sends the Bundle as JSON and nothing
   // reshapes or follows the matches (_summary, _elements, _include, _revinclude need the objects).
@@ -107,17 +151,21 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   // twice, which halves what the database parses and plans per search (on PGlite, in-process, planning
   // was most of a search's CPU). The page joins `m` back to `resources` by seq (unique index).
   const once = counted && mode !== 'accurate';
-  const statementParams = wantPage ? [...pageParams] : params;
+  const statementParams = wantPage ? [...pageParams] : [...params];
   const page = !wantPage ? null
     : once ? `SELECT ${columns} FROM resources r WHERE r.seq IN (SELECT m.seq FROM m) AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} ORDER BY ${sort} ${limits(statementParams)}`
-      : counted ? `SELECT ${columns} FROM (SELECT r.* FROM resources r WHERE ${whereSql} AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} OFFSET 0) r ORDER BY ${sort} ${limits(statementParams)}`
-        : `SELECT ${columns} FROM resources r WHERE ${whereSql} ORDER BY ${sort} ${limits(statementParams)}`;
+      : counted ? `SELECT ${columns} FROM (SELECT r.* FROM resources r WHERE ${firstWhere} AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} OFFSET 0) r ORDER BY ${sort} ${limits(statementParams)}`
+        : `SELECT ${columns} FROM resources r WHERE ${firstWhere} ORDER BY ${sort} ${limits(statementParams)}`;
   const snapshotColumn = pinned === undefined ? '(SELECT max(seq) FROM resource_history)' : 'NULL::bigint';
-  const head = `SELECT ${snapshotColumn} AS search_snapshot, ${counted ? '(SELECT n FROM c)' : 'NULL::bigint'} AS search_count`;
-  const ctes = !counted ? ''
-    : once ? `WITH m AS MATERIALIZED (SELECT r.seq FROM resources r WHERE ${whereSql} LIMIT ${COLLECT_FIRST_BELOW + 1}), c AS MATERIALIZED (SELECT count(*) AS n FROM m) `
-      : `WITH c AS MATERIALIZED (${countSql}) `;
-  const text = `${ctes}SELECT s.search_snapshot, s.search_count${page ? ', p.*' : ''} FROM (${head}) s${page ? ` LEFT JOIN (${page}) p ON TRUE` : ''}`;
+  const head = `SELECT ${snapshotColumn} AS search_snapshot, ${counted ? '(SELECT n FROM c)' : 'NULL::bigint'} AS search_count${settle ? ', (SELECT live.v FROM live) AS search_live' : ''}`;
+  const ctes = [
+    // The grant check, bound last (its values follow every other parameter of the statement).
+    ...(settle && req.access.liveness ? [liveCte(req.access.liveness, statementParams)] : []),
+    ...(!counted ? []
+      : once ? [`m AS MATERIALIZED (SELECT r.seq FROM resources r WHERE ${firstWhere} LIMIT ${COLLECT_FIRST_BELOW + 1})`, 'c AS MATERIALIZED (SELECT count(*) AS n FROM m)']
+        : [`c AS MATERIALIZED (${countSql})`]),
+  ];
+  const text = `${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}SELECT s.search_snapshot, s.search_count${settle ? ', s.search_live' : ''}${page ? ', p.*' : ''} FROM (${head}) s${page ? ` LEFT JOIN (${page}) p ON TRUE` : ''}`;
   // The one-row `s` is the outer side of a nested loop without a join condition, so the page keeps its order.
   // Prepared on PostgreSQL (planned once per connection, then possibly a generic plan) only when the
   // search is confined to patients' records — a compartment search, or a token whose access is confined
@@ -125,6 +173,11 @@ export async function executeSearch(q: Queryable, req: SearchRequest): Promise<B
   const confined = req.compartment !== undefined || req.access.filters.some((f) => f.kind === 'compartment');
   const result = await q.query<SearchRow>(text, statementParams, { prepare: confined });
   const first = result[0]!;
+  if (settle) {
+    const decided = await settle(first.search_live === null || first.search_live === undefined ? null : Number(first.search_live));
+    // An access fact changed since the context was decided: nothing read under it is used.
+    if (decided) return executeSearch(q, { ...req, access: decided });
+  }
   const snapshot = pinned ?? Number(first.search_snapshot ?? 0);
   const n = counted ? Number(first.search_count) : undefined;
   let total: number | undefined;
