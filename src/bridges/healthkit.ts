@@ -6,7 +6,7 @@
  * Every sample is judged on its own: one bad sample never hides the good ones beside it.
  */
 import { FhirError, badRequest } from '../fhir/errors.js';
-import { HEALTHKIT_BP_COMPONENT_TYPES, normalizeHealthKitUnit, rowsForHealthKitType, type ComponentRow, type Conversion, type QuantityRow } from './mapping.js';
+import { HEALTHKIT_BP_COMPONENT_TYPES, normalizeHealthKitUnit, rowsForHealthKitType, type ComponentRow, type Conversion, type MappingRow, type QuantityRow } from './mapping.js';
 import { SID, isUuid } from './identity.js';
 import { toValidSample } from './resources.js';
 import { checkPeriod, checkRange, convert, describe, parseInstant, reject, Rejection, requireNumber, requireString } from './rules.js';
@@ -110,8 +110,8 @@ export function measureHealthKitSample(raw: unknown, index: number, now: Date): 
 
   const value = requireNumber(s.value, 'value');
   const unit = normalizeHealthKitUnit(requireString(s.unit, 'unit'));
-  const match = rows.flatMap((r) => (r.kind === 'quantity' && r.healthKit?.units[unit] ? [{ row: r, conversion: r.healthKit.units[unit]! }] : []))[0];
-  if (!match) reject(`unit "${s.unit}" is not convertible for ${type} (accepted: ${acceptedUnits(rows as QuantityRow[]).join(', ')})`);
+  const match = quantityMatch(rows, unit);
+  if (!match) reject(`unit "${s.unit}" is not convertible for ${type} (accepted: ${acceptedUnits(rows as readonly QuantityRow[]).join(', ')})`);
   // `%` rows: HealthKit writes fractions (0.97), but iOS 8/9 exports and some apps wrote percentages
   // (97). A value above 1 cannot be a fraction of a plausible measurement, so it is read as a percentage.
   const percentBy = unit === '%' ? match.row.percentBy : undefined;
@@ -147,7 +147,16 @@ function convertChecked(label: string, value: number, conversion: Conversion, ro
   return converted;
 }
 
-function acceptedUnits(rows: QuantityRow[]): string[] {
+/** The first quantity row of the type that converts `unit` (own keys only: a unit is never an Object method). */
+function quantityMatch(rows: readonly MappingRow[], unit: string): { row: QuantityRow; conversion: Conversion } | undefined {
+  for (const r of rows) {
+    const units = r.kind === 'quantity' ? r.healthKit?.units : undefined;
+    if (units && Object.hasOwn(units, unit) && units[unit]) return { row: r as QuantityRow, conversion: units[unit] };
+  }
+  return undefined;
+}
+
+function acceptedUnits(rows: readonly QuantityRow[]): string[] {
   return rows.flatMap((r) => Object.keys(r.healthKit?.units ?? {}));
 }
 

@@ -284,18 +284,43 @@ const KEYS: { [K in keyof IndexRows]: (r: IndexRows[K][number]) => string } = {
   uri: (r) => `${r.code}\u0000${f(r.value)}${el(r)}`,
 };
 
+/** Whether two rows of a table are the same row (null and absent alike, as in `KEYS`). */
+const eq = (a: string | number | null | undefined, b: string | number | null | undefined): boolean => a === b || ((a === null || a === undefined) && (b === null || b === undefined));
+const SAME: { [K in keyof IndexRows]: (a: IndexRows[K][number], b: IndexRows[K][number]) => boolean } = {
+  token: (a, b) => a.code === b.code && eq(a.value, b.value) && eq(a.system, b.system) && eq(a.text, b.text) && a.element === b.element,
+  string: (a, b) => a.code === b.code && eq(a.norm, b.norm) && eq(a.value, b.value) && a.element === b.element,
+  reference: (a, b) => a.code === b.code && eq(a.url, b.url) && eq(a.targetId, b.targetId) && eq(a.targetType, b.targetType) && eq(a.identSystem, b.identSystem) && eq(a.identValue, b.identValue) && a.element === b.element,
+  date: (a, b) => a.code === b.code && eq(a.low, b.low) && eq(a.high, b.high) && a.element === b.element,
+  number: (a, b) => a.code === b.code && eq(String(a.value), String(b.value)) && a.element === b.element,
+  quantity: (a, b) => a.code === b.code && eq(String(a.value), String(b.value)) && eq(a.system, b.system) && eq(a.unit, b.unit) && a.element === b.element,
+  uri: (a, b) => a.code === b.code && eq(a.value, b.value) && a.element === b.element,
+};
+
+/** Up to this many rows in a table are compared pairwise (no key strings, no Set: a reading has a dozen). */
+const PAIRWISE = 16;
+
 function dedupe(rows: IndexRows): IndexRows {
   for (const table of TABLES) {
     const list = rows[table] as Array<IndexRows[typeof table][number]>;
     if (list.length < 2) continue;
-    const key = KEYS[table] as (r: IndexRows[typeof table][number]) => string;
-    const seen = new Set<string>();
     let kept = 0;
-    for (let i = 0; i < list.length; i++) {
-      const k = key(list[i]!);
-      if (seen.has(k)) continue;
-      seen.add(k);
-      list[kept++] = list[i]!;
+    if (list.length <= PAIRWISE) {
+      const same = SAME[table] as (a: IndexRows[typeof table][number], b: IndexRows[typeof table][number]) => boolean;
+      for (let i = 0; i < list.length; i++) {
+        const row = list[i]!;
+        let seen = false;
+        for (let j = 0; j < kept && !seen; j++) seen = same(list[j]!, row);
+        if (!seen) list[kept++] = row;
+      }
+    } else {
+      const key = KEYS[table] as (r: IndexRows[typeof table][number]) => string;
+      const seen = new Set<string>();
+      for (let i = 0; i < list.length; i++) {
+        const k = key(list[i]!);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        list[kept++] = list[i]!;
+      }
     }
     list.length = kept;
   }
