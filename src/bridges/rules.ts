@@ -24,11 +24,16 @@ export function convert(value: number, conversion: Conversion, decimals: number)
 /** Rejects a value that is negative or outside the row's plausible range (in the target unit). */
 export function checkRange(label: string, value: number, range: Range, ucum: Ucum, hint?: string): void {
   if (value < 0) reject(`${label} ${value} ${ucum.code} is negative`);
-  const tooLow = range.minExclusive ? value <= range.min : value < range.min;
-  if (tooLow || value > range.max) {
+  if (!inRange(value, range)) {
     const rule = `${range.minExclusive ? '>' : '≥'} ${range.min} and ≤ ${range.max} ${ucum.code}`;
     reject(`${label} ${value} ${ucum.code} is implausible (rule: ${rule})${hint ? `; ${hint}` : ''}`);
   }
+}
+
+/** Whether a value that is not negative lies in the plausible range (checkRange without its reasons). */
+export function inRange(value: number, range: Range): boolean {
+  const tooLow = range.minExclusive ? value <= range.min : value < range.min;
+  return !tooLow && value <= range.max;
 }
 
 export function requireNumber(value: unknown, field: string): number {
