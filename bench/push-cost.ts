@@ -94,5 +94,9 @@ if (session) {
   fs.writeFileSync(file, JSON.stringify(profile));
   console.log(`profile: ${file}`);
 }
-listener.close();
+// Close what was opened (the listener and its keep-alive connections, the server's workers, the database), so the bench exits.
+await new Promise<void>((done) => {
+  listener.close(() => done());
+  listener.closeAllConnections();
+});
 await server.close();

@@ -6,10 +6,10 @@
  * Every sample is judged on its own: one bad sample never hides the good ones beside it.
  */
 import { FhirError, badRequest } from '../fhir/errors.js';
-import { HEALTHKIT_BP_COMPONENT_TYPES, normalizeHealthKitUnit, rowsForHealthKitType, type ComponentRow, type Conversion, type QuantityRow } from './mapping.js';
+import { HEALTHKIT_BP_COMPONENT_TYPES, normalizeHealthKitUnit, rowsForHealthKitType, type ComponentRow, type Conversion, type MappingRow, type QuantityRow } from './mapping.js';
 import { SID, isUuid } from './identity.js';
 import { toValidSample } from './resources.js';
-import { checkPeriod, checkRange, convert, describe, parseInstant, reject, Rejection, requireNumber, requireString } from './rules.js';
+import { checkPeriod, checkRange, convert, describe, inRange, parseInstant, reject, Rejection, requireNumber, requireString } from './rules.js';
 import { markDuplicates, type BridgeContext, type ConvertedSample, type MeasuredSample, type SourceDescription } from './sample.js';
 
 export interface HealthKitDevice {
@@ -56,12 +56,12 @@ export function healthKitSamples(body: unknown): unknown[] {
 export function convertHealthKit(body: unknown, ctx: BridgeContext): ConvertedSample[] {
   return markDuplicates(
     healthKitSamples(body).map((raw, index): ConvertedSample => {
-      const id = isUuid((raw as { uuid?: unknown } | null)?.uuid) ? (raw as { uuid: string }).uuid.toLowerCase() : undefined;
       try {
         return toValidSample(measureHealthKitSample(raw, index, ctx.now), ctx);
       } catch (err) {
-        if (err instanceof Rejection) return { index, id, status: 'rejected', reason: err.message };
-        throw err;
+        if (!(err instanceof Rejection)) throw err;
+        const id = isUuid((raw as { uuid?: unknown } | null)?.uuid) ? (raw as { uuid: string }).uuid.toLowerCase() : undefined;
+        return { index, id, status: 'rejected', reason: err.message };
       }
     }),
   );
@@ -110,8 +110,8 @@ export function measureHealthKitSample(raw: unknown, index: number, now: Date): 
 
   const value = requireNumber(s.value, 'value');
   const unit = normalizeHealthKitUnit(requireString(s.unit, 'unit'));
-  const match = rows.flatMap((r) => (r.kind === 'quantity' && r.healthKit?.units[unit] ? [{ row: r, conversion: r.healthKit.units[unit]! }] : []))[0];
-  if (!match) reject(`unit "${s.unit}" is not convertible for ${type} (accepted: ${acceptedUnits(rows as QuantityRow[]).join(', ')})`);
+  const match = quantityMatch(rows, unit);
+  if (!match) reject(`unit "${s.unit}" is not convertible for ${type} (accepted: ${acceptedUnits(rows as readonly QuantityRow[]).join(', ')})`);
   // `%` rows: HealthKit writes fractions (0.97), but iOS 8/9 exports and some apps wrote percentages
   // (97). A value above 1 cannot be a fraction of a plausible measurement, so it is read as a percentage.
   const percentBy = unit === '%' ? match.row.percentBy : undefined;
@@ -123,7 +123,7 @@ export function measureHealthKitSample(raw: unknown, index: number, now: Date): 
     const converted = convertChecked(label, value, { scale: 1 }, match.row);
     return { ...base, row: match.row, value: converted, note: `${label} ${value} read as a percentage (HealthKit % values ≤ 1 are fractions of 1; from ${percentBy.percentageFrom} up, percentages)` };
   }
-  const converted = convertChecked(match.row.text.toLowerCase(), value, match.conversion, match.row);
+  const converted = convertChecked(() => match.row.text.toLowerCase(), value, match.conversion, match.row);
   return { ...base, row: match.row, value: converted };
 }
 
@@ -140,14 +140,28 @@ function measureComponent(row: ComponentRow, objects: unknown[], correlationType
   return { row, value: convertChecked(row.text.toLowerCase(), value, conversion, row), ...(uuid ? { uuid } : {}) };
 }
 
-function convertChecked(label: string, value: number, conversion: Conversion, row: Pick<QuantityRow, 'decimals' | 'range' | 'ucum'>): number {
-  if (value < 0) reject(`${label} ${value} is negative`);
+/** `label`: how the rejection names the measure (made only for a rejection: most samples pass). */
+function convertChecked(label: string | (() => string), value: number, conversion: Conversion, row: Pick<QuantityRow, 'decimals' | 'range' | 'ucum'>): number {
+  if (value < 0) reject(`${labelText(label)} ${value} is negative`);
   const converted = convert(value, conversion, row.decimals);
-  checkRange(label, converted, row.range, row.ucum, conversion.hint);
+  if (converted < 0 || !inRange(converted, row.range)) checkRange(labelText(label), converted, row.range, row.ucum, conversion.hint);
   return converted;
 }
 
-function acceptedUnits(rows: QuantityRow[]): string[] {
+function labelText(label: string | (() => string)): string {
+  return typeof label === 'string' ? label : label();
+}
+
+/** The first quantity row of the type that converts `unit` (own keys only: a unit is never an Object method). */
+function quantityMatch(rows: readonly MappingRow[], unit: string): { row: QuantityRow; conversion: Conversion } | undefined {
+  for (const r of rows) {
+    const units = r.kind === 'quantity' ? r.healthKit?.units : undefined;
+    if (units && Object.hasOwn(units, unit) && units[unit]) return { row: r as QuantityRow, conversion: units[unit] };
+  }
+  return undefined;
+}
+
+function acceptedUnits(rows: readonly QuantityRow[]): string[] {
   return rows.flatMap((r) => Object.keys(r.healthKit?.units ?? {}));
 }
 

@@ -406,13 +406,16 @@ export function normalizeHealthKitUnit(unit: string): string {
 /** HealthKit blood-pressure components only ever arrive inside their correlation. */
 export const HEALTHKIT_BP_COMPONENT_TYPES: readonly string[] = MAPPING.flatMap((r) => (r.kind === 'panel' ? r.components.map((c) => c.healthKit.type) : []));
 
-export function rowsForHealthKitType(type: string): MappingRow[] {
-  return MAPPING.filter(
-    (r) =>
-      (r.kind === 'quantity' && r.healthKit?.type === type) ||
-      (r.kind === 'duration' && r.healthKit.type === type) ||
-      (r.kind === 'panel' && r.healthKit.correlationType === type),
-  );
+/** The rows of each HealthKit type, in table order; looked up once per sample, so made once. */
+const HEALTHKIT_ROWS = new Map<string, readonly MappingRow[]>();
+for (const r of MAPPING) {
+  const type = r.kind === 'panel' ? r.healthKit.correlationType : r.healthKit?.type;
+  if (type !== undefined) HEALTHKIT_ROWS.set(type, [...(HEALTHKIT_ROWS.get(type) ?? []), r]);
+}
+const NO_ROWS: readonly MappingRow[] = Object.freeze([]);
+
+export function rowsForHealthKitType(type: string): readonly MappingRow[] {
+  return HEALTHKIT_ROWS.get(type) ?? NO_ROWS;
 }
 
 export function rowForGoogleFitType(dataTypeName: string): MappingRow | undefined {

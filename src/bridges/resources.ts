@@ -3,7 +3,8 @@
  * and source app/device, and a Provenance per push and source naming the app (issue 6 §1).
  */
 import type { Device, Identifier, Observation, Provenance, Quantity } from 'fhir/r4';
-import { CATEGORY_DISPLAY, OBSERVATION_CATEGORY, UCUM, type Ucum } from './mapping.js';
+import { immutableConcept } from './grant.js';
+import { CATEGORY_DISPLAY, OBSERVATION_CATEGORY, UCUM, type MappingRow, type Ucum } from './mapping.js';
 import { hashParts, hashUuid, SID } from './identity.js';
 import type { BridgeContext, DeviceEntry, MeasuredSample, SourceDescription, ValidSample } from './sample.js';
 
@@ -53,15 +54,35 @@ export function toValidSample(sample: MeasuredSample, ctx: BridgeContext): Valid
   };
 }
 
+/**
+ * A row's category and code, made once and shared by every Observation of the row: immutable (deep
+ * frozen), so the grant checker remembers its answer by their identity (grant.ts). The transaction
+ * copies each resource before it is validated and stored (bundle/references.ts).
+ */
+const concepts = new WeakMap<MappingRow, Pick<Observation, 'category' | 'code'>>();
+
+function conceptOf(row: MappingRow): Pick<Observation, 'category' | 'code'> {
+  let concept = concepts.get(row);
+  if (!concept) {
+    concept = {
+      category: immutableConcept([{ coding: [{ system: OBSERVATION_CATEGORY, code: row.category, display: CATEGORY_DISPLAY[row.category] }] }]),
+      code: immutableConcept({ coding: row.code.map((c) => ({ ...c })), text: row.text }),
+    };
+    concepts.set(row, concept);
+  }
+  return concept;
+}
+
 export function buildObservation(sample: MeasuredSample, patientId: string, device: Pick<DeviceEntry, 'fullUrl' | 'appName'>): Observation {
   const { row } = sample;
   const patient = { reference: `Patient/${patientId}` };
+  const { category, code } = conceptOf(row);
   const observation: Observation = {
     resourceType: 'Observation',
     identifier: sample.identifiers,
     status: 'final',
-    category: [{ coding: [{ system: OBSERVATION_CATEGORY, code: row.category, display: CATEGORY_DISPLAY[row.category] }] }],
-    code: { coding: row.code.map((c) => ({ ...c })), text: row.text },
+    category,
+    code,
     subject: patient,
     // The patient's own device measured it: patient-generated data (access-spec §4.4 row 10).
     performer: [patient],

@@ -24,11 +24,16 @@ export function convert(value: number, conversion: Conversion, decimals: number)
 /** Rejects a value that is negative or outside the row's plausible range (in the target unit). */
 export function checkRange(label: string, value: number, range: Range, ucum: Ucum, hint?: string): void {
   if (value < 0) reject(`${label} ${value} ${ucum.code} is negative`);
-  const tooLow = range.minExclusive ? value <= range.min : value < range.min;
-  if (tooLow || value > range.max) {
+  if (!inRange(value, range)) {
     const rule = `${range.minExclusive ? '>' : '≥'} ${range.min} and ≤ ${range.max} ${ucum.code}`;
     reject(`${label} ${value} ${ucum.code} is implausible (rule: ${rule})${hint ? `; ${hint}` : ''}`);
   }
+}
+
+/** Whether a value that is not negative lies in the plausible range (checkRange without its reasons). */
+export function inRange(value: number, range: Range): boolean {
+  const tooLow = range.minExclusive ? value <= range.min : value < range.min;
+  return !tooLow && value <= range.max;
 }
 
 export function requireNumber(value: unknown, field: string): number {
@@ -60,31 +65,28 @@ const APPLE_COMPACT = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})([+-]\d{4})$/;
 export function parseInstant(raw: unknown, field: string): Instant {
   if (typeof raw !== 'string') reject(`${field} is required (ISO 8601 with a time zone), got ${describe(raw)}`);
   let m = ISO.exec(raw);
-  let fraction = '';
-  let parts: string[];
+  let fhir: string;
   if (m) {
-    fraction = m[7] ?? '';
-    parts = [m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6] ?? '00', normalizeZone(m[8]!)];
+    fhir = `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6] ?? '00'}${m[7] ?? ''}${normalizeZone(m[8]!)}`;
   } else if ((m = APPLE_EXPORT.exec(raw) ?? APPLE_COMPACT.exec(raw))) {
-    parts = [m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, normalizeZone(m[7]!)];
+    fhir = `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}${normalizeZone(m[7]!)}`;
   } else {
     reject(`${field} "${raw.slice(0, 40)}" is not a date-time with a time zone (e.g. 2024-05-01T08:30:00+02:00)`);
   }
-  const [y, mo, d, h, mi, s, zone] = parts;
-  const fhir = `${y}-${mo}-${d}T${h}:${mi}:${s}${fraction}${zone}`;
   const ms = Date.parse(fhir);
-  // Date.parse rolls 2024-02-30 over to March; a round trip of the calendar fields catches it.
-  const calendar = new Date(Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)));
-  const valid =
-    Number.isFinite(ms) &&
-    calendar.getUTCFullYear() === Number(y) &&
-    calendar.getUTCMonth() === Number(mo) - 1 &&
-    calendar.getUTCDate() === Number(d) &&
-    Number(h) < 24 &&
-    Number(mi) < 60 &&
-    Number(s) < 60;
+  // Date.parse rolls 2024-02-30 over to March: the calendar fields must name a real day (a pushed
+  // sample has thousands of these, so the check is arithmetic, not a second Date). Years below 100
+  // are refused as before (Date.UTC would have read them as 19xx).
+  const [y, mo, d, h, mi, s] = [Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6] ?? '00')];
+  const valid = Number.isFinite(ms) && y >= 100 && mo >= 1 && mo <= 12 && d >= 1 && d <= daysInMonth(y, mo) && h < 24 && mi < 60 && s < 60;
   if (!valid) reject(`${field} "${raw.slice(0, 40)}" is not a valid date-time`);
   return { fhir, ms };
+}
+
+/** Days in month `mo` (1–12) of year `y`, proleptic Gregorian (as Date computes them). */
+function daysInMonth(y: number, mo: number): number {
+  if (mo === 2) return (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0 ? 29 : 28;
+  return mo === 4 || mo === 6 || mo === 9 || mo === 11 ? 30 : 31;
 }
 
 function normalizeZone(zone: string): string {

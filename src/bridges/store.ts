@@ -160,13 +160,25 @@ function conditionalCreate(fullUrl: string, resource: NonNullable<BundleEntry['r
 
 function outcomeOf(sample: ValidSample, entry: BundleEntry | undefined, update: boolean): SampleOutcome {
   const status = entry?.response?.status ?? '';
-  const location = entry?.response?.location ?? '';
-  const observation = /^Observation\/[^/]+/.exec(location)?.[0];
-  const base = { index: sample.index, id: sample.id, ...where(sample), ...(sample.note ? { note: sample.note } : {}) };
-  if (status.startsWith('201')) return { ...base, status: 'created', observation };
-  if (status.startsWith('200')) return { ...base, status: update ? 'updated' : 'already-present', observation };
+  const kind: OutcomeStatus | null = status.startsWith('201') ? 'created' : status.startsWith('200') ? (update ? 'updated' : 'already-present') : null;
   // A transaction either answers every entry or fails as a whole; anything else is a server fault.
-  throw new Error(`Unexpected transaction response status "${status}" for sample ${sample.index}`);
+  if (kind === null) throw new Error(`Unexpected transaction response status "${status}" for sample ${sample.index}`);
+  // Built in the order the outcome has always been written in (index, id, record, part, note, status, observation).
+  const outcome: SampleOutcome = { index: sample.index, id: sample.id } as SampleOutcome;
+  if (sample.record !== undefined) outcome.record = sample.record;
+  if (sample.part !== undefined) outcome.part = sample.part;
+  if (sample.note) outcome.note = sample.note;
+  outcome.status = kind;
+  outcome.observation = observationOf(entry?.response?.location ?? '');
+  return outcome;
+}
+
+/** `Observation/<id>` from a response location (`Observation/<id>/_history/<v>`); undefined for anything else. */
+function observationOf(location: string): string | undefined {
+  if (!location.startsWith('Observation/')) return undefined;
+  const end = location.indexOf('/', 'Observation/'.length);
+  const found = end < 0 ? location : location.slice(0, end);
+  return found.length > 'Observation/'.length ? found : undefined;
 }
 
 /**

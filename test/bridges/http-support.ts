@@ -40,7 +40,7 @@ export async function startBridgeServer(): Promise<BridgeServer> {
   const db = await openTestDatabase();
   const repo = createRepository(db);
   const logger = createLogger('silent');
-  const { app } = await buildServer({ config, db, logger, repo, devIdp: false });
+  const { app, extraClosers } = await buildServer({ config, db, logger, repo, devIdp: false });
   // Tokens are signed with the server's key: KeyStore keeps the signing key in the database.
   const keys = new KeyStore(db);
   await saveClient(db, {
@@ -56,7 +56,18 @@ export async function startBridgeServer(): Promise<BridgeServer> {
     jwks: null,
     firstParty: false,
   });
-  return { app, db, repo, config, keys, close: () => db.close() };
+  return {
+    app,
+    db,
+    repo,
+    config,
+    keys,
+    // What the server started (outbox worker, offer expiry, access-log batch) stops before the database closes.
+    close: async () => {
+      for (const close of extraClosers) await close();
+      await db.close();
+    },
+  };
 }
 
 export async function createPatient(server: BridgeServer, family: string): Promise<string> {

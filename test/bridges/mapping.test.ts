@@ -142,6 +142,38 @@ describe('bridge rules', () => {
     expect(rejects(() => parseInstant(1714545000, 'startDate'))).to.match(/startDate is required/);
   });
 
+  it('accepts exactly the real calendar instants: leap days, month lengths, hours, minutes, seconds and years as a Date round trip judges them', () => {
+    // The calendar check is arithmetic (a push parses two instants per sample); this is the round
+    // trip through Date it replaced, run on the edges of every field.
+    const roundTrip = (y: number, mo: number, d: number, h: number, mi: number, s: number) => {
+      const c = new Date(Date.UTC(y, mo - 1, d, h, mi, s));
+      return c.getUTCFullYear() === y && c.getUTCMonth() === mo - 1 && c.getUTCDate() === d && h < 24 && mi < 60 && s < 60;
+    };
+    const pad = (n: number, w: number) => String(n).padStart(w, '0');
+    let checked = 0;
+    for (const y of [50, 99, 100, 1900, 1996, 2000, 2023, 2024, 2100, 2400]) {
+      for (const mo of [0, 1, 2, 4, 12, 13]) {
+        for (const d of [0, 1, 28, 29, 30, 31, 32]) {
+          for (const [h, mi, s] of [[0, 0, 0], [23, 59, 59], [24, 0, 0], [12, 60, 0], [12, 0, 60]] as const) {
+            for (const text of [`${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}+01:00`, `${pad(y, 4)}${pad(mo, 2)}${pad(d, 2)}${pad(h, 2)}${pad(mi, 2)}${pad(s, 2)}+0100`]) {
+              let accepted = true;
+              try {
+                parseInstant(text, 'd');
+              } catch (err) {
+                if (!(err instanceof Rejection)) throw err;
+                accepted = false;
+              }
+              expect(accepted, text).to.equal(roundTrip(y, mo, d, h, mi, s) && Number.isFinite(Date.parse(`${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}+01:00`)));
+              checked++;
+            }
+          }
+        }
+      }
+    }
+    expect(checked).to.equal(10 * 6 * 7 * 5 * 2);
+    expect(parseInstant('2024-02-29T23:59:59.5-03:00', 'd')).to.deep.equal({ fhir: '2024-02-29T23:59:59.5-03:00', ms: Date.parse('2024-02-29T23:59:59.5-03:00') });
+  });
+
   it('a sample ending more than five minutes after now is from the future; clock skew below that is tolerated', () => {
     const now = new Date('2024-06-01T12:00:00Z');
     const at = (iso: string) => parseInstant(iso, 'd');

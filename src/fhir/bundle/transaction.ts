@@ -60,12 +60,14 @@ async function processTransaction(deps: BundleDeps, entries: ParsedEntry[], acce
     const batched = await findTokenMatches(repo.queryable, conditional.map((e) => ({ type: e.type, query: conditionQuery(e.ifNoneExist!) })), access, 2);
     const matchesOf = new Map(conditional.map((e, i) => [e.index, batched.get(i)]));
 
-    // Ids first, so references resolve whatever order entries are processed in.
+    // Ids first, so references resolve whatever order entries are processed in. An entry whose
+    // step needs no statement is handled synchronously: a push of a thousand samples would otherwise
+    // make thousands of promises here (issue 11, HealthKit push).
     for (const e of entries) {
-      await withEntry(e, async () => {
-        if (e.method === 'POST') {
-          if (e.ifNoneExist) {
-            const ids = matchesOf.get(e.index) ?? (await findMatchingIds(repo.queryable, e.type, conditionQuery(e.ifNoneExist), access, 2));
+      if (e.method === 'POST') {
+        const ids = e.ifNoneExist ? (matchesOf.get(e.index) ?? (await withEntry(e, () => findMatchingIds(repo.queryable, e.type, conditionQuery(e.ifNoneExist!), access, 2)))) : null;
+        withEntrySync(e, () => {
+          if (ids) {
             if (ids.length > 1) throw preconditionFailed(`ifNoneExist matched ${ids.length} ${e.type} resources`);
             if (ids.length === 1) {
               skipped.add(e.index);
@@ -77,18 +79,20 @@ async function processTransaction(deps: BundleDeps, entries: ParsedEntry[], acce
           const id = randomUUID();
           preassigned.set(e.index, id);
           if (e.fullUrl) idFor.set(e.fullUrl, `${e.type}/${id}`);
-        } else if (e.method === 'PUT' && e.fullUrl) {
-          if (e.id) idFor.set(e.fullUrl, `${e.type}/${e.id}`);
-          else if (e.query) {
-            const ids = await findMatchingIds(repo.queryable, e.type, e.query, access, 2);
+        });
+      } else if (e.method === 'PUT' && e.fullUrl) {
+        if (e.id) idFor.set(e.fullUrl, `${e.type}/${e.id}`);
+        else if (e.query) {
+          await withEntry(e, async () => {
+            const ids = await findMatchingIds(repo.queryable, e.type, e.query!, access, 2);
             if (ids.length > 1) throw preconditionFailed(`Conditional update matched ${ids.length} ${e.type} resources`);
             const id = ids[0] ?? e.resource?.id ?? randomUUID();
             e.id = id;
             e.query = undefined;
-            idFor.set(e.fullUrl, `${e.type}/${id}`);
-          }
+            idFor.set(e.fullUrl!, `${e.type}/${id}`);
+          });
         }
-      });
+      }
     }
 
     // The rows the PUT entries write, locked together (one statement per type), so each PUT costs no
@@ -107,19 +111,19 @@ async function processTransaction(deps: BundleDeps, entries: ParsedEntry[], acce
     const prepared = new Map<number, Resource | undefined>();
     for (const e of entries) {
       if (!e.resource) continue;
+      // One walk over the resource in the common case; a second only when it holds conditional references.
+      const found: string[] = [];
+      const rewritten = rewriteReferences(e.resource, (ref) => {
+        const id = idFor.get(ref);
+        if (id) return id;
+        if (isConditionalReference(ref)) found.push(ref);
+        return ref;
+      });
+      if (found.length === 0) {
+        prepared.set(e.index, rewritten);
+        continue;
+      }
       await withEntry(e, async () => {
-        // One walk over the resource in the common case; a second only when it holds conditional references.
-        const found: string[] = [];
-        const rewritten = rewriteReferences(e.resource!, (ref) => {
-          const id = idFor.get(ref);
-          if (id) return id;
-          if (isConditionalReference(ref)) found.push(ref);
-          return ref;
-        });
-        if (found.length === 0) {
-          prepared.set(e.index, rewritten);
-          return;
-        }
         const conditional = new Map<string, string>();
         for (const ref of found) if (!conditional.has(ref)) conditional.set(ref, await resolveConditional(ref, `Bundle.entry[${e.index}]`));
         prepared.set(
@@ -141,13 +145,16 @@ async function processTransaction(deps: BundleDeps, entries: ParsedEntry[], acce
     const order = [...entries].sort((a, b) => processingRank(a.method) - processingRank(b.method) || a.index - b.index);
     const responses = new Array<BundleEntry>(entries.length);
     for (const e of order) {
-      responses[e.index] = await withEntry(e, async () => {
+      try {
         if (skipped.has(e.index)) {
           const existing = await matchedResource(e.type, preassigned.get(e.index)!);
-          return { fullUrl: `${deps.fhirBase}/${e.type}/${existing.id}`, resource: existing, response: { status: '200 OK', location: `${e.type}/${existing.id}/_history/${existing.meta?.versionId}`, etag: `W/"${existing.meta?.versionId}"`, lastModified: existing.meta?.lastUpdated } };
+          responses[e.index] = { fullUrl: `${deps.fhirBase}/${e.type}/${existing.id}`, resource: existing, response: { status: '200 OK', location: `${e.type}/${existing.id}/_history/${existing.meta?.versionId}`, etag: `W/"${existing.meta?.versionId}"`, lastModified: existing.meta?.lastUpdated } };
+        } else {
+          responses[e.index] = await executeEntry(ctx, e.ifNoneExist === undefined ? e : { ...e, ifNoneExist: undefined }, prepared.get(e.index), preassigned.get(e.index));
         }
-        return executeEntry(ctx, { ...e, ifNoneExist: undefined }, prepared.get(e.index), preassigned.get(e.index));
-      });
+      } catch (err) {
+        throw named(e, err);
+      }
     }
     return { resourceType: 'Bundle', type: 'transaction-response', entry: responses };
   });
@@ -158,15 +165,29 @@ async function withEntry<T>(e: ParsedEntry, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (!(err instanceof FhirError)) throw err;
-    const where = `Bundle.entry[${e.index}]`;
-    const followUp = afterRollbackOf(err);
-    const named = new FhirError(
-      err.status,
-      err.issues.map((i) => ({ ...i, diagnostics: `${where} (${e.method} ${e.url}): ${i.diagnostics}`, expression: [where, ...(i.expression ?? [])] })),
-    );
-    throw followUp ? withFollowUp(named, followUp) : named;
+    throw named(e, err);
   }
+}
+
+/** `withEntry` for a step that needs no statement. */
+function withEntrySync<T>(e: ParsedEntry, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw named(e, err);
+  }
+}
+
+/** A FhirError renamed to the entry it came from (its follow-up kept); any other error as it was. */
+function named(e: ParsedEntry, err: unknown): unknown {
+  if (!(err instanceof FhirError)) return err;
+  const where = `Bundle.entry[${e.index}]`;
+  const followUp = afterRollbackOf(err);
+  const renamed = new FhirError(
+    err.status,
+    err.issues.map((i) => ({ ...i, diagnostics: `${where} (${e.method} ${e.url}): ${i.diagnostics}`, expression: [where, ...(i.expression ?? [])] })),
+  );
+  return followUp ? withFollowUp(renamed, followUp) : renamed;
 }
 
 /** A prelock's failure (an unknown type) names the first entry of that type, as the entry itself would have. */

@@ -196,17 +196,18 @@ const textOf = (s: string | null): string | null => (s ? normalizeString(s) : nu
 const STRING_PARTS = ['text', 'family', 'given', 'prefix', 'suffix', 'line', 'city', 'district', 'state', 'postalCode', 'country', 'value', 'display'];
 
 function addStrings(rows: IndexRows, code: string, v: unknown, element: number | undefined): void {
-  const push = (s: unknown) => {
-    if (typeof s === 'string' && s.trim()) rows.string.push(tag({ code, norm: normalizeString(s), value: s }, element));
-  };
-  if (typeof v === 'string') return push(v);
+  if (typeof v === 'string') return addString(rows, code, v, element);
   if (!isObj(v)) return;
   // HumanName, Address and other complex strings: every part is searchable.
   for (const key of STRING_PARTS) {
     const part = v[key];
-    if (Array.isArray(part)) part.forEach(push);
-    else push(part);
+    if (Array.isArray(part)) for (const p of part) addString(rows, code, p, element);
+    else addString(rows, code, part, element);
   }
+}
+
+function addString(rows: IndexRows, code: string, s: unknown, element: number | undefined): void {
+  if (typeof s === 'string' && s.trim()) rows.string.push(tag({ code, norm: normalizeString(s), value: s }, element));
 }
 
 function addReference(rows: IndexRows, code: string, v: unknown, targets: string[] | null, element: number | undefined): void {
@@ -235,19 +236,36 @@ function addReference(rows: IndexRows, code: string, v: unknown, targets: string
   );
 }
 
+const REFERENCE = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/;
+/**
+ * Parsed references, remembered: a write names the same few (its patient as subject, patient and
+ * performer, its device) in several parameters and compartment checks, and a push repeats them on
+ * every sample. The answers are frozen, as they are shared.
+ */
+const referenceMemo = new Map<string, Readonly<{ type: string; id: string }> | null>();
+
 /** `Patient/1`, `Patient/1/_history/2`, `http://x/fhir/Patient/1` → {Patient, 1}. */
-export function parseReference(ref: string): { type: string; id: string } | null {
-  const m = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref);
-  return m ? { type: m[1]!, id: m[2]! } : null;
+export function parseReference(ref: string): Readonly<{ type: string; id: string }> | null {
+  let parsed = referenceMemo.get(ref);
+  if (parsed === undefined) {
+    const m = REFERENCE.exec(ref);
+    parsed = m ? Object.freeze({ type: m[1]!, id: m[2]! }) : null;
+    if (ref.length <= 256) {
+      if (referenceMemo.size >= 4096) referenceMemo.clear();
+      referenceMemo.set(ref, parsed);
+    }
+  }
+  return parsed;
+}
+
+/** A date's own range; Postgres' -infinity/infinity keep open ends comparable without a made-up date. */
+function addDateValue(rows: IndexRows, code: string, value: string, element: number | undefined): void {
+  const range = dateRangeIso(value);
+  if (range) rows.date.push(tag({ code, low: range.low, high: range.high }, element));
 }
 
 function addDate(rows: IndexRows, code: string, v: unknown, element: number | undefined): void {
-  // A date's own range; Postgres' -infinity/infinity keep open ends comparable without a made-up date.
-  const push = (value: string) => {
-    const range = dateRangeIso(value);
-    if (range) rows.date.push(tag({ code, low: range.low, high: range.high }, element));
-  };
-  if (typeof v === 'string') return push(v);
+  if (typeof v === 'string') return addDateValue(rows, code, v, element);
   if (!isObj(v)) return;
   if ('start' in v || 'end' in v) {
     // Period: an open end means "ongoing", so it reaches the end of time.
@@ -257,7 +275,7 @@ function addDate(rows: IndexRows, code: string, v: unknown, element: number | un
     rows.date.push(tag({ code, low: lo ? lo.low : '-infinity', high: hi ? hi.high : 'infinity' }, element));
     return;
   }
-  if (Array.isArray(v.event)) for (const e of v.event) if (typeof e === 'string') push(e); // Timing
+  if (Array.isArray(v.event)) for (const e of v.event) if (typeof e === 'string') addDateValue(rows, code, e, element); // Timing
 }
 
 function addQuantity(rows: IndexRows, code: string, v: unknown, element: number | undefined): void {
@@ -284,18 +302,43 @@ const KEYS: { [K in keyof IndexRows]: (r: IndexRows[K][number]) => string } = {
   uri: (r) => `${r.code}\u0000${f(r.value)}${el(r)}`,
 };
 
+/** Whether two rows of a table are the same row (null and absent alike, as in `KEYS`). */
+const eq = (a: string | number | null | undefined, b: string | number | null | undefined): boolean => a === b || ((a === null || a === undefined) && (b === null || b === undefined));
+const SAME: { [K in keyof IndexRows]: (a: IndexRows[K][number], b: IndexRows[K][number]) => boolean } = {
+  token: (a, b) => a.code === b.code && eq(a.value, b.value) && eq(a.system, b.system) && eq(a.text, b.text) && a.element === b.element,
+  string: (a, b) => a.code === b.code && eq(a.norm, b.norm) && eq(a.value, b.value) && a.element === b.element,
+  reference: (a, b) => a.code === b.code && eq(a.url, b.url) && eq(a.targetId, b.targetId) && eq(a.targetType, b.targetType) && eq(a.identSystem, b.identSystem) && eq(a.identValue, b.identValue) && a.element === b.element,
+  date: (a, b) => a.code === b.code && eq(a.low, b.low) && eq(a.high, b.high) && a.element === b.element,
+  number: (a, b) => a.code === b.code && eq(String(a.value), String(b.value)) && a.element === b.element,
+  quantity: (a, b) => a.code === b.code && eq(String(a.value), String(b.value)) && eq(a.system, b.system) && eq(a.unit, b.unit) && a.element === b.element,
+  uri: (a, b) => a.code === b.code && eq(a.value, b.value) && a.element === b.element,
+};
+
+/** Up to this many rows in a table are compared pairwise (no key strings, no Set: a reading has a dozen). */
+const PAIRWISE = 16;
+
 function dedupe(rows: IndexRows): IndexRows {
   for (const table of TABLES) {
     const list = rows[table] as Array<IndexRows[typeof table][number]>;
     if (list.length < 2) continue;
-    const key = KEYS[table] as (r: IndexRows[typeof table][number]) => string;
-    const seen = new Set<string>();
     let kept = 0;
-    for (let i = 0; i < list.length; i++) {
-      const k = key(list[i]!);
-      if (seen.has(k)) continue;
-      seen.add(k);
-      list[kept++] = list[i]!;
+    if (list.length <= PAIRWISE) {
+      const same = SAME[table] as (a: IndexRows[typeof table][number], b: IndexRows[typeof table][number]) => boolean;
+      for (let i = 0; i < list.length; i++) {
+        const row = list[i]!;
+        let seen = false;
+        for (let j = 0; j < kept && !seen; j++) seen = same(list[j]!, row);
+        if (!seen) list[kept++] = row;
+      }
+    } else {
+      const key = KEYS[table] as (r: IndexRows[typeof table][number]) => string;
+      const seen = new Set<string>();
+      for (let i = 0; i < list.length; i++) {
+        const k = key(list[i]!);
+        if (seen.has(k)) continue;
+        seen.add(k);
+        list[kept++] = list[i]!;
+      }
     }
     list.length = kept;
   }

@@ -36,21 +36,99 @@ export async function writeSearchIndex(tx: Queryable, versions: readonly StoredV
   await tx.query(`WITH ${ctes.join(', ')} SELECT 1`, params);
 }
 
-/** Column layout of each index table: the row fields in column order, and their SQL types. */
-const TABLES: ReadonlyArray<{ key: keyof IndexRows; table: string; columns: string[]; fields: string[]; casts: string[] }> = [
-  { key: 'token', table: 'sp_token', columns: ['code', 'system', 'value', 'text', 'element'], fields: ['code', 'system', 'value', 'text'], casts: ['text', 'text', 'text', 'text', 'int4'] },
-  { key: 'string', table: 'sp_string', columns: ['code', 'norm', 'value', 'element'], fields: ['code', 'norm', 'value'], casts: ['text', 'text', 'text', 'int4'] },
+type Cols = ArrayLiteral[];
+/** Appends one row's own columns to `c` from `o` on (static field reads: every index row of a write passes here). */
+type WriteRow<K extends keyof IndexRows> = (r: IndexRows[K][number], c: Cols, o: number) => void;
+
+/** Column layout of each index table: its own columns in order, their SQL types, and how a row fills them. */
+const TABLES: ReadonlyArray<{ [K in keyof IndexRows]: { key: K; table: string; columns: string[]; casts: string[]; write: WriteRow<K> } }[keyof IndexRows]> = [
+  {
+    key: 'token',
+    table: 'sp_token',
+    columns: ['code', 'system', 'value', 'text', 'element'],
+    casts: ['text', 'text', 'text', 'text', 'int4'],
+    write: (r, c, o) => {
+      c[o]!.add(r.code);
+      c[o + 1]!.add(r.system);
+      c[o + 2]!.add(r.value);
+      c[o + 3]!.add(r.text);
+      c[o + 4]!.add(r.element);
+    },
+  },
+  {
+    key: 'string',
+    table: 'sp_string',
+    columns: ['code', 'norm', 'value', 'element'],
+    casts: ['text', 'text', 'text', 'int4'],
+    write: (r, c, o) => {
+      c[o]!.add(r.code);
+      c[o + 1]!.add(r.norm);
+      c[o + 2]!.add(r.value);
+      c[o + 3]!.add(r.element);
+    },
+  },
   {
     key: 'reference',
     table: 'sp_reference',
     columns: ['code', 'target_type', 'target_id', 'url', 'ident_system', 'ident_value', 'element'],
-    fields: ['code', 'targetType', 'targetId', 'url', 'identSystem', 'identValue'],
     casts: ['text', 'text', 'text', 'text', 'text', 'text', 'int4'],
+    write: (r, c, o) => {
+      c[o]!.add(r.code);
+      c[o + 1]!.add(r.targetType);
+      c[o + 2]!.add(r.targetId);
+      c[o + 3]!.add(r.url);
+      c[o + 4]!.add(r.identSystem);
+      c[o + 5]!.add(r.identValue);
+      c[o + 6]!.add(r.element);
+    },
   },
-  { key: 'date', table: 'sp_date', columns: ['code', 'low', 'high', 'element'], fields: ['code', 'low', 'high'], casts: ['text', 'timestamptz', 'timestamptz', 'int4'] },
-  { key: 'number', table: 'sp_number', columns: ['code', 'value', 'element'], fields: ['code', 'value'], casts: ['text', 'numeric', 'int4'] },
-  { key: 'quantity', table: 'sp_quantity', columns: ['code', 'value', 'system', 'unit', 'element'], fields: ['code', 'value', 'system', 'unit'], casts: ['text', 'numeric', 'text', 'text', 'int4'] },
-  { key: 'uri', table: 'sp_uri', columns: ['code', 'value', 'element'], fields: ['code', 'value'], casts: ['text', 'text', 'int4'] },
+  {
+    key: 'date',
+    table: 'sp_date',
+    columns: ['code', 'low', 'high', 'element'],
+    casts: ['text', 'timestamptz', 'timestamptz', 'int4'],
+    write: (r, c, o) => {
+      c[o]!.add(r.code);
+      c[o + 1]!.add(r.low);
+      c[o + 2]!.add(r.high);
+      c[o + 3]!.add(r.element);
+    },
+  },
+  {
+    key: 'number',
+    table: 'sp_number',
+    columns: ['code', 'value', 'element'],
+    casts: ['text', 'numeric', 'int4'],
+    write: (r, c, o) => {
+      c[o]!.add(r.code);
+      c[o + 1]!.add(r.value);
+      c[o + 2]!.add(r.element);
+    },
+  },
+  {
+    key: 'quantity',
+    table: 'sp_quantity',
+    columns: ['code', 'value', 'system', 'unit', 'element'],
+    casts: ['text', 'numeric', 'text', 'text', 'int4'],
+    write: (r, c, o) => {
+      c[o]!.add(r.code);
+      c[o + 1]!.add(r.value);
+      c[o + 2]!.add(r.system);
+      c[o + 3]!.add(r.unit);
+      c[o + 4]!.add(r.element);
+    },
+  },
+  {
+    key: 'uri',
+    table: 'sp_uri',
+    columns: ['code', 'value', 'element'],
+    casts: ['text', 'text', 'int4'],
+    write: (r, c, o) => {
+      c[o]!.add(r.code);
+      c[o + 1]!.add(r.value);
+      c[o + 2]!.add(r.element);
+    },
+  },
 ];
 
 /**
@@ -60,23 +138,27 @@ const TABLES: ReadonlyArray<{ key: keyof IndexRows; table: string; columns: stri
  * `seqSql`: for a single version, the SQL of its sequence number (drawn by the same statement).
  * Each column is bound as the PostgreSQL array literal the `pg` driver would have made of the JS
  * array (`arrayLiteral`), written straight from the rows: no per-row objects, no per-column arrays.
+ * A version's type, id and sequence number are formatted once and repeated on each of its rows.
  */
 export function indexInsertCtes(list: readonly VersionRows[], params: unknown[], seqSql?: string): string[] {
   const ctes: string[] = [];
+  const owners = list.map((x) => ({ type: ArrayLiteral.element(x.type), id: ArrayLiteral.element(x.id), seq: ArrayLiteral.element(x.seq) }));
   for (const t of TABLES) {
     let count = 0;
     for (const x of list) count += x.rows[t.key].length;
     if (count === 0) continue;
     const owner = seqSql ? 2 : 3;
     const cols = Array.from({ length: owner + t.columns.length }, () => new ArrayLiteral());
-    for (const x of list) {
-      const rows = x.rows[t.key] as unknown as Array<Record<string, string | number | null | undefined>>;
+    const write = t.write as WriteRow<keyof IndexRows>;
+    for (let v = 0; v < list.length; v++) {
+      const rows = list[v]!.rows[t.key];
+      if (rows.length === 0) continue;
+      const o = owners[v]!;
       for (const r of rows) {
-        cols[0]!.add(x.type);
-        cols[1]!.add(x.id);
-        if (!seqSql) cols[2]!.add(x.seq);
-        for (let f = 0; f < t.fields.length; f++) cols[owner + f]!.add(r[t.fields[f]!]);
-        cols[owner + t.fields.length]!.add(r.element ?? null);
+        cols[0]!.addElement(o.type);
+        cols[1]!.addElement(o.id);
+        if (!seqSql) cols[2]!.addElement(o.seq);
+        write(r, cols, owner);
       }
     }
     const casts = [...(seqSql ? ['text', 'text'] : ['text', 'text', 'int8']), ...t.casts];
@@ -104,13 +186,20 @@ export class ArrayLiteral {
   /** Elements as they appear in the literal, joined once at the end: one flat string, no rope. */
   private readonly parts: string[] = [];
 
-  add(v: string | number | null | undefined): void {
-    if (v === null || v === undefined) {
-      this.parts.push('NULL');
-      return;
-    }
+  /** One value as it appears in the literal: quoted (`\` and `"` escaped), or NULL. */
+  static element(v: string | number | null | undefined): string {
+    if (v === null || v === undefined) return 'NULL';
     const s = typeof v === 'string' ? v : String(v);
-    this.parts.push(NEEDS_ESCAPE.test(s) ? `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${s}"`);
+    return NEEDS_ESCAPE.test(s) ? `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : `"${s}"`;
+  }
+
+  add(v: string | number | null | undefined): void {
+    this.parts.push(ArrayLiteral.element(v));
+  }
+
+  /** An element already formatted by `element`. */
+  addElement(element: string): void {
+    this.parts.push(element);
   }
 
   text(): string {

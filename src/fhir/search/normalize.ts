@@ -47,21 +47,25 @@ export function dateRange(value: string): { low: Date; high: Date } | null {
   const year = Number(y);
   // Dates without a time zone are read as UTC (documented in the README).
   const offsetMs = tz && tz !== 'Z' ? (tz[0] === '-' ? -1 : 1) * (Number(tz.slice(1, 3)) * 60 + Number(tz.slice(4, 6))) * 60_000 : 0;
-  const utc = (yy: number, mm: number, dd: number, hh = 0, mn = 0, ss = 0, ms = 0) => new Date(Date.UTC(yy, mm, dd, hh, mn, ss, ms) - offsetMs);
-  if (mo === undefined) return { low: utc(year, 0, 1), high: utc(year + 1, 0, 1) };
+  if (mo === undefined) return { low: utc(offsetMs, year, 0, 1), high: utc(offsetMs, year + 1, 0, 1) };
   const month = Number(mo) - 1;
   if (month < 0 || month > 11) return null;
-  if (d === undefined) return { low: utc(year, month, 1), high: utc(year, month + 1, 1) };
+  if (d === undefined) return { low: utc(offsetMs, year, month, 1), high: utc(offsetMs, year, month + 1, 1) };
   const day = Number(d);
   // Real calendar days only: 2024-02-30 is not a date (Date.UTC would roll it into March).
   if (day < 1 || day > new Date(Date.UTC(year, month + 1, 0)).getUTCDate()) return null;
-  if (h === undefined) return { low: utc(year, month, day), high: utc(year, month, day + 1) };
+  if (h === undefined) return { low: utc(offsetMs, year, month, day), high: utc(offsetMs, year, month, day + 1) };
   const hour = Number(h);
   const minute = Number(mi);
   if (hour > 23 || minute > 59 || (s !== undefined && Number(s) > 60) || (tz && tz !== 'Z' && Number(tz.slice(1, 3)) > 14)) return null;
-  if (s === undefined) return { low: utc(year, month, day, hour, minute), high: utc(year, month, day, hour, minute + 1) };
+  if (s === undefined) return { low: utc(offsetMs, year, month, day, hour, minute), high: utc(offsetMs, year, month, day, hour, minute + 1) };
   const second = Number(s);
-  if (frac === undefined) return { low: utc(year, month, day, hour, minute, second), high: utc(year, month, day, hour, minute, second + 1) };
+  if (frac === undefined) return { low: utc(offsetMs, year, month, day, hour, minute, second), high: utc(offsetMs, year, month, day, hour, minute, second + 1) };
   const ms = Number(frac.slice(0, 3).padEnd(3, '0'));
-  return { low: utc(year, month, day, hour, minute, second, ms), high: utc(year, month, day, hour, minute, second, ms + 1) };
+  return { low: utc(offsetMs, year, month, day, hour, minute, second, ms), high: utc(offsetMs, year, month, day, hour, minute, second, ms + 1) };
+}
+
+/** The instant of the calendar fields (Date.UTC's rollover included) in a zone `offsetMs` east of UTC. */
+function utc(offsetMs: number, yy: number, mm: number, dd: number, hh = 0, mn = 0, ss = 0, ms = 0): Date {
+  return new Date(Date.UTC(yy, mm, dd, hh, mn, ss, ms) - offsetMs);
 }

@@ -34,6 +34,11 @@ interface Term {
   as: string | null;
   /** `(path as T).text`: members of T navigated after the cast (no choices among them). */
   tail: Step[];
+  /**
+   * A cast term as plain steps: `(Observation.value as Quantity)` reads only `valueQuantity`, so it
+   * is navigated as `Observation.valueQuantity` (same values, same order; no type suffixes to carry).
+   */
+  plain: Step[] | null;
 }
 
 export type SimpleEvaluator = (resource: Resource) => unknown[];
@@ -157,7 +162,15 @@ function compileTerm(text: string): Term | null {
     tail.push({ name, choice: null });
     type = next === 'BackboneElement' || next === 'Element' ? `${type}.${name}` : next;
   }
-  return { root, steps, as: suffix, tail };
+  return withPlain({ root, steps, as: suffix, tail, plain: null });
+}
+
+/** `term` with `plain` set for its steps (after the steps changed, e.g. made relative). */
+function withPlain(term: Term): Term {
+  const last = term.steps[term.steps.length - 1];
+  if (term.as === null || !last?.choice) return { ...term, plain: null };
+  const key = last.keys![last.choice.indexOf(term.as)]!;
+  return { ...term, plain: [...term.steps.slice(0, -1), { name: key, choice: null }, ...term.tail] };
 }
 
 /** A composite's elements: the nodes it ranges over, with their model path (`Observation.component`). */
@@ -223,7 +236,7 @@ export function compileRelativePathWithKeys(base: string, expression: string): {
     const cast = /^([A-Za-z0-9.]+)\.as\(\s*([A-Za-z]+)\s*\)$/.exec(text);
     const term = compileTerm(cast ? `(${base}.${cast[1]} as ${cast[2]})` : `${base}.${text}`);
     if (!term) return null;
-    terms.push({ ...term, steps: term.steps.slice(depth) });
+    terms.push(withPlain({ ...term, steps: term.steps.slice(depth) }));
   }
   if (terms.length === 0 || terms.some((t) => t.steps.length === 0)) return null;
   const keys = [...new Set(terms.flatMap((t) => firstKeys(t)))];
@@ -246,6 +259,7 @@ function evaluateTerm(term: Term, resource: Resource): unknown[] {
 function evaluateFrom(term: Term, start: unknown): unknown[] {
   // Plain loops over precomputed keys: this runs for every parameter of every resource written.
   if (term.as === null) return navigate(term.steps, start);
+  if (term.plain) return navigate(term.plain, start);
   let nodes: unknown[] = [start];
   let suffixes: Array<string | null> = [];
   for (const step of term.steps) {

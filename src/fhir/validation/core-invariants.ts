@@ -24,6 +24,7 @@ import r4 from 'fhirpath/fhir-context/r4/index.js';
 import type { ElementDefinition, StructureDefinition } from 'fhir/r4';
 import type { Issue } from '../errors.js';
 import { CODE_RULES_BY_TYPE, RESOURCE_CODE_RULES } from './code-rules.js';
+import { LazyPath } from './lazy-path.js';
 
 const require = createRequire(import.meta.url);
 
@@ -123,6 +124,8 @@ interface Child {
   /** A datatype whose definition governs the child (complex types only). */
   type?: string;
   resource?: boolean;
+  /** A contentReference to another element (`Questionnaire.item.item` → `Questionnaire.item`), whose constraints apply too. */
+  jumps?: boolean;
 }
 
 /** Some core expressions call `trace()` (ref-1, que-1); their output is debugging noise here. */
@@ -130,7 +133,8 @@ const ignoreTrace = (): void => undefined;
 
 let definitions: Map<string, StructureDefinition> | null = null;
 const indexes = new Map<string, TypeIndex>();
-const children = new Map<string, Child | null>();
+/** type → rel → key → the child element (null: none). */
+const children = new Map<string, Map<string, Map<string, Child | null>>>();
 const compiled = new Map<string, Evaluator>();
 
 function sds(): Map<string, StructureDefinition> {
@@ -178,8 +182,12 @@ function indexOf(type: string): TypeIndex | undefined {
 const upperFirst = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 function resolveChild(type: string, rel: string, key: string): Child | null {
-  const cacheKey = `${type}|${rel}.${key}`;
-  const known = children.get(cacheKey);
+  // Nested maps rather than one key made of the three: this runs for every node of every write.
+  let byRel = children.get(type);
+  if (!byRel) children.set(type, (byRel = new Map()));
+  let byKey = byRel.get(rel);
+  if (!byKey) byRel.set(rel, (byKey = new Map()));
+  const known = byKey.get(key);
   if (known !== undefined) return known;
   const index = indexOf(type);
   let child: Child | null = null;
@@ -187,7 +195,7 @@ function resolveChild(type: string, rel: string, key: string): Child | null {
   const info = index?.elements.get(path);
   if (info) {
     const code = info.types[0];
-    if (info.contentReference) child = { info, rel: info.contentReference };
+    if (info.contentReference) child = { info, rel: info.contentReference, jumps: info.contentReference !== path };
     else if (code === 'BackboneElement' || code === 'Element') child = { info, rel: path };
     else if (code === 'Resource') child = { info, rel: path, resource: true };
     else if (code && sds().get(code)?.kind === 'complex-type') child = { info, rel: code, type: code };
@@ -199,7 +207,7 @@ function resolveChild(type: string, rel: string, key: string): Child | null {
       if (code) break;
     }
   }
-  children.set(cacheKey, child);
+  byKey.set(key, child);
   return child;
 }
 
@@ -221,7 +229,7 @@ interface WalkState {
   out: Issue[];
 }
 
-function check(info: ElementInfo, value: Json, at: string, s: WalkState, isResource: boolean): void {
+function check(info: ElementInfo, value: Json, loc: LazyPath, s: WalkState, isResource: boolean): void {
   for (const c of info.constraints) {
     const guard = GUARDS[c.key];
     if (guard && !guard(value)) continue;
@@ -230,62 +238,68 @@ function check(info: ElementInfo, value: Json, at: string, s: WalkState, isResou
       const evaluate = evaluator(c, isResource);
       result = c.usesEnv ? evaluate(value, { resource: s.resource, rootResource: s.root }) : evaluate(value);
     } catch (err) {
-      s.out.push({ severity: 'error', code: 'invariant', diagnostics: `${at}: constraint ${c.key} could not be evaluated (${(err as Error).message})`, expression: [at] });
+      s.out.push({ severity: 'error', code: 'invariant', diagnostics: `${loc.at}: constraint ${c.key} could not be evaluated (${(err as Error).message})`, expression: [loc.at] });
       continue;
     }
     // A constraint fails when it evaluates to false. An empty result (an operand missing, e.g.
     // ref-1 on a Reference with only a display) says nothing against the data.
     if (result.length === 0 || (result.length === 1 && result[0] === true)) continue;
-    s.out.push({ severity: 'error', code: 'invariant', diagnostics: `${at}: ${c.human} (${c.key})`, expression: [at] });
+    s.out.push({ severity: 'error', code: 'invariant', diagnostics: `${loc.at}: ${c.human} (${c.key})`, expression: [loc.at] });
   }
 }
 
-function walk(value: Json, type: string, rel: string, at: string, s: WalkState): void {
-  for (const [key, v] of Object.entries(value)) {
+function walk(value: Json, type: string, rel: string, loc: LazyPath, s: WalkState): void {
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    const v = value[key];
     if (key === 'resourceType' || key.startsWith('_') || !v || typeof v !== 'object') continue;
     const child = resolveChild(type, rel, key);
     if (!child) continue;
-    const items = Array.isArray(v) ? v : [v];
-    items.forEach((item: unknown, i) => {
-      if (!item || typeof item !== 'object' || Array.isArray(item)) return;
-      const childAt = Array.isArray(v) ? `${at}.${key}[${i}]` : `${at}.${key}`;
-      const obj = item as Json;
-      // %rootResource is the container for a contained resource, the resource itself otherwise
-      // (a Bundle entry is its own root): fhirpath.html#variables.
-      if (child.resource) return walkResource(obj, childAt, { ...s, resource: obj, root: key === 'contained' ? s.root : obj });
-      check(child.info, obj, childAt, s, false);
-      if (child.type) {
-        const root = indexOf(child.type)?.elements.get(child.type);
-        if (root) check(root, obj, childAt, s, false);
-        const rule = CODE_RULES_BY_TYPE[child.type];
-        if (rule) s.out.push(...rule(obj, childAt));
-        walk(obj, child.type, child.type, childAt, s);
-      } else {
-        if (child.rel !== `${rel}.${key}`) {
-          const target = indexOf(type)?.elements.get(child.rel);
-          if (target) check(target, obj, childAt, s, false);
-        }
-        walk(obj, type, child.rel, childAt, s);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const item: unknown = v[i];
+        if (item && typeof item === 'object' && !Array.isArray(item)) visit(item as Json, key, child, type, new LazyPath(loc, key, i), s);
       }
-    });
+    } else visit(v as Json, key, child, type, new LazyPath(loc, key, -1), s);
   }
 }
 
-function walkResource(resource: Json, at: string, s: WalkState): void {
+/** One object `obj` found under `key` of an element of a `type` resource or datatype. */
+function visit(obj: Json, key: string, child: Child, type: string, loc: LazyPath, s: WalkState): void {
+  // %rootResource is the container for a contained resource, the resource itself otherwise
+  // (a Bundle entry is its own root): fhirpath.html#variables.
+  if (child.resource) return walkResource(obj, loc, { ...s, resource: obj, root: key === 'contained' ? s.root : obj });
+  check(child.info, obj, loc, s, false);
+  if (child.type) {
+    const root = indexOf(child.type)?.elements.get(child.type);
+    if (root) check(root, obj, loc, s, false);
+    const rule = CODE_RULES_BY_TYPE[child.type];
+    if (rule) s.out.push(...rule(obj, loc.at));
+    walk(obj, child.type, child.type, loc, s);
+  } else {
+    if (child.jumps) {
+      const target = indexOf(type)?.elements.get(child.rel);
+      if (target) check(target, obj, loc, s, false);
+    }
+    walk(obj, type, child.rel, loc, s);
+  }
+}
+
+function walkResource(resource: Json, loc: LazyPath, s: WalkState): void {
   const type = resource.resourceType;
   if (typeof type !== 'string') return;
   const root = indexOf(type)?.elements.get(type);
   if (!root) return; // not an R4 type: the schema says so
-  check(root, resource, at, s, true);
-  for (const rule of RESOURCE_CODE_RULES) s.out.push(...rule(resource, at));
+  check(root, resource, loc, s, true);
+  for (const rule of RESOURCE_CODE_RULES) s.out.push(...rule(resource, loc.at));
   const rule = CODE_RULES_BY_TYPE[type];
-  if (rule) s.out.push(...rule(resource, at));
-  walk(resource, type, type, at, s);
+  if (rule) s.out.push(...rule(resource, loc.at));
+  walk(resource, type, type, loc, s);
 }
 
 /** Issues of the core invariants and code rules in `resource` (found at `path`) and every resource nested in it. */
 export function coreInvariantIssues(resource: Json, path: string): Issue[] {
   const s: WalkState = { resource, root: resource, out: [] };
-  walkResource(resource, path, s);
+  walkResource(resource, LazyPath.root(path), s);
   return s.out;
 }

@@ -11,6 +11,7 @@
 import type { Issue } from '../errors.js';
 import { applyProfile } from './apply-profile.js';
 import { HELSEBRO_CANONICAL, type Conformance } from './conformance.js';
+import { LazyPath } from './lazy-path.js';
 import { IDENTIFIER_RULES } from './named-rules.js';
 
 type Json = Record<string, unknown>;
@@ -33,59 +34,64 @@ interface WalkState {
   onResource: NestedResourceHandler;
 }
 
-function checkExtension(ext: Json, at: string, host: string, s: WalkState): void {
+function checkExtension(ext: Json, loc: LazyPath, host: LazyPath, s: WalkState): void {
   const url = ext.url;
   if (typeof url !== 'string') return; // the schema reports the missing url
   const def = s.c.extensions.get(url);
   if (!def) {
-    if (url.startsWith(HELSEBRO_CANONICAL)) s.out.push(error('structure', at, `unknown extension ${url}: profiles/ defines no such extension`));
+    if (url.startsWith(HELSEBRO_CANONICAL)) s.out.push(error('structure', loc.at, `unknown extension ${url}: profiles/ defines no such extension`));
     return;
   }
-  if (!def.context.some((c) => c === host || ANY_CONTEXT.has(c))) {
-    s.out.push(error('structure', at, `extension ${url} may be used on ${def.context.join(', ')}, not on ${host}`));
+  if (!def.context.some((c) => c === host.def || ANY_CONTEXT.has(c))) {
+    s.out.push(error('structure', loc.at, `extension ${url} may be used on ${def.context.join(', ')}, not on ${host.def}`));
   }
-  s.out.push(...applyProfile(def, { value: ext, path: at }, s.resource, s.c.terminology));
+  s.out.push(...applyProfile(def, { value: ext, path: loc.at }, s.resource, s.c.terminology));
 }
 
-function checkCoding(coding: Json, at: string, s: WalkState): void {
+function checkCoding(coding: Json, loc: LazyPath, s: WalkState): void {
   const { system, code } = coding;
   if (typeof system !== 'string' || typeof code !== 'string' || !system.startsWith(HELSEBRO_CANONICAL)) return;
   const codes = s.c.terminology.codeSystem(system);
-  if (!codes) s.out.push(error('code-invalid', `${at}.system`, `unknown code system ${system}: profiles/ defines no such CodeSystem`));
-  else if (!codes.has(code)) s.out.push(error('code-invalid', `${at}.code`, `"${code}" is not a code of ${system} (known: ${[...codes].join(', ')})`));
+  if (!codes) s.out.push(error('code-invalid', `${loc.at}.system`, `unknown code system ${system}: profiles/ defines no such CodeSystem`));
+  else if (!codes.has(code)) s.out.push(error('code-invalid', `${loc.at}.code`, `"${code}" is not a code of ${system} (known: ${[...codes].join(', ')})`));
 }
 
-function checkIdentifier(identifier: Json, at: string, s: WalkState): void {
+function checkIdentifier(identifier: Json, loc: LazyPath, s: WalkState): void {
   for (const [key, rule] of IDENTIFIER_RULES) {
     const failure = rule(identifier);
-    if (failure) s.out.push(error(failure.code, `${at}${failure.at}`, `${failure.diagnostics} (${key})`));
+    if (failure) s.out.push(error(failure.code, `${loc.at}${failure.at}`, `${failure.diagnostics} (${key})`));
   }
 }
 
-/** `obj` at instance path `at`, whose element definition path (no indices) is `def`. */
-function walkObject(obj: Json, at: string, def: string, s: WalkState): void {
-  if ('system' in obj && 'code' in obj) checkCoding(obj, at, s);
-  for (const [key, value] of Object.entries(obj)) {
-    const childDef = `${def}.${key.startsWith('_') ? key.slice(1) : key}`;
-    const items = Array.isArray(value) ? value : [value];
-    items.forEach((item, i) => {
-      if (!isObject(item)) return;
-      const childAt = Array.isArray(value) ? `${at}.${key}[${i}]` : `${at}.${key}`;
-      if (typeof item.resourceType === 'string') {
-        s.out.push(...s.onResource(item, childAt));
-        walkObject(item, childAt, item.resourceType, { ...s, resource: item });
-        return;
+/** `obj` at `loc` (its instance path, and its element definition path without indices). */
+function walkObject(obj: Json, loc: LazyPath, s: WalkState): void {
+  if ('system' in obj && 'code' in obj) checkCoding(obj, loc, s);
+  for (const key in obj) {
+    if (!Object.hasOwn(obj, key)) continue;
+    const value = obj[key];
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        if (isObject(item)) walkChild(item, key, new LazyPath(loc, key, i), loc, s);
       }
-      if (key === 'extension' || key === 'modifierExtension') checkExtension(item, childAt, def, s);
-      if (key === 'identifier') checkIdentifier(item, childAt, s);
-      walkObject(item, childAt, childDef, s);
-    });
+    } else if (isObject(value)) walkChild(value, key, new LazyPath(loc, key, -1), loc, s);
   }
+}
+
+function walkChild(item: Json, key: string, loc: LazyPath, parent: LazyPath, s: WalkState): void {
+  if (typeof item.resourceType === 'string') {
+    s.out.push(...s.onResource(item, loc.at));
+    walkObject(item, LazyPath.root(loc.at, item.resourceType), { ...s, resource: item });
+    return;
+  }
+  if (key === 'extension' || key === 'modifierExtension') checkExtension(item, loc, parent, s);
+  if (key === 'identifier') checkIdentifier(item, loc, s);
+  walkObject(item, loc, s);
 }
 
 /** Global-rule issues of a resource found at `path` (its type for a top-level resource). */
 export function globalRuleIssues(resource: Json, path: string, c: Conformance, onResource: NestedResourceHandler): Issue[] {
-  const state: WalkState = { c, resource, out: [], onResource };
-  walkObject(resource, path, String(resource.resourceType), state);
+  const state: WalkState = { c, resource, out: [] as Issue[], onResource };
+  walkObject(resource, LazyPath.root(path, String(resource.resourceType)), state);
   return state.out;
 }
