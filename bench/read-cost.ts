@@ -14,6 +14,9 @@
  * each distinct statement once, as it ran (EXPLAIN ANALYZE); BENCH_PROFILE=dir writes a V8 CPU
  * profile of the measured reads only.
  *
+ * BENCH_OBSERVATIONS=n (default 100) sets how many of the citizen's own device readings exist (performer =
+ * the citizen, the policy's "patient-generated" slice), the data a read's access check must not scale with.
+ *
  * BENCH_SEARCH=1 measures the bench's compartment search instead (`Patient/{id}/Observation?_count=20`,
  * 20 hits, issue 11 "compartment search ≥ 0.5 × ceiling"), per search. Sent with
  * `Accept-Encoding: identity`, as autocannon in `npm run bench` sends no Accept-Encoding: the figure is
@@ -30,7 +33,7 @@ import { buildWorld } from '../test/access/world.js';
 
 const READS = Number(process.env.BENCH_READS ?? 1000);
 const CONCURRENCY = Number(process.env.BENCH_READ_CONCURRENCY ?? 32);
-const OBSERVATIONS = 100;
+const OBSERVATIONS = Number(process.env.BENCH_OBSERVATIONS ?? 100);
 
 const timeOf = new Map<string, number>();
 const explained = new Set<string>();

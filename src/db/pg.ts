@@ -45,6 +45,9 @@ function statementName(text: string): string {
   return name;
 }
 
+/** The client-side read deadline of a script (a day: a timer cannot be unlimited, and 0 means "the pool's"). */
+const SCRIPT_READ_TIMEOUT_MS = 86_400_000;
+
 /** How many statement texts one pool keeps prepared (the grant check, reads by id, confined search shapes). */
 export const PREPARED_TEXTS_MAX = 256;
 
@@ -83,12 +86,21 @@ export async function openPostgres(url: string, opts: PgOptions = {}): Promise<D
     }
   };
 
+  // A script is a migration (migrate.ts, which lifts the server's statement_timeout for it): the
+  // client's read deadline must not cut it off either. Seen: a second server starting on an empty
+  // database at load 6 failed with "Query read timeout" while its migrations ran.
+  const runScript = async (client: pg.Pool | pg.PoolClient, script: string) => {
+    try {
+      await client.query({ text: script, query_timeout: SCRIPT_READ_TIMEOUT_MS } as pg.QueryConfig);
+    } catch (err) {
+      throw classified(err);
+    }
+  };
+
   return {
     kind: 'postgres',
     query: <T extends Row = Row>(text: string, params?: readonly unknown[], opts?: QueryOptions) => run<T>(pool, text, params, opts),
-    exec: async (script: string) => {
-      await run(pool, script);
-    },
+    exec: (script: string) => runScript(pool, script),
     transaction: async <T>(fn: (tx: Queryable) => Promise<T>): Promise<T> => {
       let client: pg.PoolClient;
       try {
@@ -107,9 +119,7 @@ export async function openPostgres(url: string, opts: PgOptions = {}): Promise<D
         await run(client, 'BEGIN');
         const result = await fn({
           query: <R extends Row = Row>(t: string, p?: readonly unknown[], o?: QueryOptions) => run<R>(client, t, p, o),
-          exec: async (script: string) => {
-            await run(client, script);
-          },
+          exec: (script: string) => runScript(client, script),
         });
         // Only a COMMIT that returned acknowledges the write; if it fails the caller gets the error.
         await run(client, 'COMMIT');

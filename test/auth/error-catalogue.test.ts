@@ -5,7 +5,9 @@ import { signAccessToken } from '../../src/auth/tokens.js';
 import { pkcePair } from './pkce.js';
 import { APP_REDIRECT, createCitizen, exchange, fhirGet, launch, registerApp, startAuthTestServer, tokenRequest, type AuthTestServer } from './support.js';
 
-describe('error catalogue', () => {
+describe('error catalogue', function () {
+  // Starting the server and registering two apps took over 30 s once on a machine at load 6 (two full suites at once).
+  this.timeout(120_000);
   let s: AuthTestServer;
   let clientId: string;
   let otherClient: string;

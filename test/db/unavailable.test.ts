@@ -72,6 +72,27 @@ describe('database unavailable → 503', () => {
     }
   });
 
+  it('a migration script runs past the request deadline: neither the server nor the client cuts it off (PostgreSQL)', async function () {
+    // A second server starting on an empty database at high load failed with "Query read timeout"
+    // while its migrations ran (workers.test.ts): migrate.ts lifts statement_timeout, the client must too.
+    if (!onPostgres) this.skip();
+    const db = await openPostgres(process.env.DATABASE_URL!, { timeoutMs: 300, max: 2 });
+    try {
+      await db.transaction(async (tx) => {
+        await tx.query('SET LOCAL statement_timeout = 0');
+        await tx.exec('SELECT pg_sleep(1.6); SELECT 1;');
+      });
+      // An ordinary statement keeps its deadline.
+      const err = await db.query('SELECT pg_sleep(2)').then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).to.be.instanceOf(DatabaseUnavailable);
+    } finally {
+      await db.close();
+    }
+  });
+
   it('a server-side disconnect mid-transaction is DatabaseUnavailable and does not end the process (PostgreSQL)', async function () {
     if (!onPostgres) this.skip(); // PGlite has no server connection to terminate
     const db = await openPostgres(process.env.DATABASE_URL!, { timeoutMs: 2000, max: 2 });

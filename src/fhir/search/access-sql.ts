@@ -131,7 +131,7 @@ function compileExpr(type: string, expr: FilterExpr, alias: string, ctx: Compile
 function compileFilterQuery(type: string, query: string, alias: string, ctx: CompileCtx, onError: 'deny' | 'throw' = 'deny'): string {
   const parsed = parseQuery([...new URLSearchParams(query)]);
   // The filter itself is compiled without access filters (no recursion into its own chains).
-  const inner: CompileCtx = { ...ctx, access: [], depth: ctx.depth + 1 };
+  const inner: CompileCtx = { ...ctx, access: [], depth: ctx.depth + 1, correlate: true };
   try {
     const preds = parsed.params.map((p) => compileParam(type, p, alias, inner));
     return preds.length === 0 ? 'TRUE' : `(${preds.join(' AND ')})`;

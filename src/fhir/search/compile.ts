@@ -22,6 +22,15 @@ export interface CompileCtx {
   /** Applies the access filters to an alias (provided by access-sql to avoid a cycle). */
   accessPredicate: (type: string, alias: string, ctx: CompileCtx) => string;
   depth: number;
+  /**
+   * Set for the access policy's slice queries (access-sql.ts): a parameter then compiles to a
+   * correlated `EXISTS (… WHERE i.seq = alias.seq …)` instead of `alias.seq IN (…)`. Inside the OR of
+   * a policy's slices PostgreSQL cannot turn an IN into a join and ran it as a hashed subplan over
+   * every matching index row — for "performer=Patient/x" all of a citizen's device readings, on
+   * every single-row read (issue 11). An EXISTS lets the planner choose a probe of the (seq, code)
+   * index per row for a read and the hashed form for a search over many rows.
+   */
+  correlate?: boolean;
 }
 
 export const bind = (ctx: CompileCtx, value: unknown): string => {
@@ -72,8 +81,13 @@ export function compileParam(type: string, node: ParamNode, alias: string, ctx: 
   const sub = nextAlias('i');
   const ors = node.values.map((v) => valuePredicate(def, node, v, sub, ctx));
   const codes = rowCodes(type, def.code).map((c) => (codeFor(def, node) === def.code ? c : `${c}:of-type`));
-  const inner = `SELECT ${sub}.seq FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${codeIs(`${sub}.code`, codes, ctx)} AND (${ors.join(' OR ')})`;
-  return node.modifier === 'not' ? `${alias}.seq NOT IN (${inner})` : `${alias}.seq IN (${inner})`;
+  return member(alias, sub, `${table} ${sub}`, `${sub}.resource_type = ${bind(ctx, type)} AND ${codeIs(`${sub}.code`, codes, ctx)} AND (${ors.join(' OR ')})`, node.modifier === 'not', ctx);
+}
+
+/** "`alias` has an index row `sub` in `from` meeting `where`" (or has none), as IN or as a correlated EXISTS (see `correlate`). */
+function member(alias: string, sub: string, from: string, where: string, negate: boolean, ctx: CompileCtx): string {
+  if (ctx.correlate) return `${negate ? 'NOT ' : ''}EXISTS (SELECT 1 FROM ${from} WHERE ${sub}.seq = ${alias}.seq AND ${where})`;
+  return `${alias}.seq ${negate ? 'NOT IN' : 'IN'} (SELECT ${sub}.seq FROM ${from} WHERE ${where})`;
 }
 
 /**
@@ -100,8 +114,7 @@ function missingPredicate(type: string, def: SearchParamDef, node: ParamNode, al
   const sub = nextAlias('m');
   // A composite is present when its first component is (its rows live under `<code>$0`).
   const [table, codes] = def.type === 'composite' ? [tableFor(componentDefs(def, node)[0]!), [`${def.code}$0`]] : [tableFor(def), rowCodes(type, def.code)];
-  const inner = `SELECT ${sub}.seq FROM ${table} ${sub} WHERE ${sub}.resource_type = ${bind(ctx, type)} AND ${codeIs(`${sub}.code`, codes, ctx)}`;
-  return v === 'true' ? `${alias}.seq NOT IN (${inner})` : `${alias}.seq IN (${inner})`;
+  return member(alias, sub, `${table} ${sub}`, `${sub}.resource_type = ${bind(ctx, type)} AND ${codeIs(`${sub}.code`, codes, ctx)}`, v === 'true', ctx);
 }
 
 function valuePredicate(def: SearchParamDef, node: ParamNode, escaped: string, t: string, ctx: CompileCtx): string {
@@ -157,7 +170,7 @@ function compositePredicate(type: string, def: SearchParamDef, node: ParamNode, 
   });
   const [first, ...rest] = aliases;
   const joins = rest.map((a, j) => `JOIN ${tables[j + 1]} ${a} ON ${a}.seq = ${first}.seq AND ${a}.code = ${bind(ctx, `${def.code}$${j + 1}`)} AND ${a}.element = ${first}.element`);
-  return `${alias}.seq IN (SELECT ${first}.seq FROM ${tables[0]} ${first} ${joins.join(' ')} WHERE ${first}.resource_type = ${bind(ctx, type)} AND ${first}.code = ${bind(ctx, `${def.code}$0`)} AND (${ors.join(' OR ')}))`;
+  return member(alias, first!, `${tables[0]} ${first} ${joins.join(' ')}`, `${first}.resource_type = ${bind(ctx, type)} AND ${first}.code = ${bind(ctx, `${def.code}$0`)} AND (${ors.join(' OR ')})`, false, ctx);
 }
 
 /** A composite's components as parameter definitions of their own types (from their canonical URLs). */
