@@ -25,6 +25,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { AccessLog } from '../src/audit/access-log.js';
 import type { Observation } from 'fhir/r4';
 import { SYSTEM_ACCESS } from '../src/access/access-context.js';
 import type { Row } from '../src/db/db.js';
@@ -74,13 +76,41 @@ for (let i = 0; i < OBSERVATIONS; i++) {
 const SEARCH = process.env.BENCH_SEARCH === '1';
 const WHAT = SEARCH ? 'compartment search (20 hits)' : 'read by id';
 const UNIT = SEARCH ? 'search' : 'read';
+let latencies: number[] = [];
+// Where a read's latency goes (BENCH_LATENCY=1): the wait for its access-log row, event-loop delay, GC pauses.
+let logWaits: number[] = [];
+let gcMs = 0;
+let gcMax = 0;
+let gcMajor = 0;
+let gcMinor = 0;
+const LATENCY = process.env.BENCH_LATENCY === '1';
+if (LATENCY) {
+  const recordRows = AccessLog.prototype.recordRows;
+  AccessLog.prototype.recordRows = function (this: AccessLog, rows) {
+    const t0 = performance.now();
+    return recordRows.call(this, rows).finally(() => void logWaits.push(performance.now() - t0));
+  };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMs += e.duration;
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      if (kind === 1) gcMinor++;
+      else gcMajor++;
+      gcMax = Math.max(gcMax, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
 async function read(token: string, i: number): Promise<void> {
+  const started = performance.now();
   const res = SEARCH
     ? await fetch(`${w.s.fhirBase}/Patient/kari-nordmann/Observation?_count=20`, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'identity' } })
     : await fetch(`${w.s.fhirBase}/Observation/${ids[i % ids.length]}`, { headers: { authorization: `Bearer ${token}` } });
   if (res.status !== 200) throw new Error(`read failed: ${res.status} ${await res.text()}`);
   await res.arrayBuffer();
+  latencies.push(performance.now() - started);
 }
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))] ?? 0;
 
 async function run(token: string, n: number, concurrency: number): Promise<void> {
   let next = 0;
@@ -104,13 +134,22 @@ for (const [who, token] of [['patient', w.tokens.self], ['proxy', w.tokens.stand
     counter.take();
     timeOf.clear();
     logInserts = logRows = 0;
+    latencies = [];
+    logWaits = [];
+    gcMs = gcMax = gcMajor = gcMinor = 0;
+    loopDelay.reset();
+    if (LATENCY) loopDelay.enable();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await run(token, READS, c);
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const sql = counter.take();
-    console.log(`${w.s.db.kind} ${WHAT}, ${who} token, ${c} in flight: ${Math.round(READS / (ms / 1000))} req/s, CPU ${((cpu.user + cpu.system) / 1000 / READS).toFixed(2)} ms/${UNIT}, ${(sql.length / READS).toFixed(2)} statements/${UNIT}, ${(logRows / Math.max(1, logInserts)).toFixed(1)} rows per access-log insert`);
+    console.log(`${w.s.db.kind} ${WHAT}, ${who} token, ${c} in flight: ${Math.round(READS / (ms / 1000))} req/s, CPU ${((cpu.user + cpu.system) / 1000 / READS).toFixed(2)} ms/${UNIT}, ${(sql.length / READS).toFixed(2)} statements/${UNIT}, ${(logRows / Math.max(1, logInserts)).toFixed(1)} rows per access-log insert, latency p50 ${pct(latencies, 0.5).toFixed(1)} ms p99 ${pct(latencies, 0.99).toFixed(1)} ms`);
+    if (LATENCY) {
+      loopDelay.disable();
+      console.log(`  access-log wait p50 ${pct(logWaits, 0.5).toFixed(1)} ms p99 ${pct(logWaits, 0.99).toFixed(1)} ms; event-loop delay p50 ${(loopDelay.percentile(50) / 1e6).toFixed(1)} ms p99 ${(loopDelay.percentile(99) / 1e6).toFixed(1)} ms max ${(loopDelay.max / 1e6).toFixed(1)} ms; GC ${(gcMs / READS).toFixed(3)} ms/${UNIT}, longest pause ${gcMax.toFixed(1)} ms, ${gcMinor} scavenges and ${gcMajor} other collections, heap ${(process.memoryUsage().heapUsed / 1e6).toFixed(0)} MB`);
+    }
     if (process.env.BENCH_SQL === '1') {
       const kinds = new Map<string, number>();
       for (const s of sql) kinds.set(s.slice(0, 140), (kinds.get(s.slice(0, 140)) ?? 0) + 1);
