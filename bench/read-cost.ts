@@ -105,7 +105,7 @@ async function read(token: string, i: number): Promise<void> {
   const started = performance.now();
   const res = SEARCH
     ? await fetch(`${w.s.fhirBase}/Patient/kari-nordmann/Observation?_count=20`, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'identity' } })
-    : await fetch(`${w.s.fhirBase}/Observation/${ids[i % ids.length]}`, { headers: { authorization: `Bearer ${token}` } });
+    : await fetch(`${w.s.fhirBase}/Observation/${ids[i % ids.length]}`, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'identity' } });
   if (res.status !== 200) throw new Error(`read failed: ${res.status} ${await res.text()}`);
   await res.arrayBuffer();
   latencies.push(performance.now() - started);
@@ -122,6 +122,10 @@ async function run(token: string, n: number, concurrency: number): Promise<void>
 // Warm-up: JIT, compiled access SQL, prepared statements, token caches.
 for (const token of [w.tokens.self, w.tokens.standard]) await run(token, 300, 4);
 
+if (process.env.BENCH_ALS_OFF === '1') {
+  const als = (await import('oidc-provider/lib/helpers/als.js' as string)) as { default: { disable(): void } };
+  als.default.disable();
+}
 const session = process.env.BENCH_PROFILE ? new Session() : null;
 if (session) {
   session.connect();

@@ -44,27 +44,15 @@ export async function insertRows(q: Queryable, rows: readonly AccessLogRow[]): P
   );
 }
 
-/**
- * How many batches may be written at once. With one, a request whose row arrived just after a batch
- * started waited for that batch *and* its own (p99 ≈ 4 × p50 at 32 connections, docs/bench.md
- * "Read latency and cost per request"); with two, it starts its own batch at once while the other is
- * written, and only when both are busy does it wait, for whichever finishes first. Two keeps batches
- * large (one INSERT and commit for many reads) on a machine whose CPU PostgreSQL shares.
- */
-export const ACCESS_LOG_BATCHES_IN_FLIGHT = Number(process.env.XK ?? 2);
-
 export class AccessLog {
   private pending: Pending[] = [];
-  /** Batches being written now (at most `maxInFlight`), and a batch about to start (`scheduled`). */
-  private inFlight = 0;
-  private scheduled = false;
-  private readonly writing = new Set<Promise<void>>();
+  private running = false;
   private readonly q: Queryable;
+  private drained: Promise<void> = Promise.resolve();
 
   constructor(
     target: Queryable | { readonly queryable: Queryable },
     private readonly logger: Logger,
-    private readonly maxInFlight = ACCESS_LOG_BATCHES_IN_FLIGHT,
   ) {
     this.q = 'queryable' in target ? target.queryable : target;
   }
@@ -79,50 +67,34 @@ export class AccessLog {
     if (rows.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.pending.push({ rows, resolve, reject });
-      this.schedule();
+      if (!this.running) {
+        this.running = true;
+        this.drained = new Promise<void>((done) => setImmediate(() => void this.drain().then(done)));
+      }
     });
   }
 
   /** Resolves once every event recorded so far is stored or has failed (graceful shutdown, issue 17). */
   async flush(): Promise<void> {
-    while (this.scheduled || this.writing.size > 0) {
-      if (this.writing.size > 0) await Promise.all(this.writing);
-      else await new Promise<void>((r) => setImmediate(r));
-    }
+    await this.drained;
   }
 
-  /**
-   * A batch starts one event-loop turn after the first entry that finds a writer free, so the
-   * requests whose bytes arrived in the same turn join it (PGlite runs its statements in this
-   * process: without the turn, every read paid for a one-row INSERT).
-   */
-  private schedule(): void {
-    if (this.scheduled || this.inFlight >= this.maxInFlight || this.pending.length === 0) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (this.pending.length === 0 || this.inFlight >= this.maxInFlight) return;
-      const batch = this.pending.splice(0);
-      this.inFlight++;
-      const written = this.write(batch).finally(() => {
-        this.inFlight--;
-        this.writing.delete(written);
-        // Entries that waited while every writer was busy go in the next batch.
-        this.schedule();
-      });
-      this.writing.add(written);
-    });
-  }
-
-  private async write(batch: Pending[]): Promise<void> {
-    const rows = batch.flatMap((p) => p.rows);
+  private async drain(): Promise<void> {
     try {
-      await insertRows(this.q, rows);
-      observeAccessLogBatch(rows.length);
-      batch.forEach((p) => p.resolve());
-    } catch (err) {
-      this.logger.error('access log write failed', { error: (err as Error).message, rows: rows.length });
-      batch.forEach((p) => p.reject(err));
+      while (this.pending.length > 0) {
+        const batch = this.pending.splice(0);
+        try {
+          const rows = batch.flatMap((p) => p.rows);
+          await insertRows(this.q, rows);
+          observeAccessLogBatch(rows.length);
+          batch.forEach((p) => p.resolve());
+        } catch (err) {
+          this.logger.error('access log write failed', { error: (err as Error).message, rows: batch.reduce((n, p) => n + p.rows.length, 0) });
+          batch.forEach((p) => p.reject(err));
+        }
+      }
+    } finally {
+      this.running = false;
     }
   }
 }

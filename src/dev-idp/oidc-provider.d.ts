@@ -54,3 +54,11 @@ declare module 'oidc-provider' {
     on(event: string, listener: (...args: unknown[]) => void): this;
   }
 }
+
+/** The provider's request context store (lib/helpers/als.js): released by start.ts when no request of it is in flight. */
+declare module 'oidc-provider/lib/helpers/als.js' {
+  import type { AsyncLocalStorage } from 'node:async_hooks';
+
+  const als: AsyncLocalStorage<unknown>;
+  export default als;
+}

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Config } from '../config/config.js';
 import type { DevIdpClient, Flavour } from './provider.js';
+import { releasingContext } from './release-context.js';
 import { designAssetsRouter } from '../http/design-assets.js';
 
 export interface DevIdp {
@@ -71,7 +72,7 @@ export async function startDevIdp(config: Config, opts: DevIdpOptions = {}): Pro
         ...(opts.extraClients ?? []),
       ],
     });
-    const callback = provider.callback();
+    const callback = releasingContext(provider.callback());
     const login = express();
     login.disable('x-powered-by');
     // The login page uses the design system like helsebro's own pages, served from this origin.
