@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { testConfig } from '../../src/config/config.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { startDevIdp, type DevIdp } from '../../src/dev-idp/start.js';
 import { syntheticFnr } from '../../src/fhir/validation/fnr.js';
 import { Browser, type Page } from './browser.js';
@@ -55,6 +57,23 @@ describe('ID-porten stand-in', () => {
     const body = (await res.json()) as { id_token: string };
     return { idToken: body.id_token, redirect };
   }
+
+  // The stand-in runs in the API's process in development and in the bench: on Node 20 oidc-provider's
+  // AsyncLocalStorage, once run, left an async hook on for every promise of every API request
+  // (docs/bench.md "Read latency and cost per request (w8-read)"). Released between its requests, and
+  // requests of it that overlap keep their context (each login below completes with its own nonce).
+  it('completes overlapping logins and leaves no request context held once they are done', async () => {
+    const [a, b] = await Promise.all([login(A), login(B)]);
+    expect(decodeJwt(a.idToken).aud).to.equal(A.id);
+    expect(decodeJwt(b.idToken).aud).to.equal(B.id);
+    expect(decodeJwt(a.idToken).nonce).to.equal('n-1');
+    // Loaded as the server loads it (its own ES module process, fixtures/provider-context.ts): Node 20
+    // keeps the storage's hook on while `enabled` is true; later Node versions have no hook (null).
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'test/auth/fixtures/provider-context.ts']);
+    const seen = JSON.parse(stdout.trim().split('\n').at(-1)!) as { statuses: number[]; enabledAfter: boolean | null };
+    expect(seen.statuses).to.deep.equal([200, 200, 200, 200]);
+    expect(seen.enabledAfter).to.not.equal(true);
+  });
 
   it('publishes its authorization endpoint on a different port than the issuer', () => {
     expect(new URL(authorizeUrl).port).to.not.equal(new URL(idp.issuer).port);
