@@ -10,6 +10,9 @@
  *   DATABASE_URL=postgres://… npx tsx bench/read-cost.ts        # a throwaway schema on that server
  *   BENCH_READS=2000 BENCH_SQL=1 BENCH_EXPLAIN=1 BENCH_PROFILE=/tmp/prof npx tsx bench/read-cost.ts
  *
+ * Each row prints the reads' latency p50/p99; BENCH_LATENCY=1 adds where it goes: each read's wait for its
+ * access-log row, the event-loop delay and the GC time per read (docs/bench.md "Read latency and cost per request").
+ *
  * BENCH_SQL=1 lists the statements with their time per read; BENCH_EXPLAIN=1 prints the plan of
  * each distinct statement once, as it ran (EXPLAIN ANALYZE); BENCH_PROFILE=dir writes a V8 CPU
  * profile of the measured reads only.
@@ -122,10 +125,6 @@ async function run(token: string, n: number, concurrency: number): Promise<void>
 // Warm-up: JIT, compiled access SQL, prepared statements, token caches.
 for (const token of [w.tokens.self, w.tokens.standard]) await run(token, 300, 4);
 
-if (process.env.BENCH_ALS_OFF === '1') {
-  const als = (await import('oidc-provider/lib/helpers/als.js' as string)) as { default: { disable(): void } };
-  als.default.disable();
-}
 const session = process.env.BENCH_PROFILE ? new Session() : null;
 if (session) {
   session.connect();
