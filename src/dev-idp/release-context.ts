@@ -33,6 +33,3 @@ export function releasingContext(handler: Handler): Handler {
     return Promise.resolve(result).finally(done);
   };
 }
-
-/** Whether the provider's context storage is released now (tests). */
-export const providerContextHeld = (): boolean => inFlight > 0;
