@@ -20,7 +20,8 @@
  * BENCH_SEARCH=1 measures the bench's compartment search instead (`Patient/{id}/Observation?_count=20`,
  * 20 hits, issue 11 "compartment search ≥ 0.5 × ceiling"), per search. Sent with
  * `Accept-Encoding: identity`, as autocannon in `npm run bench` sends no Accept-Encoding: the figure is
- * the server's work, not this process gunzipping the Bundle.
+ * the server's work, not this process gunzipping the Bundle. BENCH_SEARCH=code measures the bench's
+ * `Observation?patient={id}&code=http://loinc.org|8867-4` instead (every reading has that code: 20 hits).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -71,12 +72,14 @@ for (let i = 0; i < OBSERVATIONS; i++) {
   ids.push((await w.s.repo.create(o, SYSTEM_ACCESS)).resource.id!);
 }
 
-const SEARCH = process.env.BENCH_SEARCH === '1';
-const WHAT = SEARCH ? 'compartment search (20 hits)' : 'read by id';
+const CODE_SEARCH = process.env.BENCH_SEARCH === 'code';
+const SEARCH = process.env.BENCH_SEARCH === '1' || CODE_SEARCH;
+const WHAT = CODE_SEARCH ? 'Observation?patient&code (20 hits)' : SEARCH ? 'compartment search (20 hits)' : 'read by id';
+const SEARCH_PATH = CODE_SEARCH ? `Observation?patient=kari-nordmann&code=${encodeURIComponent('http://loinc.org|8867-4')}` : 'Patient/kari-nordmann/Observation?_count=20';
 const UNIT = SEARCH ? 'search' : 'read';
 async function read(token: string, i: number): Promise<void> {
   const res = SEARCH
-    ? await fetch(`${w.s.fhirBase}/Patient/kari-nordmann/Observation?_count=20`, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'identity' } })
+    ? await fetch(`${w.s.fhirBase}/${SEARCH_PATH}`, { headers: { authorization: `Bearer ${token}`, 'accept-encoding': 'identity' } })
     : await fetch(`${w.s.fhirBase}/Observation/${ids[i % ids.length]}`, { headers: { authorization: `Bearer ${token}` } });
   if (res.status !== 200) throw new Error(`read failed: ${res.status} ${await res.text()}`);
   await res.arrayBuffer();

@@ -152,9 +152,14 @@ async function searchOnce(q: Queryable, req: SearchRequest, settle: ((version: n
   // was most of a search's CPU). The page joins `m` back to `resources` by seq (unique index).
   const once = counted && mode !== 'accurate';
   const statementParams = wantPage ? [...pageParams] : [...params];
+  // A collected page is chosen by seq first and only its rows are read out (`pageOf`): PostgreSQL
+  // computes a Sort's input columns for every row it sorts, so selecting the columns in the sorted
+  // query built the response text (`content - 'meta' …`::text, storedColumns) of every match, ~100
+  // for a compartment of 100 readings, to keep 20 — most of the statement's time (docs/bench.md, w8-search).
+  const pageOf = (chosen: string) => `SELECT ${columns} FROM resources r JOIN (${chosen}) pg ON pg.seq = r.seq ORDER BY ${sort}`;
   const page = !wantPage ? null
-    : once ? `SELECT ${columns} FROM resources r WHERE r.seq IN (SELECT m.seq FROM m) AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} ORDER BY ${sort} ${limits(statementParams)}`
-      : counted ? `SELECT ${columns} FROM (SELECT r.* FROM resources r WHERE ${firstWhere} AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} OFFSET 0) r ORDER BY ${sort} ${limits(statementParams)}`
+    : once ? pageOf(`SELECT r.seq FROM resources r WHERE r.seq IN (SELECT m.seq FROM m) AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} ORDER BY ${sort} ${limits(statementParams)}`)
+      : counted ? pageOf(`SELECT r.seq FROM (SELECT r.* FROM resources r WHERE ${firstWhere} AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} OFFSET 0) r ORDER BY ${sort} ${limits(statementParams)}`)
         : `SELECT ${columns} FROM resources r WHERE ${firstWhere} ORDER BY ${sort} ${limits(statementParams)}`;
   const snapshotColumn = pinned === undefined ? '(SELECT max(seq) FROM resource_history)' : 'NULL::bigint';
   const head = `SELECT ${snapshotColumn} AS search_snapshot, ${counted ? '(SELECT n FROM c)' : 'NULL::bigint'} AS search_count${settle ? ', (SELECT live.v FROM live) AS search_live' : ''}`;
