@@ -14,6 +14,8 @@
  * each distinct statement once, as it ran (EXPLAIN ANALYZE); BENCH_PROFILE=dir writes a V8 CPU
  * profile of the measured reads only.
  *
+ * BENCH_ANALYZE=1 runs ANALYZE before measuring (the statistics autovacuum has after the bench's load).
+ *
  * BENCH_OBSERVATIONS=n (default 100) sets how many of the citizen's own device readings exist (performer =
  * the citizen, the policy's "patient-generated" slice), the data a read's access check must not scale with.
  *
@@ -92,6 +94,8 @@ async function run(token: string, n: number, concurrency: number): Promise<void>
   }));
 }
 
+// BENCH_ANALYZE=1: planner statistics as autovacuum leaves them after `npm run bench` loads its data.
+if (process.env.BENCH_ANALYZE === '1') await w.s.db.query('ANALYZE');
 // Warm-up: JIT, compiled access SQL, prepared statements, token caches.
 for (const token of [w.tokens.self, w.tokens.standard]) await run(token, 300, 4);
 
@@ -122,6 +126,10 @@ for (const [who, token] of [['patient', w.tokens.self], ['proxy', w.tokens.stand
   }
 }
 counter.stop();
+if (process.env.BENCH_PLANS === '1' && w.s.db.kind === 'postgres') {
+  // Generic or custom plans for the prepared statements (a custom plan is planned on every execution).
+  for (let i = 0; i < 3; i++) console.log(await w.s.db.query(`SELECT left(statement, 60) AS s, generic_plans, custom_plans FROM pg_prepared_statements`));
+}
 if (session) {
   const { profile } = await session.post('Profiler.stop');
   fs.mkdirSync(process.env.BENCH_PROFILE!, { recursive: true });

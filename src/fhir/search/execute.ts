@@ -51,7 +51,8 @@ type SearchRow = { search_snapshot: number | string | null; search_count: number
 function liveCte(guard: LivenessGuard, params: unknown[]): string {
   const version = guard.sql(params);
   params.push(guard.version);
-  return `live AS MATERIALIZED (SELECT x.v, x.v = $${params.length} AS ok FROM (SELECT ${version} AS v) x)`;
+  // OFFSET 0 keeps `x` a subquery of its own: pulled up, its grant check ran once for `v` and again for `ok`.
+  return `live AS MATERIALIZED (SELECT x.v, x.v = $${params.length} AS ok FROM (SELECT ${version} AS v OFFSET 0) x)`;
 }
 
 /**
