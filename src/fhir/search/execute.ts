@@ -20,6 +20,9 @@ import { parseQuery, type ParsedQuery } from './parse.js';
 import { parseSummary, shapeResource } from './shape.js';
 import { compileSort } from './sort.js';
 
+/** The order of a search without `_sort` (sort.ts), over columns of `resources` alone. */
+const DEFAULT_SORT = compileSort(undefined, 'Resource', { params: [], fhirBase: '', access: [], accessPredicate: () => 'TRUE', depth: 0 });
+
 /** Up to this many matches (known from the count) a page is sorted from the collected matches. */
 const COLLECT_FIRST_BELOW = 2000;
 
@@ -152,6 +155,9 @@ async function searchOnce(q: Queryable, req: SearchRequest, settle: ((version: n
   // twice, which halves what the database parses and plans per search (on PGlite, in-process, planning
   // was most of a search's CPU). The page joins `m` back to `resources` by seq (unique index).
   const once = counted && mode !== 'accurate';
+  // Sorted by what `m` already holds (the default order, sort.ts): `m` keeps those columns and the
+  // page is chosen from `m` alone, without looking each collected match up in `resources` again.
+  const mSorted = once && sort === DEFAULT_SORT;
   const statementParams = wantPage ? [...pageParams] : [...params];
   // A collected page is chosen by seq first and only its rows are read out (`pageOf`): PostgreSQL
   // computes a Sort's input columns for every row it sorts, so selecting the columns in the sorted
@@ -159,6 +165,7 @@ async function searchOnce(q: Queryable, req: SearchRequest, settle: ((version: n
   // for a compartment of 100 readings, to keep 20 — most of the statement's time (docs/bench.md, w8-search).
   const pageOf = (chosen: string) => `SELECT ${columns} FROM resources r JOIN (${chosen}) pg ON pg.seq = r.seq ORDER BY ${sort}`;
   const page = !wantPage ? null
+    : mSorted ? pageOf(`SELECT m.seq FROM m WHERE (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} ORDER BY ${sort.replaceAll('r.', 'm.')} ${limits(statementParams)}`)
     : once ? pageOf(`SELECT r.seq FROM resources r WHERE r.seq IN (SELECT m.seq FROM m) AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} ORDER BY ${sort} ${limits(statementParams)}`)
       : counted ? pageOf(`SELECT r.seq FROM (SELECT r.* FROM resources r WHERE ${firstWhere} AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} OFFSET 0) r ORDER BY ${sort} ${limits(statementParams)}`)
         : `SELECT ${columns} FROM resources r WHERE ${firstWhere} ORDER BY ${sort} ${limits(statementParams)}`;
@@ -168,7 +175,7 @@ async function searchOnce(q: Queryable, req: SearchRequest, settle: ((version: n
     // The grant check, bound last (its values follow every other parameter of the statement).
     ...(settle && req.access.liveness ? [liveCte(req.access.liveness, statementParams)] : []),
     ...(!counted ? []
-      : once ? [`m AS MATERIALIZED (SELECT r.seq FROM resources r WHERE ${firstWhere} LIMIT ${COLLECT_FIRST_BELOW + 1})`, 'c AS MATERIALIZED (SELECT count(*) AS n FROM m)']
+      : once ? [`m AS MATERIALIZED (SELECT r.seq${mSorted ? ', r.last_updated, r.id' : ''} FROM resources r WHERE ${firstWhere} LIMIT ${COLLECT_FIRST_BELOW + 1})`, 'c AS MATERIALIZED (SELECT count(*) AS n FROM m)']
         : [`c AS MATERIALIZED (${countSql})`]),
   ];
   const text = `${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}SELECT s.search_snapshot, s.search_count${settle ? ', s.search_live' : ''}${page ? ', p.*' : ''} FROM (${head}) s${page ? ` LEFT JOIN (${page}) p ON TRUE` : ''}`;
