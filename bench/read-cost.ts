@@ -14,6 +14,8 @@
  * each distinct statement once, as it ran (EXPLAIN ANALYZE); BENCH_PROFILE=dir writes a V8 CPU
  * profile of the measured reads only.
  *
+ * BENCH_DBCPU=1 (with PGAPPNAME set, PostgreSQL on this machine) adds the database backends' CPU per request.
+ *
  * BENCH_ANALYZE=1 runs ANALYZE before measuring (the statistics autovacuum has after the bench's load).
  *
  * BENCH_OBSERVATIONS=n (default 100) sets how many of the citizen's own device readings exist (performer =
@@ -105,9 +107,29 @@ if (session) {
   await session.post('Profiler.enable');
   await session.post('Profiler.start');
 }
+/**
+ * BENCH_DBCPU=1 with PGAPPNAME=<a name of this run's own> on a PostgreSQL on this machine: the CPU the
+ * database's backends for this process spent (/proc/<pid>/stat, 10 ms ticks), which the in-process
+ * figure does not hold and which shares the bench's two cores with the server.
+ */
+const DBCPU = process.env.BENCH_DBCPU === '1' && w.s.db.kind === 'postgres' && Boolean(process.env.PGAPPNAME);
+async function backendTicks(): Promise<Map<number, number>> {
+  const ticks = new Map<number, number>();
+  if (!DBCPU) return ticks;
+  for (const { pid } of await w.s.db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE application_name = $1', [process.env.PGAPPNAME])) {
+    try {
+      const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      ticks.set(pid, Number(f[11]) + Number(f[12]));
+    } catch {
+      // The backend ended meanwhile: its ticks are lost to the figure.
+    }
+  }
+  return ticks;
+}
 const counter = countStatements(w.s.db, timeAndExplain);
 for (const [who, token] of [['patient', w.tokens.self], ['proxy', w.tokens.standard]] as const) {
   for (const c of [1, CONCURRENCY]) {
+    const db0 = await backendTicks();
     counter.take();
     timeOf.clear();
     logInserts = logRows = 0;
@@ -117,7 +139,10 @@ for (const [who, token] of [['patient', w.tokens.self], ['proxy', w.tokens.stand
     const ms = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const sql = counter.take();
+    const db1 = await backendTicks();
+    const dbTicks = [...db1].reduce((sum, [pid, t]) => sum + t - (db0.get(pid) ?? 0), 0);
     console.log(`${w.s.db.kind} ${WHAT}, ${who} token, ${c} in flight: ${Math.round(READS / (ms / 1000))} req/s, CPU ${((cpu.user + cpu.system) / 1000 / READS).toFixed(2)} ms/${UNIT}, ${(sql.length / READS).toFixed(2)} statements/${UNIT}, ${(logRows / Math.max(1, logInserts)).toFixed(1)} rows per access-log insert`);
+    if (DBCPU) console.log(`  database backends: CPU ${((dbTicks * 10) / READS).toFixed(2)} ms/${UNIT}`);
     if (process.env.BENCH_SQL === '1') {
       const kinds = new Map<string, number>();
       for (const s of sql) kinds.set(s.slice(0, 140), (kinds.get(s.slice(0, 140)) ?? 0) + 1);
