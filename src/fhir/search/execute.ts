@@ -180,11 +180,15 @@ async function searchOnce(q: Queryable, req: SearchRequest, settle: ((version: n
   ];
   const text = `${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}SELECT s.search_snapshot, s.search_count${settle ? ', s.search_live' : ''}${page ? ', p.*' : ''} FROM (${head}) s${page ? ` LEFT JOIN (${page}) p ON TRUE` : ''}`;
   // The one-row `s` is the outer side of a nested loop without a join condition, so the page keeps its order.
-  // Prepared on PostgreSQL (planned once per connection, then possibly a generic plan) only when the
-  // search is confined to patients' records — a compartment search, or a token whose access is confined
-  // to patient compartments — so the patient anchors the plan whatever the other values are.
-  const confined = req.compartment !== undefined || req.access.filters.some((f) => f.kind === 'compartment');
-  const result = await q.query<SearchRow>(text, statementParams, { prepare: confined });
+  // Prepared on PostgreSQL (planned once per connection, then a generic plan) only for a compartment
+  // search, whose one index path (the patient's reference rows) anchors the plan whatever the values
+  // are. A type search by a token confined to patient compartments is planned with its values there:
+  // the generic plan PostgreSQL settled on for `Observation?patient=…&code=…` cost 7–9 ms of database
+  // CPU per search against 3.4–4.4 ms planned each time (docs/bench.md, w8-search). On PGlite it stays
+  // prepared: there planning is the server's own CPU (db/pglite-prepared.ts).
+  const confined = req.access.filters.some((f) => f.kind === 'compartment');
+  const prepare = req.compartment !== undefined ? true : confined ? 'in-process' as const : false;
+  const result = await q.query<SearchRow>(text, statementParams, { prepare });
   const first = result[0]!;
   if (settle) {
     const decided = await settle(first.search_live === null || first.search_live === undefined ? null : Number(first.search_live));
