@@ -11,7 +11,7 @@
  *   BENCH_READS=2000 BENCH_SQL=1 BENCH_EXPLAIN=1 BENCH_PROFILE=/tmp/prof npx tsx bench/read-cost.ts
  *
  * BENCH_SQL=1 lists the statements with their time per read; BENCH_EXPLAIN=1 prints the plan of
- * each distinct statement once, as it ran (EXPLAIN ANALYZE); BENCH_PROFILE=dir writes a V8 CPU
+ * each distinct statement once, as it ran (EXPLAIN ANALYZE), BENCH_EXPLAIN=generic the generic plan of each search statement; BENCH_PROFILE=dir writes a V8 CPU
  * profile of the measured reads only.
  *
  * BENCH_DBCPU=1 (with PGAPPNAME set, PostgreSQL on this machine) adds the database backends' CPU per request.
@@ -60,6 +60,20 @@ const timeAndExplain: AroundStatement = async (t, running, q, params) => {
   if (process.env.BENCH_DUMP && !explained.has('dump' + t.slice(0, 140))) {
     explained.add('dump' + t.slice(0, 140));
     fs.appendFileSync(process.env.BENCH_DUMP, JSON.stringify({ text: t, params }) + '\n');
+  }
+  if (process.env.BENCH_EXPLAIN === 'generic' && t.startsWith('WITH') && !explained.has(t.slice(0, 140))) {
+    // The plan PostgreSQL uses for a prepared text once it settles on a generic one (no values known).
+    explained.add(t.slice(0, 140));
+    const literal = (v: unknown): string => v === null || v === undefined ? 'NULL' : typeof v === 'number' ? String(v)
+      : `'${(Array.isArray(v) ? `{${v.map((x) => `"${String(x).replace(/["\\]/g, '\\$&')}"`).join(',')}}` : String(v)).replace(/'/g, "''")}'`;
+    const plan = await w.s.db.transaction(async (tx) => {
+      await tx.query('SET LOCAL plan_cache_mode = force_generic_plan');
+      await tx.query(`PREPARE bench_generic AS ${t}`);
+      const explainedPlan = await tx.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, COSTS OFF) EXECUTE bench_generic(${(params ?? []).map(literal).join(', ')})`);
+      await tx.query('DEALLOCATE bench_generic');
+      return explainedPlan;
+    });
+    console.log(`\n(generic plan) ${t}\n${plan.map((r) => r['QUERY PLAN']).join('\n')}`);
   }
   if (process.env.BENCH_EXPLAIN === '1' && !explained.has(t.slice(0, 140))) {
     explained.add(t.slice(0, 140));
