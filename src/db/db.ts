@@ -12,8 +12,10 @@ export interface QueryOptions {
    * the server parses and plans them once per connection instead of on every request (issue 11: the
    * planning cost more than the execution). Searches only when confined to patients' records (a patient
    * anchors the plan, search/execute.ts). Each pool keeps a bounded number of texts prepared (pg.ts).
+   * `'in-process'`: prepared only where parsing and planning is this process's own CPU (PGlite), planned
+   * with its values on PostgreSQL (a shape whose generic plan is poor, search/execute.ts).
    */
-  prepare?: boolean;
+  prepare?: boolean | 'in-process';
 }
 
 export interface Queryable {

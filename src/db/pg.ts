@@ -79,7 +79,7 @@ export async function openPostgres(url: string, opts: PgOptions = {}): Promise<D
   const keep = (text: string): boolean => kept.has(text) || (kept.size < PREPARED_TEXTS_MAX && kept.add(text) !== undefined);
   const run = async <T extends Row>(client: pg.Pool | pg.PoolClient, text: string, params?: readonly unknown[], opts?: QueryOptions) => {
     try {
-      if (opts?.prepare && keep(text)) return (await client.query<T>({ name: statementName(text), text, values: (params ?? []) as unknown[] })).rows;
+      if (opts?.prepare === true && keep(text)) return (await client.query<T>({ name: statementName(text), text, values: (params ?? []) as unknown[] })).rows;
       return (await client.query<T>(text, params as unknown[] | undefined)).rows;
     } catch (err) {
       throw classified(err);

@@ -58,6 +58,12 @@ export function stringify(body: unknown): string {
  * (undefined ones left out), the resource as the stored text. A search page has twenty of these.
  */
 function storedEntry(e: BundleEntry): string {
+  // A search match as execute.ts makes it (fullUrl, resource, search: {mode}) is written without
+  // walking its fields: the generic walk below was most of the Bundle's own writing (issue 11, search profile).
+  const { fullUrl, search } = e;
+  if (typeof fullUrl === 'string' && search !== undefined && Object.keys(e).length === 3 && Object.keys(search).length === 1 && typeof search.mode === 'string') {
+    return `{"fullUrl":${JSON.stringify(fullUrl)},"resource":${(e.resource as StoredResource).json},"search":{"mode":${JSON.stringify(search.mode)}}}`;
+  }
   let out = '';
   for (const [key, value] of Object.entries(e)) {
     if (value === undefined) continue;

@@ -20,6 +20,9 @@ import { parseQuery, type ParsedQuery } from './parse.js';
 import { parseSummary, shapeResource } from './shape.js';
 import { compileSort } from './sort.js';
 
+/** The order of a search without `_sort` (sort.ts), over columns of `resources` alone. */
+const DEFAULT_SORT = compileSort(undefined, 'Resource', { params: [], fhirBase: '', access: [], accessPredicate: () => 'TRUE', depth: 0 });
+
 /** Up to this many matches (known from the count) a page is sorted from the collected matches. */
 const COLLECT_FIRST_BELOW = 2000;
 
@@ -51,7 +54,8 @@ type SearchRow = { search_snapshot: number | string | null; search_count: number
 function liveCte(guard: LivenessGuard, params: unknown[]): string {
   const version = guard.sql(params);
   params.push(guard.version);
-  return `live AS MATERIALIZED (SELECT x.v, x.v = $${params.length} AS ok FROM (SELECT ${version} AS v) x)`;
+  // OFFSET 0 keeps `x` a subquery of its own: pulled up, its grant check ran once for `v` and again for `ok`.
+  return `live AS MATERIALIZED (SELECT x.v, x.v = $${params.length} AS ok FROM (SELECT ${version} AS v OFFSET 0) x)`;
 }
 
 /**
@@ -151,10 +155,19 @@ async function searchOnce(q: Queryable, req: SearchRequest, settle: ((version: n
   // twice, which halves what the database parses and plans per search (on PGlite, in-process, planning
   // was most of a search's CPU). The page joins `m` back to `resources` by seq (unique index).
   const once = counted && mode !== 'accurate';
+  // Sorted by what `m` already holds (the default order, sort.ts): `m` keeps those columns and the
+  // page is chosen from `m` alone, without looking each collected match up in `resources` again.
+  const mSorted = once && sort === DEFAULT_SORT;
   const statementParams = wantPage ? [...pageParams] : [...params];
+  // A collected page is chosen by seq first and only its rows are read out (`pageOf`): PostgreSQL
+  // computes a Sort's input columns for every row it sorts, so selecting the columns in the sorted
+  // query built the response text (`content - 'meta' …`::text, storedColumns) of every match, ~100
+  // for a compartment of 100 readings, to keep 20 — most of the statement's time (docs/bench.md, w8-search).
+  const pageOf = (chosen: string) => `SELECT ${columns} FROM resources r JOIN (${chosen}) pg ON pg.seq = r.seq ORDER BY ${sort}`;
   const page = !wantPage ? null
-    : once ? `SELECT ${columns} FROM resources r WHERE r.seq IN (SELECT m.seq FROM m) AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} ORDER BY ${sort} ${limits(statementParams)}`
-      : counted ? `SELECT ${columns} FROM (SELECT r.* FROM resources r WHERE ${firstWhere} AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} OFFSET 0) r ORDER BY ${sort} ${limits(statementParams)}`
+    : mSorted ? pageOf(`SELECT m.seq FROM m WHERE (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} ORDER BY ${sort.replaceAll('r.', 'm.')} ${limits(statementParams)}`)
+    : once ? pageOf(`SELECT r.seq FROM resources r WHERE r.seq IN (SELECT m.seq FROM m) AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} ORDER BY ${sort} ${limits(statementParams)}`)
+      : counted ? pageOf(`SELECT r.seq FROM (SELECT r.* FROM resources r WHERE ${firstWhere} AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} OFFSET 0) r ORDER BY ${sort} ${limits(statementParams)}`)
         : `SELECT ${columns} FROM resources r WHERE ${firstWhere} ORDER BY ${sort} ${limits(statementParams)}`;
   const snapshotColumn = pinned === undefined ? '(SELECT max(seq) FROM resource_history)' : 'NULL::bigint';
   const head = `SELECT ${snapshotColumn} AS search_snapshot, ${counted ? '(SELECT n FROM c)' : 'NULL::bigint'} AS search_count${settle ? ', (SELECT live.v FROM live) AS search_live' : ''}`;
@@ -162,16 +175,20 @@ async function searchOnce(q: Queryable, req: SearchRequest, settle: ((version: n
     // The grant check, bound last (its values follow every other parameter of the statement).
     ...(settle && req.access.liveness ? [liveCte(req.access.liveness, statementParams)] : []),
     ...(!counted ? []
-      : once ? [`m AS MATERIALIZED (SELECT r.seq FROM resources r WHERE ${firstWhere} LIMIT ${COLLECT_FIRST_BELOW + 1})`, 'c AS MATERIALIZED (SELECT count(*) AS n FROM m)']
+      : once ? [`m AS MATERIALIZED (SELECT r.seq${mSorted ? ', r.last_updated, r.id' : ''} FROM resources r WHERE ${firstWhere} LIMIT ${COLLECT_FIRST_BELOW + 1})`, 'c AS MATERIALIZED (SELECT count(*) AS n FROM m)']
         : [`c AS MATERIALIZED (${countSql})`]),
   ];
   const text = `${ctes.length > 0 ? `WITH ${ctes.join(', ')} ` : ''}SELECT s.search_snapshot, s.search_count${settle ? ', s.search_live' : ''}${page ? ', p.*' : ''} FROM (${head}) s${page ? ` LEFT JOIN (${page}) p ON TRUE` : ''}`;
   // The one-row `s` is the outer side of a nested loop without a join condition, so the page keeps its order.
-  // Prepared on PostgreSQL (planned once per connection, then possibly a generic plan) only when the
-  // search is confined to patients' records — a compartment search, or a token whose access is confined
-  // to patient compartments — so the patient anchors the plan whatever the other values are.
-  const confined = req.compartment !== undefined || req.access.filters.some((f) => f.kind === 'compartment');
-  const result = await q.query<SearchRow>(text, statementParams, { prepare: confined });
+  // Prepared on PostgreSQL (planned once per connection, then a generic plan) only for a compartment
+  // search, whose one index path (the patient's reference rows) anchors the plan whatever the values
+  // are. A type search by a token confined to patient compartments is planned with its values there:
+  // the generic plan PostgreSQL settled on for `Observation?patient=…&code=…` cost 7–9 ms of database
+  // CPU per search against 3.4–4.4 ms planned each time (docs/bench.md, w8-search). On PGlite it stays
+  // prepared: there planning is the server's own CPU (db/pglite-prepared.ts).
+  const confined = req.access.filters.some((f) => f.kind === 'compartment');
+  const prepare = req.compartment !== undefined ? true : confined ? 'in-process' as const : false;
+  const result = await q.query<SearchRow>(text, statementParams, { prepare });
   const first = result[0]!;
   if (settle) {
     const decided = await settle(first.search_live === null || first.search_live === undefined ? null : Number(first.search_live));
