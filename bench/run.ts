@@ -286,6 +286,14 @@ async function main(): Promise<void> {
     // Kari's own record gets the same number of Observations: the rows that read and search it.
     const kari = await post('/fhir', observationBundle(KARI.patient, Math.max(OBS_PER_PATIENT, 20)));
     const kariObs = kari.entry.map((e) => e.resource?.id ?? e.response!.location!.split('/')[1]!);
+    if (db.kind === 'postgres') {
+      // The planner statistics a running server has (autovacuum analyses tables as they fill); without
+      // them a freshly loaded database plans `patient&code` by guesswork (docs/bench.md, w8-search).
+      const c = new pg.Client({ connectionString: db.url });
+      await c.connect();
+      await c.query('ANALYZE');
+      await c.end();
+    }
     process.stderr.write('\nbench: tokens through the SMART launch\n');
 
     const reg = await fetch(`${base}/auth/register`, {
