@@ -9,20 +9,12 @@
  */
 import { expect } from 'chai';
 import type { Bundle, Observation } from 'fhir/r4';
-import type { Row } from '../../src/db/db.js';
 import { portalToken } from '../access/world.js';
 import { createCitizen, fhirGet, getDevSystemToken, startAuthTestServer, type AuthTestServer } from '../auth/support.js';
-import { countStatements } from '../support/count-statements.js';
+import { explainAsRun, heartRate, type PlanNode } from '../support/explain-as-run.js';
 
 const onPostgres = /^postgres(ql)?:\/\//.test(process.env.DATABASE_URL ?? '');
 const READINGS = 3_000;
-
-interface PlanNode {
-  'Relation Name'?: string;
-  'Actual Rows'?: number;
-  'Actual Loops'?: number;
-  Plans?: PlanNode[];
-}
 
 /** Index rows of `table` the plan actually read, over all its scans of that table. */
 function rowsReadFrom(node: PlanNode, table: string): number {
@@ -42,17 +34,8 @@ describe('a read by id does not scan the citizen’s device readings to decide a
     s = await startAuthTestServer();
     citizen = await createCitizen(s.repo, { seq: 41, birthDate: '1980-02-02' });
     const system = await getDevSystemToken(s.app);
-    const reading = (i: number): Observation => ({
-      resourceType: 'Observation',
-      status: 'final',
-      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
-      subject: { reference: `Patient/${citizen.patientId}` },
-      performer: [{ reference: `Patient/${citizen.patientId}` }],
-      effectiveDateTime: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(),
-      valueQuantity: { value: 60 + (i % 40), unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
-    });
     for (let start = 0; start < READINGS; start += 500) {
-      const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: Array.from({ length: 500 }, (_, k) => ({ resource: reading(start + k), request: { method: 'POST', url: 'Observation' } })) };
+      const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: Array.from({ length: 500 }, (_, k) => ({ resource: heartRate(citizen.patientId, start + k, { ownDevice: true }), request: { method: 'POST', url: 'Observation' } })) };
       const res = await fetch(`${s.fhirBase}`, { method: 'POST', headers: { authorization: `Bearer ${system}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
       expect(res.status).to.equal(200);
       readingId ??= ((await res.json()) as Bundle).entry![0]!.response!.location!.split('/')[1]!;
@@ -66,23 +49,10 @@ describe('a read by id does not scan the citizen’s device readings to decide a
   it(`the citizen's read of one of ${READINGS} own readings reads a handful of reference index rows, not thousands`, async () => {
     // First read: the token's full check; the second is the everyday path (the read carries the grant check).
     expect((await fhirGet(s, `Observation/${readingId}`, token)).status).to.equal(200);
-    const explained: number[] = [];
-    const counter = countStatements(s.db, async (text, running, q, params) => {
-      const rows = await running;
-      if (/^SELECT\b/i.test(text) && /\bsp_reference\b/.test(text)) {
-        const [plan] = await q.query<Row>(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, params);
-        const root = (plan!['QUERY PLAN'] as Array<{ Plan: PlanNode }>)[0]!.Plan;
-        explained.push(rowsReadFrom(root, 'sp_reference'));
-      }
-      return rows;
-    });
-    try {
-      const res = await fhirGet(s, `Observation/${readingId}`, token);
-      expect(res.status).to.equal(200);
-      expect((res.body as unknown as Observation).id).to.equal(readingId);
-    } finally {
-      counter.stop();
-    }
+    const { result: res, plans } = await explainAsRun(s.db, (text) => /^SELECT\b/i.test(text) && /\bsp_reference\b/.test(text), () => fhirGet(s, `Observation/${readingId}`, token));
+    expect(res.status).to.equal(200);
+    expect((res.body as unknown as Observation).id).to.equal(readingId);
+    const explained = plans.map((root) => rowsReadFrom(root, 'sp_reference'));
     expect(explained, 'the read statement names the performer slice').to.have.length.greaterThan(0);
     for (const rows of explained) expect(rows, `reference index rows read by one read of ${READINGS} readings`).to.be.below(50);
   });

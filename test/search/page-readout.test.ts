@@ -10,21 +10,12 @@
  */
 import { expect } from 'chai';
 import type { Bundle, Observation } from 'fhir/r4';
-import type { Row } from '../../src/db/db.js';
 import { portalToken } from '../access/world.js';
 import { createCitizen, fhirGet, getDevSystemToken, startAuthTestServer, type AuthTestServer } from '../auth/support.js';
-import { countStatements } from '../support/count-statements.js';
+import { explainAsRun, heartRate, type PlanNode } from '../support/explain-as-run.js';
 
 const READINGS = 120;
 const COUNT = 20;
-
-interface PlanNode {
-  'Node Type'?: string;
-  'Actual Rows'?: number;
-  'Actual Loops'?: number;
-  Output?: string[];
-  Plans?: PlanNode[];
-}
 
 /** The most rows any one plan node built the response text for (an output column taking `content - 'meta'`). */
 function mostTextBuilt(node: PlanNode): number {
@@ -43,17 +34,9 @@ describe('a search page reads out only its own rows (issue 11)', function () {
     s = await startAuthTestServer();
     citizen = await createCitizen(s.repo, { seq: 43, birthDate: '1981-03-03' });
     const system = await getDevSystemToken(s.app);
-    const reading = (i: number): Observation => ({
-      resourceType: 'Observation',
-      status: 'final',
-      code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
-      subject: { reference: `Patient/${citizen.patientId}` },
-      effectiveDateTime: new Date(Date.UTC(2026, 0, 1) + i * 60_000).toISOString(),
-      valueQuantity: { value: 60 + (i % 40), unit: '/min', system: 'http://unitsofmeasure.org', code: '/min' },
-    });
     // One at a time: each reading its own lastUpdated, so the page order (newest first) is known.
     for (let i = 0; i < READINGS; i++) {
-      const res = await fetch(`${s.fhirBase}/Observation`, { method: 'POST', headers: { authorization: `Bearer ${system}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(reading(i)) });
+      const res = await fetch(`${s.fhirBase}/Observation`, { method: 'POST', headers: { authorization: `Bearer ${system}`, 'content-type': 'application/fhir+json' }, body: JSON.stringify(heartRate(citizen.patientId, i)) });
       expect(res.status).to.equal(201);
       ids.push(((await res.json()) as Observation).id!);
     }
@@ -64,24 +47,9 @@ describe('a search page reads out only its own rows (issue 11)', function () {
 
   /** Runs the search over HTTP; returns the Bundle and, per statement that read resources, the most rows one plan node built response text for. */
   async function explainedSearch(path: string): Promise<{ bundle: Bundle; built: number[] }> {
-    const built: number[] = [];
-    const counter = countStatements(s.db, async (text, running, q, params) => {
-      const rows = await running;
-      if (/^(WITH|SELECT)\b/i.test(text) && text.includes("content - 'meta'")) {
-        const [plan] = await q.query<Row>(`EXPLAIN (ANALYZE, VERBOSE, FORMAT JSON) ${text}`, params);
-        const raw = plan!['QUERY PLAN'];
-        const root = ((typeof raw === 'string' ? JSON.parse(raw) : raw) as Array<{ Plan: PlanNode }>)[0]!.Plan;
-        built.push(mostTextBuilt(root));
-      }
-      return rows;
-    });
-    try {
-      const res = await fhirGet(s, path, token);
-      expect(res.status, JSON.stringify(res.body)).to.equal(200);
-      return { bundle: res.body as unknown as Bundle, built };
-    } finally {
-      counter.stop();
-    }
+    const { result: res, plans } = await explainAsRun(s.db, (text) => /^(WITH|SELECT)\b/i.test(text) && text.includes("content - 'meta'"), () => fhirGet(s, path, token), { verbose: true });
+    expect(res.status, JSON.stringify(res.body)).to.equal(200);
+    return { bundle: res.body as unknown as Bundle, built: plans.map(mostTextBuilt) };
   }
 
   const newestFirst = () => [...ids].reverse();
