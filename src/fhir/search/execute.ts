@@ -22,6 +22,8 @@ import { compileSort } from './sort.js';
 
 /** The order of a search without `_sort` (sort.ts), over columns of `resources` alone. */
 const DEFAULT_SORT = compileSort(undefined, 'Resource', { params: [], fhirBase: '', access: [], accessPredicate: () => 'TRUE', depth: 0 });
+/** The same order over the collected matches `m`, which keep those columns (`mSorted` below). */
+const DEFAULT_SORT_OVER_M = DEFAULT_SORT.replaceAll('r.', 'm.');
 
 /** Up to this many matches (known from the count) a page is sorted from the collected matches. */
 const COLLECT_FIRST_BELOW = 2000;
@@ -165,7 +167,7 @@ async function searchOnce(q: Queryable, req: SearchRequest, settle: ((version: n
   // for a compartment of 100 readings, to keep 20 — most of the statement's time (docs/bench.md, w8-search).
   const pageOf = (chosen: string) => `SELECT ${columns} FROM resources r JOIN (${chosen}) pg ON pg.seq = r.seq ORDER BY ${sort}`;
   const page = !wantPage ? null
-    : mSorted ? pageOf(`SELECT m.seq FROM m WHERE (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} ORDER BY ${sort.replaceAll('r.', 'm.')} ${limits(statementParams)}`)
+    : mSorted ? pageOf(`SELECT m.seq FROM m WHERE (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} ORDER BY ${DEFAULT_SORT_OVER_M} ${limits(statementParams)}`)
     : once ? pageOf(`SELECT r.seq FROM resources r WHERE r.seq IN (SELECT m.seq FROM m) AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} ORDER BY ${sort} ${limits(statementParams)}`)
       : counted ? pageOf(`SELECT r.seq FROM (SELECT r.* FROM resources r WHERE ${firstWhere} AND (SELECT n FROM c) <= ${COLLECT_FIRST_BELOW} OFFSET 0) r ORDER BY ${sort} ${limits(statementParams)}`)
         : `SELECT ${columns} FROM resources r WHERE ${firstWhere} ORDER BY ${sort} ${limits(statementParams)}`;
